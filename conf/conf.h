@@ -1,0 +1,71 @@
+/*
+ * conf.h: fcgi-wsgi's configuration, from the command line and ini files.
+ * One table (conf_table.c) names every option once; the command line and
+ * the ini reader both feed it "key = value" lines.  Nothing here starts or
+ * opens anything: it only reads, checks and reports.
+ */
+#ifndef FW_CONF_H
+#define FW_CONF_H
+
+#include <stdio.h>
+
+typedef struct {
+    char **items;
+    size_t n;
+} fw_strlist_t;
+
+typedef enum {
+    FW_SOCK_NONE = 0, /* no socket option: serve a listener on fd 0 */
+    FW_SOCK_UNIX,
+    FW_SOCK_TCP
+} fw_sock_kind_e;
+
+typedef struct {
+    fw_sock_kind_e kind;
+    char path[108]; /* FW_SOCK_UNIX: sun_path */
+    char host[256]; /* FW_SOCK_TCP: numeric address or name */
+    int port;       /* FW_SOCK_TCP: 1..65535 */
+} fw_sockaddr_conf_t;
+
+typedef struct {
+    /* as written by the user */
+    char *socket;
+    char *chdir;
+    char *home;
+    char *module; /* "pkg.mod" (the ":callable" part is split off) */
+    char *callable;
+    fw_strlist_t pythonpath;
+    fw_strlist_t env; /* "KEY=VALUE" */
+    char *logto;
+    char *mount;
+    unsigned chmod_socket; /* octal, default 0660 */
+    int processes;
+    int threads;
+
+    /* derived by the checks */
+    fw_sockaddr_conf_t listen;
+} fw_conf_t;
+
+typedef enum {
+    FW_CONF_OK = 0, /* serve */
+    FW_CONF_EXIT,   /* --help or --version was printed: exit 0 */
+    FW_CONF_ERROR   /* a one-line error was printed to stderr: exit 2 */
+} fw_conf_result_e;
+
+/*
+ * Fills c from argv: first the ini files it names (--ini FILE, or a bare
+ * FILE.ini), then every other option, so the command line wins.  Then
+ * checks the whole: module given, socket well formed, ranges.  Errors are
+ * printed to err as "fcgi-wsgi: FILE:LINE: key: message" (or
+ * "fcgi-wsgi: --key: message"), one line each.
+ */
+fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv,
+                              FILE *out, FILE *err);
+
+/* Releases everything fw_conf_load allocated; c may be half filled. */
+void fw_conf_free(fw_conf_t *c);
+
+/* Prints --help: every option with its default and one line of meaning. */
+void fw_conf_usage(FILE *out);
+
+#endif /* FW_CONF_H */

@@ -1,0 +1,33 @@
+/*
+ * errors.h: the process-wide log sink as seen from Python: the wsgi.errors
+ * object, and the one way pyglue writes a message or a traceback to the
+ * server's log.  Requires Python.h to be included first.
+ */
+#ifndef FW_ERRORS_H
+#define FW_ERRORS_H
+
+#include "gateway.h"
+
+/* Sets where every message goes; called once before anything else. */
+void fw_errors_set_sink(fw_gateway_log_pt sink);
+
+/* Formats and writes one message to the sink (no GIL needed). */
+void fw_errors_log(fw_log_level_e level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes the current Python exception's traceback to the log at
+ * FW_LOG_ERROR, preceded by the line `context` (may be NULL), then clears
+ * the exception.  GIL held.  Never raises.
+ */
+void fw_errors_log_exception(const char *context);
+
+/*
+ * The wsgi.errors object (one per process: write, writelines, flush go to
+ * the sink).  Returns a borrowed reference, NULL with an exception set
+ * before fw_errors_init succeeded.
+ */
+int fw_errors_init(void);
+PyObject *fw_errors_object(void);
+
+#endif /* FW_ERRORS_H */

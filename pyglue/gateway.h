@@ -1,0 +1,54 @@
+/*
+ * gateway.h: the whole interface pyglue needs from a server.  The bridge
+ * implements it over libfcgi (bridge/fcgi_io.c); the unit tests implement it
+ * in memory (tests/unit/mem_gateway.c).  Nothing here knows about FastCGI.
+ */
+#ifndef FW_GATEWAY_H
+#define FW_GATEWAY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef enum {
+    FW_LOG_ERROR = 0,
+    FW_LOG_WARN,
+    FW_LOG_INFO,
+    FW_LOG_DEBUG
+} fw_log_level_e;
+
+typedef struct fw_request_s fw_request_t;
+
+typedef struct {
+    /*
+     * Reads at most len bytes of the request body into buf, blocking until
+     * some arrive.  Returns the count, 0 at the end of the body, -1 when the
+     * connection failed.  Called without the GIL.
+     */
+    ssize_t (*read)(fw_request_t *r, char *buf, size_t len);
+
+    /*
+     * Writes len bytes of the response: first the CGI header block
+     * ("Status: 200 OK\r\nName: value\r\n\r\n"), then the body.  May buffer.
+     * Returns 0, or -1 when the web server is gone.  Called without the GIL.
+     */
+    int (*write)(fw_request_t *r, const char *buf, size_t len);
+
+    /* Sends what write() buffered now.  0 or -1.  Called without the GIL. */
+    int (*flush)(fw_request_t *r);
+} fw_gateway_ops_t;
+
+struct fw_request_s {
+    const fw_gateway_ops_t *ops;
+    void *conn;   /* the server's own per-request state */
+    char **params; /* NULL-terminated "NAME=VALUE" strings, as sent */
+};
+
+/*
+ * The process-wide log: one call per message, no trailing newline needed.
+ * wsgi.errors, tracebacks and pyglue's own messages all go here.  Must be
+ * safe to call from any thread, with or without the GIL.
+ */
+typedef void (*fw_gateway_log_pt)(fw_log_level_e level, const char *msg,
+                                  size_t len);
+
+#endif /* FW_GATEWAY_H */

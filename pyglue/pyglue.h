@@ -1,0 +1,58 @@
+/*
+ * pyglue.h: what the bridge calls to run Python.  It never exposes a
+ * PyObject: the bridge starts the interpreter once, attaches each serving
+ * thread once, and hands every request over as an fw_request_t.
+ */
+#ifndef FW_PYGLUE_H
+#define FW_PYGLUE_H
+
+#include "gateway.h"
+
+typedef struct {
+    const char *program;           /* argv[0], for sys.argv and messages */
+    const char *home;              /* virtualenv directory, or NULL */
+    const char *chdir;             /* directory already chdir()ed to, or NULL */
+    const char *const *pythonpath; /* extra sys.path entries, in order */
+    size_t npythonpath;
+    const char *module;   /* "pkg.mod" */
+    const char *callable; /* "application" unless told otherwise */
+    const char *mount;    /* SCRIPT_NAME prefix ("/app"), or NULL/"" */
+    int multithread;      /* wsgi.multithread */
+    int multiprocess;     /* wsgi.multiprocess */
+    fw_gateway_log_pt log;
+} fw_app_config_t;
+
+typedef struct fw_pyglue_thread_s fw_pyglue_thread_t;
+
+/*
+ * Starts the interpreter (PyConfig: home, sys.path), imports
+ * cfg->module, takes cfg->callable and builds every per-process constant.
+ * On failure logs the Python traceback and returns -1; the caller exits 1.
+ * On success returns 0 with the GIL released: threads attach below.
+ */
+int fw_pyglue_start(const fw_app_config_t *cfg);
+
+/*
+ * A serving thread's handle: made once per thread (the thread state is
+ * created here), freed when the thread stops serving.
+ */
+fw_pyglue_thread_t *fw_pyglue_thread_attach(void);
+void fw_pyglue_thread_detach(fw_pyglue_thread_t *t);
+
+typedef enum {
+    FW_PYGLUE_DONE = 0, /* the response is complete: end the request */
+    FW_PYGLUE_ABORT     /* the response was cut off: drop the connection */
+} fw_pyglue_result_e;
+
+/*
+ * Runs the WSGI application for one request: takes the GIL, builds environ
+ * from r->params, calls the app, sends its response through r->ops, calls
+ * close(), releases the GIL.  Every Python error is logged here and turned
+ * into a 500 when no header was sent yet.  Never raises.
+ */
+fw_pyglue_result_e fw_pyglue_handle(fw_pyglue_thread_t *t, fw_request_t *r);
+
+/* Finalizes the interpreter (at exit of a worker); GIL not held. */
+void fw_pyglue_stop(void);
+
+#endif /* FW_PYGLUE_H */

@@ -1,0 +1,148 @@
+/*
+ * mem_gateway.c: the in-memory request the pyglue unit tests drive (see
+ * mem_gateway.h).  Test support only: aborts on out of memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "tests/unit/mem_gateway.h"
+
+static ssize_t mem_read(fw_request_t *r, char *buf, size_t len);
+static int mem_write(fw_request_t *r, const char *buf, size_t len);
+static int mem_flush(fw_request_t *r);
+
+static const fw_gateway_ops_t mem_ops = {mem_read, mem_write, mem_flush};
+
+static char *log_buf;
+static size_t log_len;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+
+    if (q == NULL) {
+        abort();
+    }
+    return q;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+void
+mem_request_init(mem_request_t *m, const char *const *params,
+                 const char *body, size_t body_len)
+{
+    size_t i;
+
+    memset(m, 0, sizeof(*m));
+    for (i = 0; params != NULL && params[i] != NULL && i < 127; i++) {
+        m->params[i] = xstrdup(params[i]);
+    }
+    m->params[i] = NULL;
+    m->body = body;
+    m->body_len = body_len;
+    m->out = xrealloc(NULL, 1);
+    m->out[0] = '\0';
+    m->req.ops = &mem_ops;
+    m->req.conn = m;
+    m->req.params = m->params;
+}
+
+void
+mem_request_free(mem_request_t *m)
+{
+    for (size_t i = 0; m->params[i] != NULL; i++) {
+        free(m->params[i]);
+    }
+    free(m->out);
+    memset(m, 0, sizeof(*m));
+}
+
+static ssize_t
+mem_read(fw_request_t *r, char *buf, size_t len)
+{
+    mem_request_t *m = r->conn;
+    size_t n = m->body_len - m->body_pos;
+
+    m->read_calls++;
+    if (n > len) {
+        n = len;
+    }
+    if (m->read_chunk != 0 && n > m->read_chunk) {
+        n = m->read_chunk;
+    }
+    memcpy(buf, m->body + m->body_pos, n);
+    m->body_pos += n;
+    return (ssize_t)n;
+}
+
+static int
+mem_write(fw_request_t *r, const char *buf, size_t len)
+{
+    mem_request_t *m = r->conn;
+
+    m->write_calls++;
+    if (m->fail_write) {
+        return -1;
+    }
+    m->out = xrealloc(m->out, m->out_len + len + 1);
+    memcpy(m->out + m->out_len, buf, len);
+    m->out_len += len;
+    m->out[m->out_len] = '\0';
+    return 0;
+}
+
+static int
+mem_flush(fw_request_t *r)
+{
+    mem_request_t *m = r->conn;
+
+    if (m->flush_calls < 64) {
+        m->out_len_at_flush[m->flush_calls] = m->out_len;
+    }
+    m->flush_calls++;
+    return m->fail_write ? -1 : 0;
+}
+
+void
+mem_log_sink(fw_log_level_e level, const char *msg, size_t len)
+{
+    (void)level;
+    pthread_mutex_lock(&log_lock);
+    log_buf = xrealloc(log_buf, log_len + len + 2);
+    memcpy(log_buf + log_len, msg, len);
+    log_len += len;
+    log_buf[log_len++] = '\n';
+    log_buf[log_len] = '\0';
+    pthread_mutex_unlock(&log_lock);
+    if (getenv("FW_TEST_VERBOSE") != NULL) {
+        fprintf(stderr, "log: %.*s\n", (int)len, msg);
+    }
+}
+
+const char *
+mem_log_text(void)
+{
+    return log_buf != NULL ? log_buf : "";
+}
+
+void
+mem_log_reset(void)
+{
+    pthread_mutex_lock(&log_lock);
+    log_len = 0;
+    if (log_buf != NULL) {
+        log_buf[0] = '\0';
+    }
+    pthread_mutex_unlock(&log_lock);
+}
