@@ -1,0 +1,216 @@
+/*
+ * interp.c: the embedded interpreter's life: PyConfig start-up (a uWSGI-style
+ * `home` virtualenv, sys.path), the import of module:callable, and the
+ * finalisation.  It serves no request and never touches the socket.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pyglue/pyglue.h"
+#include "pyglue/errors.h"
+#include "pyglue/handle.h"
+
+static PyThreadState *interp_main_tstate;
+
+static PyStatus interp_configure(PyConfig *config, const fw_app_config_t *cfg);
+static int interp_extend_path(const fw_app_config_t *cfg);
+static PyObject *interp_import_app(const fw_app_config_t *cfg);
+
+/*
+ * The interpreter is configured like `python3` itself would be (environment
+ * variables such as PYTHONPATH are honoured), except that it installs no
+ * signal handler (the bridge owns signals) and parses no argv.
+ *
+ * A `home` virtualenv is entered the way its bin/python enters it: setting
+ * sys.executable to VENV/bin/python lets getpath find VENV/pyvenv.cfg, so
+ * sys.prefix, site-packages and include-system-site-packages behave exactly
+ * as under that interpreter.  PyConfig.home is NOT used: it means
+ * PYTHONHOME, a different thing.
+ */
+static PyStatus
+interp_configure(PyConfig *config, const fw_app_config_t *cfg)
+{
+    PyStatus status;
+    char *argv[1];
+    char executable[4096];
+
+    config->install_signal_handlers = 0;
+    config->parse_argv = 0;
+
+    argv[0] = (char *)(cfg->program != NULL ? cfg->program : "fcgi-wsgi");
+    status = PyConfig_SetBytesArgv(config, 1, argv);
+    if (PyStatus_Exception(status)) {
+        return status;
+    }
+
+    if (cfg->home != NULL && cfg->home[0] != '\0') {
+        int n = snprintf(executable, sizeof(executable), "%s/bin/python3",
+                         cfg->home);
+
+        if (n < 0 || (size_t)n >= sizeof(executable)) {
+            return PyStatus_Error("home: path too long");
+        }
+        status =
+            PyConfig_SetBytesString(config, &config->executable, executable);
+        if (PyStatus_Exception(status)) {
+            return status;
+        }
+    }
+
+    return PyConfig_Read(config);
+}
+
+/*
+ * sys.path: the chdir directory first (as uWSGI does), then each
+ * `pythonpath` entry in the order given, then what Python computed.
+ * GIL held.  0, or -1 with an exception set.
+ */
+static int
+interp_extend_path(const fw_app_config_t *cfg)
+{
+    PyObject *path; /* borrowed */
+    PyObject *entry = NULL;
+    Py_ssize_t at = 0;
+
+    path = PySys_GetObject("path");
+    if (path == NULL || !PyList_Check(path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        return -1;
+    }
+
+    if (cfg->chdir != NULL && cfg->chdir[0] != '\0') {
+        entry = PyUnicode_DecodeFSDefault(cfg->chdir);
+        if (entry == NULL || PyList_Insert(path, at++, entry) < 0) {
+            goto error;
+        }
+        Py_CLEAR(entry);
+    }
+
+    for (size_t i = 0; i < cfg->npythonpath; i++) {
+        entry = PyUnicode_DecodeFSDefault(cfg->pythonpath[i]);
+        if (entry == NULL || PyList_Insert(path, at++, entry) < 0) {
+            goto error;
+        }
+        Py_CLEAR(entry);
+    }
+    return 0;
+
+error:
+    Py_XDECREF(entry);
+    return -1;
+}
+
+/*
+ * Imports cfg->module and returns a new reference to its cfg->callable, or
+ * NULL after logging why (the traceback for an import that raised, one line
+ * for a missing or non-callable attribute).  GIL held.
+ */
+static PyObject *
+interp_import_app(const fw_app_config_t *cfg)
+{
+    PyObject *module = NULL;
+    PyObject *app = NULL;
+    const char *callable = cfg->callable != NULL ? cfg->callable
+                                                 : "application";
+
+    module = PyImport_ImportModule(cfg->module);
+    if (module == NULL) {
+        fw_errors_log(FW_LOG_ERROR, "cannot import module '%s':",
+                      cfg->module);
+        fw_errors_log_exception(NULL);
+        return NULL;
+    }
+
+    app = PyObject_GetAttrString(module, callable);
+    if (app == NULL) {
+        PyErr_Clear();
+        fw_errors_log(FW_LOG_ERROR,
+                      "module '%s' has no callable '%s': set module = "
+                      "%s:NAME to name the WSGI application",
+                      cfg->module, callable, cfg->module);
+        goto error;
+    }
+    if (!PyCallable_Check(app)) {
+        fw_errors_log(FW_LOG_ERROR,
+                      "'%s:%s' is a %s, not a callable WSGI application",
+                      cfg->module, callable, Py_TYPE(app)->tp_name);
+        goto error;
+    }
+
+    Py_DECREF(module);
+    return app;
+
+error:
+    Py_XDECREF(app);
+    Py_XDECREF(module);
+    return NULL;
+}
+
+int
+fw_pyglue_start(const fw_app_config_t *cfg)
+{
+    PyStatus status;
+    PyConfig config;
+    PyObject *app = NULL;
+
+    fw_errors_set_sink(cfg->log);
+
+    PyConfig_InitPythonConfig(&config);
+    status = interp_configure(&config, cfg);
+    if (PyStatus_Exception(status)) {
+        goto config_error;
+    }
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) {
+        goto config_error;
+    }
+    PyConfig_Clear(&config);
+
+    if (interp_extend_path(cfg) < 0) {
+        fw_errors_log_exception("cannot set sys.path");
+        goto error;
+    }
+
+    app = interp_import_app(cfg);
+    if (app == NULL) {
+        goto error;
+    }
+
+    if (fw_handle_init(app, cfg) < 0) {
+        fw_errors_log_exception("cannot prepare the WSGI gateway");
+        goto error;
+    }
+    Py_DECREF(app);
+
+    interp_main_tstate = PyEval_SaveThread();
+    return 0;
+
+config_error:
+    fw_errors_log(FW_LOG_ERROR, "cannot start Python: %s%s%s",
+                  status.func != NULL ? status.func : "",
+                  status.func != NULL ? ": " : "",
+                  status.err_msg != NULL ? status.err_msg : "unknown error");
+    PyConfig_Clear(&config);
+    return -1;
+
+error:
+    Py_XDECREF(app);
+    return -1;
+}
+
+void
+fw_pyglue_stop(void)
+{
+    if (interp_main_tstate == NULL) {
+        return;
+    }
+    PyEval_RestoreThread(interp_main_tstate);
+    interp_main_tstate = NULL;
+    fw_handle_fini();
+    if (Py_FinalizeEx() < 0) {
+        fw_errors_log(FW_LOG_WARN, "Python finalisation reported errors");
+    }
+}
