@@ -9,6 +9,9 @@
 
 #include <stdio.h>
 
+/* printed by --version as "fcgi-wsgi 0.1.0" */
+#define FW_VERSION "0.1.0"
+
 typedef struct {
     char **items;
     size_t n;
@@ -32,12 +35,12 @@ typedef struct {
     char *socket;
     char *chdir;
     char *home;
-    char *module; /* "pkg.mod" (the ":callable" part is split off) */
-    char *callable;
+    char *module;   /* "pkg.mod" (the ":callable" part is split off) */
+    char *callable; /* never NULL after FW_CONF_OK; default "application" */
     fw_strlist_t pythonpath;
     fw_strlist_t env; /* "KEY=VALUE" */
     char *logto;
-    char *mount;
+    char *mount; /* URL prefix "/app" (no trailing '/'), or NULL: root */
     unsigned chmod_socket; /* octal, default 0660 */
     int processes;
     int threads;
@@ -58,9 +61,12 @@ typedef enum {
  * checks the whole: module given, socket well formed, ranges.  Errors are
  * printed to err as "fcgi-wsgi: FILE:LINE: key: message" (or
  * "fcgi-wsgi: --key: message"), one line each.
+ * c needs no initialisation: it is cleared and given its defaults first.
+ * Whatever the result, release c with fw_conf_free afterwards.  --help and
+ * --version print to out and return FW_CONF_EXIT.
  */
-fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv,
-                              FILE *out, FILE *err);
+fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out,
+                              FILE *err);
 
 /* Releases everything fw_conf_load allocated; c may be half filled. */
 void fw_conf_free(fw_conf_t *c);

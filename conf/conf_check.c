@@ -1,0 +1,311 @@
+/*
+ * conf_check.c: checks of values that their type alone cannot check
+ * (socket address, module name, mount prefix, env), run when an option is
+ * set, and the check of the whole once everything is loaded.  It reads
+ * strings only: it opens, binds and resolves nothing.
+ */
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include "conf/conf_int.h"
+
+#define SOCKET_FORMS                                                          \
+    "expected unix:PATH, a PATH containing '/', HOST:PORT, [IPv6]:PORT or "   \
+    ":PORT"
+
+static const char *
+parse_port(fw_conf_state_t *st, const char *port, const char *value, int *out)
+{
+    long n = 0;
+
+    if (*port == '\0' || port[strspn(port, "0123456789")] != '\0' ||
+        strlen(port) > 5 || (n = strtol(port, NULL, 10)) < 1 || n > 65535) {
+        return fw_conf_table_msg(st, "port must be 1 to 65535, got '%s'",
+                                 value);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+static const char *
+parse_unix(fw_conf_state_t *st, const char *path, fw_sockaddr_conf_t *out)
+{
+    size_t sun_path = sizeof(((struct sockaddr_un *)NULL)->sun_path);
+    size_t limit =
+        (sun_path < sizeof(out->path) ? sun_path : sizeof(out->path)) - 1;
+    size_t len = strlen(path);
+
+    if (len == 0) {
+        return "expected a path after unix:";
+    }
+    if (len > limit) {
+        return fw_conf_table_msg(st,
+                                 "unix socket path is %zu bytes long; the "
+                                 "limit is %zu",
+                                 len, limit);
+    }
+    out->kind = FW_SOCK_UNIX;
+    memcpy(out->path, path, len + 1);
+    return NULL;
+}
+
+/*
+ * Parses a socket address (the forms in SOCKET_FORMS) into st->c->listen.
+ * ":PORT" means 127.0.0.1, never every interface.  IPv6 hosts are stored
+ * without their brackets; host names are kept for the bridge to resolve.
+ */
+const char *
+fw_conf_check_socket(fw_conf_state_t *st, const char *value, char **keep)
+{
+    fw_sockaddr_conf_t addr;
+    const char *colon;
+    const char *host;
+    size_t host_len;
+    const char *msg;
+
+    (void)keep;
+    memset(&addr, 0, sizeof(addr));
+    if (strncmp(value, "unix:", 5) == 0) {
+        msg = parse_unix(st, value + 5, &addr);
+    } else if (strchr(value, '/') != NULL) {
+        msg = parse_unix(st, value, &addr);
+    } else {
+        if (value[0] == '[') {
+            const char *close = strchr(value, ']');
+            unsigned char buf[16];
+            char *inside;
+            int ok;
+
+            if (close == NULL || close[1] != ':') {
+                return fw_conf_table_msg(st, SOCKET_FORMS ", got '%s'", value);
+            }
+            inside = conf_strndup(value + 1, (size_t)(close - value - 1));
+            ok = inet_pton(AF_INET6, inside, buf) == 1;
+            free(inside);
+            if (!ok) {
+                return fw_conf_table_msg(
+                    st, "expected an IPv6 address inside [ ], got '%s'",
+                    value);
+            }
+            host = value + 1;
+            host_len = (size_t)(close - value - 1);
+            colon = close + 1;
+        } else {
+            colon = strrchr(value, ':');
+            if (colon == NULL) {
+                return fw_conf_table_msg(st, SOCKET_FORMS ", got '%s'", value);
+            }
+            host = value;
+            host_len = (size_t)(colon - value);
+            if (memchr(host, ':', host_len) != NULL) {
+                return fw_conf_table_msg(st,
+                                         "write an IPv6 address in brackets, "
+                                         "as [::1]:9000, got '%s'",
+                                         value);
+            }
+            if (host_len == 0) {
+                host = "127.0.0.1";
+                host_len = strlen(host);
+            }
+        }
+        if (host_len >= sizeof(addr.host)) {
+            return fw_conf_table_msg(st, "host name too long in '%.40s...'",
+                                     value);
+        }
+        msg = parse_port(st, colon + 1, value, &addr.port);
+        if (msg == NULL) {
+            addr.kind = FW_SOCK_TCP;
+            memcpy(addr.host, host, host_len);
+            addr.host[host_len] = '\0';
+        }
+    }
+    if (msg == NULL) {
+        st->c->listen = addr;
+    }
+    return msg;
+}
+
+/* A Python identifier: ASCII letters, digits, '_', and any non-ASCII. */
+static bool
+is_identifier(const char *s, size_t len)
+{
+    if (len == 0 || (s[0] >= '0' && s[0] <= '9')) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (!(ch == '_' || ch >= 0x80 || (ch >= 'a' && ch <= 'z') ||
+              (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Dotted identifiers: "config.wsgi". */
+static bool
+is_module_name(const char *s, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (!is_identifier(s + start, i - start)) {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    return true;
+}
+
+/*
+ * Checks "pkg.mod[:callable]".  Returns NULL with *module_len set to the
+ * length of the module part, or a message.
+ */
+static const char *
+check_module_spec(fw_conf_state_t *st, const char *value, size_t *module_len)
+{
+    const char *colon = strchr(value, ':');
+    size_t len = colon != NULL ? (size_t)(colon - value) : strlen(value);
+    size_t vlen = strlen(value);
+
+    if (strchr(value, '/') != NULL ||
+        (vlen > 3 && strcmp(value + vlen - 3, ".py") == 0)) {
+        return fw_conf_table_msg(st,
+                                 "expected a module name, not a file: "
+                                 "config.wsgi rather than config/wsgi.py "
+                                 "(set chdir or pythonpath to its "
+                                 "directory), got '%s'",
+                                 value);
+    }
+    if (!is_module_name(value, len) ||
+        (colon != NULL && !is_identifier(colon + 1, strlen(colon + 1)))) {
+        return fw_conf_table_msg(st,
+                                 "expected a Python module such as "
+                                 "config.wsgi or config.wsgi:application, "
+                                 "got '%s'",
+                                 value);
+    }
+    *module_len = len;
+    return NULL;
+}
+
+/*
+ * module = pkg.mod[:callable]: stores "pkg.mod" and remembers the callable
+ * part (or its absence) for fw_conf_check_all.
+ */
+const char *
+fw_conf_check_module(fw_conf_state_t *st, const char *value, char **keep)
+{
+    size_t len;
+    const char *msg = check_module_spec(st, value, &len);
+
+    if (msg != NULL) {
+        return msg;
+    }
+    free(st->module_callable);
+    st->module_callable =
+        value[len] == ':' ? conf_strdup(value + len + 1) : NULL;
+    *keep = conf_strndup(value, len);
+    return NULL;
+}
+
+const char *
+fw_conf_check_callable(fw_conf_state_t *st, const char *value, char **keep)
+{
+    (void)keep;
+    if (!is_identifier(value, strlen(value))) {
+        return fw_conf_table_msg(
+            st, "expected a Python name such as application, got '%s'", value);
+    }
+    return NULL;
+}
+
+/*
+ * mount = /PREFIX or uWSGI's mount = /PREFIX=pkg.mod[:callable].  Stores
+ * the prefix; the module part is kept for fw_conf_check_all, which uses it
+ * if no module is given otherwise.
+ */
+const char *
+fw_conf_check_mount(fw_conf_state_t *st, const char *value, char **keep)
+{
+    const char *eq = strchr(value, '=');
+    size_t len = eq != NULL ? (size_t)(eq - value) : strlen(value);
+    size_t module_len;
+    const char *msg;
+
+    if (len < 2 || value[0] != '/' || value[len - 1] == '/') {
+        return fw_conf_table_msg(st,
+                                 "expected a URL prefix such as /app "
+                                 "(starting with '/', not ending with '/'), "
+                                 "got '%s'",
+                                 value);
+    }
+    if (eq != NULL) {
+        msg = check_module_spec(st, eq + 1, &module_len);
+        if (msg != NULL) {
+            return msg;
+        }
+    }
+    free(st->mount_module);
+    st->mount_module = eq != NULL ? conf_strdup(eq + 1) : NULL;
+    *keep = conf_strndup(value, len);
+    return NULL;
+}
+
+const char *
+fw_conf_check_env(fw_conf_state_t *st, const char *value, char **keep)
+{
+    const char *eq = strchr(value, '=');
+
+    (void)keep;
+    if (eq == NULL || eq == value) {
+        return fw_conf_table_msg(st, "expected KEY=VALUE, got '%s'", value);
+    }
+    return NULL;
+}
+
+/*
+ * The checks of the whole, once every file and option is in: a module is
+ * given (by module, or by mount = /PREFIX=MODULE), and its ":callable"
+ * part agrees with callable.  Prints one line to st->err and returns -1,
+ * or returns 0.
+ */
+int
+fw_conf_check_all(fw_conf_state_t *st)
+{
+    fw_conf_t *c = st->c;
+    const fw_opt_t *callable = fw_conf_table_find("callable");
+
+    if (c->module == NULL && st->mount_module != NULL) {
+        char *keep = NULL;
+
+        if (fw_conf_check_module(st, st->mount_module, &keep) != NULL) {
+            free(keep);
+            fprintf(st->err, "fcgi-wsgi: mount: %s\n", st->msg);
+            return -1;
+        }
+        c->module = keep;
+    }
+    if (c->module == NULL) {
+        fprintf(st->err, "fcgi-wsgi: no module given: set module = pkg.wsgi "
+                         "(or --module)\n");
+        return -1;
+    }
+    if (st->module_callable != NULL) {
+        if (st->given[callable - fw_conf_table_rows] &&
+            strcmp(c->callable, st->module_callable) != 0) {
+            fprintf(st->err,
+                    "fcgi-wsgi: callable = %s disagrees with module = "
+                    "%s:%s: give the callable once\n",
+                    c->callable, c->module, st->module_callable);
+            return -1;
+        }
+        free(c->callable);
+        c->callable = st->module_callable;
+        st->module_callable = NULL;
+    }
+    return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * conf_cli.c: the command line, and fw_conf_load which runs the whole
+ * load.  Each "--key value" becomes what "key = value" is in an ini file:
+ * one table serves both (redis style).  Ini files named on the command
+ * line are read first, so the other options override them.
+ */
+#include "conf/conf_int.h"
+
+/* One option of the command line, found in the table. */
+typedef struct {
+    const fw_opt_t *opt;
+    const char *key; /* as written, for messages: "--workers", "-p" */
+    int key_len;
+    const char *value; /* NULL: given bare */
+} cli_item_t;
+
+static void
+cli_error(fw_conf_state_t *st, const cli_item_t *it, const char *msg)
+{
+    fprintf(st->err, "fcgi-wsgi: %.*s: %s\n", it->key_len, it->key, msg);
+}
+
+static bool
+ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s);
+    size_t t = strlen(tail);
+
+    return n > t && strcmp(s + n - t, tail) == 0;
+}
+
+static bool
+is_number(const char *s)
+{
+    return s != NULL && *s != '\0' && s[strspn(s, "0123456789")] == '\0';
+}
+
+/*
+ * Reads argv[*i] (and its value, maybe argv[*i + 1]) into it.  Returns
+ * FW_CONF_OK, FW_CONF_EXIT after --help or --version, or FW_CONF_ERROR
+ * after printing one line.
+ */
+static fw_conf_result_e
+cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
+              cli_item_t *it)
+{
+    const char *arg = argv[*i];
+    const char *name;
+    const char *eq;
+    char key[64];
+    size_t name_len;
+
+    memset(it, 0, sizeof(*it));
+    if (strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+        name = arg + 2;
+    } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-' &&
+               (arg[2] == '\0' || arg[2] == '=')) {
+        name = arg + 1;
+    } else if (ends_with(arg, ".ini")) {
+        it->opt = fw_conf_table_find("ini");
+        it->key = arg;
+        it->key_len = (int)strlen(arg);
+        it->value = arg;
+        return FW_CONF_OK;
+    } else {
+        fprintf(st->err,
+                "fcgi-wsgi: %s: unexpected argument; options start with --, "
+                "ini files end in .ini\n",
+                arg);
+        return FW_CONF_ERROR;
+    }
+    eq = strchr(name, '=');
+    name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+    it->key = arg;
+    it->key_len = (int)(name - arg + (ptrdiff_t)name_len);
+    if (name_len < sizeof(key)) {
+        memcpy(key, name, name_len);
+        key[name_len] = '\0';
+        it->opt = fw_conf_table_find(key);
+    }
+    /* "-s" is the one-letter alias s; "--s" and "-socket" are not. */
+    if (it->opt != NULL && (name == arg + 1) != (name_len == 1)) {
+        it->opt = NULL;
+    }
+    if (it->opt == NULL) {
+        cli_error(st, it, "unknown option; see fcgi-wsgi --help");
+        return FW_CONF_ERROR;
+    }
+    switch (it->opt->type) {
+    case FW_OPT_HELP:
+        fw_conf_usage(st->out);
+        return FW_CONF_EXIT;
+    case FW_OPT_VERSION:
+        fprintf(st->out, "fcgi-wsgi %s\n", FW_VERSION);
+        return FW_CONF_EXIT;
+    case FW_OPT_REFUSE:
+    case FW_OPT_LATER:
+        cli_error(st, it, fw_conf_table_set(st, it->opt, NULL));
+        return FW_CONF_ERROR;
+    default:
+        break;
+    }
+    if (eq != NULL) {
+        it->value = eq + 1;
+    } else if (it->opt->bare != NULL) {
+        /* an optional value: only a number is taken from the next word */
+        if (*i + 1 < argc && is_number(argv[*i + 1])) {
+            it->value = argv[++*i];
+        }
+    } else if (*i + 1 < argc) {
+        it->value = argv[++*i];
+    } else {
+        cli_error(st, it, "needs a value");
+        return FW_CONF_ERROR;
+    }
+    return FW_CONF_OK;
+}
+
+/*
+ * Parses argv into items, then reads the ini files among them in order,
+ * then sets the other options in order.  Returns as cli_parse_one.
+ */
+static fw_conf_result_e
+cli_load(fw_conf_state_t *st, int argc, char **argv)
+{
+    cli_item_t *items = conf_realloc(NULL, (size_t)argc * sizeof(*items));
+    int n = 0;
+    fw_conf_result_e rc = FW_CONF_OK;
+
+    for (int i = 1; i < argc && rc == FW_CONF_OK; i++) {
+        rc = cli_parse_one(st, argc, argv, &i, &items[n]);
+        n++;
+    }
+    for (int k = 0; k < n && rc == FW_CONF_OK; k++) {
+        if (items[k].opt->type != FW_OPT_INI) {
+            continue;
+        }
+        if (items[k].value == NULL || items[k].value[0] == '\0') {
+            cli_error(st, &items[k], "needs a value");
+            rc = FW_CONF_ERROR;
+        } else if (fw_conf_ini_load(st, items[k].value) < 0) {
+            rc = FW_CONF_ERROR;
+        }
+    }
+    for (int k = 0; k < n && rc == FW_CONF_OK; k++) {
+        const char *msg = NULL;
+
+        if (items[k].opt->type == FW_OPT_INI) {
+            continue;
+        }
+        if (items[k].opt->type == FW_OPT_PLACEHOLDER) {
+            msg = "only in ini files";
+        } else {
+            msg = fw_conf_table_set(st, items[k].opt, items[k].value);
+        }
+        if (msg != NULL) {
+            cli_error(st, &items[k], msg);
+            rc = FW_CONF_ERROR;
+        }
+    }
+    free(items);
+    return rc;
+}
+
+fw_conf_result_e
+fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    fw_conf_state_t st;
+    fw_conf_result_e rc;
+
+    memset(c, 0, sizeof(*c));
+    memset(&st, 0, sizeof(st));
+    st.c = c;
+    st.out = out;
+    st.err = err;
+    st.given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*st.given)));
+    fw_conf_table_defaults(&st);
+
+    rc = cli_load(&st, argc, argv);
+    if (rc == FW_CONF_OK && fw_conf_check_all(&st) < 0) {
+        rc = FW_CONF_ERROR;
+    }
+    fflush(out);
+    fflush(err);
+    free(st.given);
+    free(st.module_callable);
+    free(st.mount_module);
+    return rc;
+}

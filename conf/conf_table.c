@@ -1,0 +1,671 @@
+/*
+ * conf_table.c: every option once (name, aliases, type, default, help),
+ * the generic setters that parse and store a value, --help and
+ * fw_conf_free.  Adding an option is one row here (plus a check hook in
+ * conf_check.c if its value needs more than its type checks).  Setters
+ * print nothing: they return a message and the caller says where.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <strings.h>
+
+#include "conf/conf_int.h"
+
+#define FIELD(f) .field = true, .off = offsetof(fw_conf_t, f)
+
+/* uWSGI options that mean nothing to fcgi-wsgi: accepted, value checked. */
+#define NOOP_BOOL(n)                                                          \
+    {                                                                         \
+        .name = n, .type = FW_OPT_BOOL, .bare = "true"                        \
+    }
+#define NOOP_INT(n)                                                           \
+    {                                                                         \
+        .name = n, .type = FW_OPT_INT, .min = 0, .max = INT_MAX               \
+    }
+#define NOOP_STR(n, a)                                                        \
+    {                                                                         \
+        .name = n, .aliases = a, .type = FW_OPT_STR                           \
+    }
+
+/* uWSGI options we do not implement yet: an error, never ignored. */
+#define LATER(n)                                                              \
+    {                                                                         \
+        .name = n, .type = FW_OPT_LATER                                       \
+    }
+
+/* uWSGI's HTTP (and uwsgi protocol) front ends: an error that says why. */
+#define HTTP_MSG                                                              \
+    "fcgi-wsgi speaks FastCGI only: put a web server in front (nginx "        \
+    "fastcgi_pass) and use socket = ...; see README.md 'Migrating from "      \
+    "uWSGI'"
+#define REFUSE(n)                                                             \
+    {                                                                         \
+        .name = n, .type = FW_OPT_REFUSE, .help = HTTP_MSG                    \
+    }
+
+const fw_opt_t fw_conf_table_rows[] = {
+    {.name = "socket",
+     .aliases = "fastcgi-socket s",
+     .type = FW_OPT_STR,
+     FIELD(socket),
+     .check = fw_conf_check_socket,
+     .metavar = "ADDR",
+     .help = "where to listen (see Sockets below)"},
+    {.name = "chdir",
+     .type = FW_OPT_STR,
+     FIELD(chdir),
+     .metavar = "DIR",
+     .help = "directory to run the application in"},
+    {.name = "home",
+     .aliases = "virtualenv venv pyhome H",
+     .type = FW_OPT_STR,
+     FIELD(home),
+     .metavar = "DIR",
+     .help = "Python virtualenv to run in"},
+    {.name = "module",
+     .aliases = "wsgi w",
+     .type = FW_OPT_STR,
+     FIELD(module),
+     .check = fw_conf_check_module,
+     .metavar = "MODULE",
+     .help = "WSGI module, config.wsgi[:callable]"},
+    {.name = "callable",
+     .type = FW_OPT_STR,
+     FIELD(callable),
+     .check = fw_conf_check_callable,
+     .def = "application",
+     .metavar = "NAME",
+     .help = "name of the WSGI callable in module"},
+    {.name = "mount",
+     .type = FW_OPT_STR,
+     FIELD(mount),
+     .check = fw_conf_check_mount,
+     .metavar = "PREFIX",
+     .help = "URL prefix: /app or /app=MODULE"},
+    {.name = "pythonpath",
+     .aliases = "python-path pp",
+     .type = FW_OPT_LIST,
+     FIELD(pythonpath),
+     .metavar = "DIR",
+     .help = "add to sys.path (repeatable)"},
+    {.name = "env",
+     .type = FW_OPT_LIST,
+     FIELD(env),
+     .check = fw_conf_check_env,
+     .metavar = "KEY=VALUE",
+     .help = "set in the environment (repeatable)"},
+    {.name = "processes",
+     .aliases = "workers p",
+     .type = FW_OPT_INT,
+     FIELD(processes),
+     .min = 1,
+     .max = INT_MAX,
+     .def = "1",
+     .metavar = "N",
+     .help = "worker processes"},
+    {.name = "threads",
+     .type = FW_OPT_INT,
+     FIELD(threads),
+     .min = 1,
+     .max = INT_MAX,
+     .def = "1",
+     .metavar = "N",
+     .help = "threads in each worker process"},
+    {.name = "chmod-socket",
+     .type = FW_OPT_MODE,
+     FIELD(chmod_socket),
+     .bare = "666",
+     .def = "660",
+     .metavar = "[MODE]",
+     .help = "unix socket mode, octal; bare: 666"},
+    {.name = "logto",
+     .type = FW_OPT_STR,
+     FIELD(logto),
+     .metavar = "FILE",
+     .help = "log to this file, not stderr"},
+    {.name = "ini",
+     .type = FW_OPT_INI,
+     .metavar = "FILE",
+     .help = "read options from FILE (or: FILE.ini)"},
+    {.name = "set-placeholder",
+     .aliases = "set-ph",
+     .type = FW_OPT_PLACEHOLDER,
+     .metavar = "N=VALUE",
+     .help = "ini files only: define %(N)"},
+    {.name = "help", .type = FW_OPT_HELP, .help = "print this help"},
+    {.name = "version", .type = FW_OPT_VERSION, .help = "print the version"},
+
+    /*
+     * Accepted and ignored, so that a project's uwsgi.ini works as it is:
+     * each is either what fcgi-wsgi always does (master, die-on-term,
+     * enable-threads, single-interpreter, need-app, strict,
+     * manage-script-name with mount, no-orphans), or has no meaning here
+     * (plugins, thunder-lock, process names, reports, uwsgi-protocol
+     * buffers, log decorations).  The value is still checked.
+     */
+    NOOP_BOOL("master"),
+    NOOP_BOOL("vacuum"),
+    NOOP_BOOL("die-on-term"),
+    NOOP_BOOL("enable-threads"),
+    NOOP_BOOL("strict"),
+    NOOP_BOOL("single-interpreter"),
+    NOOP_BOOL("need-app"),
+    NOOP_BOOL("manage-script-name"),
+    NOOP_BOOL("no-orphans"),
+    NOOP_BOOL("thunder-lock"),
+    NOOP_BOOL("auto-procname"),
+    NOOP_BOOL("memory-report"),
+    NOOP_BOOL("disable-logging"),
+    NOOP_BOOL("log-master"),
+    {.name = "log-date", .type = FW_OPT_STR, .bare = "true"}, /* or FORMAT */
+    NOOP_STR("plugins", "plugin"),
+    NOOP_STR("procname-prefix", NULL),
+    NOOP_STR("procname-prefix-spaced", NULL),
+    NOOP_INT("buffer-size"),
+    NOOP_INT("post-buffering"),
+
+    /* Refused: fcgi-wsgi will never speak these protocols. */
+    REFUSE("http"),
+    REFUSE("https"),
+    REFUSE("http-*"),
+    REFUSE("https-socket"),
+    REFUSE("http11-socket"),
+    REFUSE("uwsgi-socket"),
+
+    /*
+     * uWSGI options that change behaviour and that fcgi-wsgi does not have
+     * yet: an error, so that nobody runs without what they asked for.  When
+     * one is implemented, its row moves up with a field.
+     */
+    LATER("harakiri"),
+    LATER("harakiri-verbose"),
+    LATER("max-requests"),
+    LATER("max-requests-delta"),
+    LATER("max-worker-lifetime"),
+    LATER("reload-on-rss"),
+    LATER("reload-on-as"),
+    LATER("evil-reload-on-rss"),
+    LATER("limit-as"),
+    LATER("reload-mercy"),
+    LATER("worker-reload-mercy"),
+    LATER("lazy-apps"),
+    LATER("lazy"),
+    LATER("touch-reload"),
+    LATER("py-autoreload"),
+    LATER("static-map"),
+    LATER("static-*"),
+    LATER("check-static"),
+    LATER("uid"),
+    LATER("gid"),
+    LATER("chown-socket"),
+    LATER("umask"),
+    LATER("chroot"),
+    LATER("pidfile"),
+    LATER("daemonize"),
+    LATER("wsgi-file"),
+    LATER("file"),
+    LATER("listen"),
+    LATER("socket-timeout"),
+    LATER("stats"),
+    LATER("logger"),
+    LATER("log-format"),
+    LATER("log-maxsize"),
+    LATER("log-reopen"),
+    LATER("offload-threads"),
+    LATER("cheaper*"),
+    LATER("hook-*"),
+    LATER("route*"),
+    LATER("cron"),
+    LATER("attach-daemon"),
+    LATER("smart-attach-daemon"),
+    LATER("mule"),
+    LATER("spooler"),
+};
+
+const size_t fw_conf_table_nrows =
+    sizeof(fw_conf_table_rows) / sizeof(fw_conf_table_rows[0]);
+
+/* True if name is word or one of the space-separated words in list. */
+static bool
+in_words(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+
+    while (list != NULL && *list != '\0') {
+        size_t n = strcspn(list, " ");
+
+        if (n == len && strncmp(list, name, n) == 0) {
+            return true;
+        }
+        list += n;
+        list += strspn(list, " ");
+    }
+    return false;
+}
+
+/*
+ * The row for name (canonical or alias), or NULL.  Exact names win over
+ * the prefix rows ("hook-*").
+ */
+const fw_opt_t *
+fw_conf_table_find(const char *name)
+{
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+
+        if (strcmp(opt->name, name) == 0 || in_words(opt->aliases, name)) {
+            return opt;
+        }
+    }
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+        size_t n = strlen(opt->name);
+
+        if (n > 0 && opt->name[n - 1] == '*' &&
+            strncmp(opt->name, name, n - 1) == 0) {
+            return opt;
+        }
+    }
+    return NULL;
+}
+
+/* Whether the option is followed by a value (maybe optional: .bare). */
+bool
+fw_conf_table_takes_value(const fw_opt_t *opt)
+{
+    return opt->type != FW_OPT_HELP && opt->type != FW_OPT_VERSION &&
+           opt->type != FW_OPT_REFUSE && opt->type != FW_OPT_LATER;
+}
+
+/* Formats a setter's message into st->msg and returns it. */
+const char *
+fw_conf_table_msg(fw_conf_state_t *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+    va_end(ap);
+    return st->msg;
+}
+
+static void *
+field_of(fw_conf_t *c, const fw_opt_t *opt)
+{
+    return (char *)c + opt->off;
+}
+
+static bool
+all_digits(const char *s, const char *digits)
+{
+    return *s != '\0' && s[strspn(s, digits)] == '\0';
+}
+
+static const char *
+parse_int(fw_conf_state_t *st, const fw_opt_t *opt, const char *value,
+          int *out)
+{
+    long n;
+    char *end;
+
+    if (all_digits(value, "0123456789")) {
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (errno == 0 && *end == '\0' && n >= opt->min && n <= opt->max) {
+            *out = (int)n;
+            return NULL;
+        }
+    }
+    if (opt->max == INT_MAX) {
+        return fw_conf_table_msg(st, "expected a whole number >= %d, got '%s'",
+                                 opt->min, value);
+    }
+    return fw_conf_table_msg(st,
+                             "expected a whole number from %d to %d, got '%s'",
+                             opt->min, opt->max, value);
+}
+
+static const char *
+parse_mode(fw_conf_state_t *st, const char *value, unsigned *out)
+{
+    unsigned long n;
+
+    if (all_digits(value, "01234567") && strlen(value) <= 4) {
+        n = strtoul(value, NULL, 8);
+        if (n <= 0777) {
+            *out = (unsigned)n;
+            return NULL;
+        }
+    }
+    return fw_conf_table_msg(
+        st, "expected an octal file mode such as 660, got '%s'", value);
+}
+
+static const char *
+parse_bool(fw_conf_state_t *st, const char *value, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(value, yes[i]) == 0) {
+            *out = true;
+            return NULL;
+        }
+        if (strcasecmp(value, no[i]) == 0) {
+            *out = false;
+            return NULL;
+        }
+    }
+    return fw_conf_table_msg(
+        st, "expected true or false (yes/no, on/off, 1/0), got '%s'", value);
+}
+
+static void
+list_append(fw_strlist_t *l, char *item)
+{
+    l->items = conf_realloc(l->items, (l->n + 1) * sizeof(l->items[0]));
+    l->items[l->n++] = item;
+}
+
+/*
+ * Parses value by opt's type and stores it in st->c (unless the row has no
+ * field: a no-op).  An empty or NULL value means "given bare": opt->bare,
+ * or an error if the option needs a value.  Returns NULL or a message.
+ */
+static const char *
+set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
+{
+    char *keep = NULL;
+    const char *msg = NULL;
+    int n = 0;
+    unsigned mode = 0;
+    bool b = false;
+
+    switch (opt->type) {
+    case FW_OPT_HELP:
+    case FW_OPT_VERSION:
+        return "only on the command line";
+    case FW_OPT_INI:
+    case FW_OPT_PLACEHOLDER:
+        return "cannot be set here";
+    case FW_OPT_REFUSE:
+        return opt->help;
+    case FW_OPT_LATER:
+        return "not supported by fcgi-wsgi yet";
+    default:
+        break;
+    }
+    if (value == NULL || value[0] == '\0') {
+        if (opt->bare == NULL) {
+            return "needs a value";
+        }
+        value = opt->bare;
+    }
+    switch (opt->type) {
+    case FW_OPT_STR:
+    case FW_OPT_LIST:
+        if (opt->check != NULL) {
+            msg = opt->check(st, value, &keep);
+            if (msg != NULL) {
+                free(keep);
+                return msg;
+            }
+        }
+        if (!opt->field) {
+            free(keep);
+            return NULL;
+        }
+        if (keep == NULL) {
+            keep = conf_strdup(value);
+        }
+        if (opt->type == FW_OPT_LIST) {
+            list_append(field_of(st->c, opt), keep);
+        } else {
+            char **slot = field_of(st->c, opt);
+
+            free(*slot);
+            *slot = keep;
+        }
+        return NULL;
+    case FW_OPT_INT:
+        msg = parse_int(st, opt, value, &n);
+        if (msg == NULL && opt->field) {
+            *(int *)field_of(st->c, opt) = n;
+        }
+        return msg;
+    case FW_OPT_MODE:
+        msg = parse_mode(st, value, &mode);
+        if (msg == NULL && opt->field) {
+            *(unsigned *)field_of(st->c, opt) = mode;
+        }
+        return msg;
+    case FW_OPT_BOOL:
+        msg = parse_bool(st, value, &b);
+        if (msg == NULL && opt->field) {
+            *(bool *)field_of(st->c, opt) = b;
+        }
+        return msg;
+    default:
+        return "cannot be set here";
+    }
+}
+
+/*
+ * Sets opt from the user's value (see set_value) and remembers that the
+ * user gave it.  Returns NULL or a message for the caller to print after
+ * "FILE:LINE: key: " or "--key: ".
+ */
+const char *
+fw_conf_table_set(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
+{
+    const char *msg = set_value(st, opt, value);
+
+    if (msg == NULL) {
+        st->given[opt - fw_conf_table_rows] = true;
+    }
+    return msg;
+}
+
+/* Applies every row's default; the values in the table are well formed. */
+void
+fw_conf_table_defaults(fw_conf_state_t *st)
+{
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+
+        if (opt->def != NULL && opt->field) {
+            const char *msg = set_value(st, opt, opt->def);
+
+            if (msg != NULL) {
+                fprintf(stderr, "fcgi-wsgi: default of %s: %s\n", opt->name,
+                        msg);
+                abort();
+            }
+        }
+    }
+}
+
+void
+fw_conf_free(fw_conf_t *c)
+{
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+
+        if (!opt->field) {
+            continue;
+        }
+        if (opt->type == FW_OPT_STR) {
+            char **slot = field_of(c, opt);
+
+            free(*slot);
+            *slot = NULL;
+        } else if (opt->type == FW_OPT_LIST) {
+            fw_strlist_t *l = field_of(c, opt);
+
+            for (size_t j = 0; j < l->n; j++) {
+                free(l->items[j]);
+            }
+            free(l->items);
+            l->items = NULL;
+            l->n = 0;
+        }
+    }
+}
+
+static bool
+is_noop(const fw_opt_t *opt)
+{
+    return !opt->field && opt->type <= FW_OPT_BOOL;
+}
+
+static bool
+in_main_table(const fw_opt_t *opt)
+{
+    return opt->type != FW_OPT_REFUSE && opt->type != FW_OPT_LATER &&
+           !is_noop(opt);
+}
+
+/* "--name METAVAR" into buf */
+static void
+usage_option(char *buf, size_t size, const fw_opt_t *opt)
+{
+    snprintf(buf, size, "--%s%s%s", opt->name, opt->metavar ? " " : "",
+             opt->metavar ? opt->metavar : "");
+}
+
+/* "also --a, --b, -c" into buf, or "" */
+static void
+usage_aliases(char *buf, size_t size, const fw_opt_t *opt)
+{
+    const char *p = opt->aliases;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    while (p != NULL && *p != '\0' && used < size) {
+        size_t n = strcspn(p, " ");
+        int w = snprintf(buf + used, size - used, "%s%s%.*s",
+                         used == 0 ? "also " : ", ", n == 1 ? "-" : "--",
+                         (int)n, p);
+
+        if (w < 0) {
+            break;
+        }
+        used += (size_t)w;
+        p += n;
+        p += strspn(p, " ");
+    }
+}
+
+/* Prints the names of the rows that match want, wrapped, after a title. */
+static void
+usage_names(FILE *out, const char *title, bool (*want)(const fw_opt_t *))
+{
+    size_t col = strlen(title);
+
+    fputs(title, out);
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+        size_t n = strlen(opt->name);
+
+        if (!want(opt)) {
+            continue;
+        }
+        if (col + n + 2 > 78) {
+            fputs("\n ", out);
+            col = 1;
+        }
+        fprintf(out, " %s", opt->name);
+        col += n + 1;
+    }
+    fputs("\n", out);
+}
+
+static bool
+is_refused(const fw_opt_t *opt)
+{
+    return opt->type == FW_OPT_REFUSE;
+}
+
+static bool
+is_later(const fw_opt_t *opt)
+{
+    return opt->type == FW_OPT_LATER;
+}
+
+void
+fw_conf_usage(FILE *out)
+{
+    char opt_col[80];
+    char alias_col[160];
+    int w_opt = (int)strlen("OPTION");
+    int w_def = (int)strlen("DEFAULT");
+
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+
+        if (!in_main_table(opt)) {
+            continue;
+        }
+        usage_option(opt_col, sizeof(opt_col), opt);
+        if ((int)strlen(opt_col) > w_opt) {
+            w_opt = (int)strlen(opt_col);
+        }
+        if (opt->def != NULL && (int)strlen(opt->def) > w_def) {
+            w_def = (int)strlen(opt->def);
+        }
+    }
+
+    fprintf(out,
+            "usage: fcgi-wsgi [--ini FILE | FILE.ini] [--OPTION VALUE]...\n"
+            "\n"
+            "A FastCGI server for a Python WSGI application.  Options go on "
+            "the command\n"
+            "line as --name VALUE or --name=VALUE, or in an ini file as "
+            "name = value in\n"
+            "its [fcgi-wsgi] section (or [uwsgi] if it has none).  The "
+            "command line wins.\n"
+            "\n"
+            "  %-*s  %-*s  %s\n",
+            w_opt, "OPTION", w_def, "DEFAULT", "MEANING");
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+
+        if (!in_main_table(opt)) {
+            continue;
+        }
+        usage_option(opt_col, sizeof(opt_col), opt);
+        fprintf(out, "  %-*s  %-*s  %s\n", w_opt, opt_col, w_def,
+                opt->def != NULL ? opt->def : "-", opt->help);
+        usage_aliases(alias_col, sizeof(alias_col), opt);
+        if (alias_col[0] != '\0') {
+            fprintf(out, "      %s\n", alias_col);
+        }
+    }
+    fputs("\n"
+          "Sockets: unix:PATH or a PATH containing '/' (a unix socket); "
+          "HOST:PORT or\n"
+          "[IPv6]:PORT (TCP); :PORT binds 127.0.0.1 only (write "
+          "0.0.0.0:PORT for every\n"
+          "interface).  With no socket, fcgi-wsgi serves the listening "
+          "socket it is\n"
+          "given on fd 0 (spawn-fcgi, mod_fcgid, lighttpd).\n"
+          "\n"
+          "In ini files, values may use %d (the file's directory, with a "
+          "trailing /),\n"
+          "%p (the file's absolute path), %s (its name), %n (its name "
+          "without\n"
+          "extension), %e (its extension), %c (its directory's name), %% "
+          "(a %), and\n"
+          "%(NAME) (an option set above in the file, or an environment "
+          "variable).\n"
+          "Booleans: true/false, yes/no, on/off, 1/0; bare on the command "
+          "line: true.\n"
+          "\n",
+          out);
+    usage_names(out, "Accepted and ignored (uWSGI):", is_noop);
+    usage_names(out, "Refused (FastCGI only):", is_refused);
+    usage_names(out, "Not supported yet:", is_later);
+}

@@ -1,0 +1,1297 @@
+/*
+ * test_conf.c: conf/ from the outside: command lines and ini files in,
+ * fw_conf_t fields and the exact lines a user sees out.  Most checks are
+ * rows of two tables (ok_cases, err_cases), one cmocka test per row.  Ini
+ * files are written into a mkdtemp directory that the group removes.
+ */
+#define _XOPEN_SOURCE 700 /* realpath() */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+
+#define MAX_ARGS 40
+#define X50 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define MAX_EXPECT 16
+
+static char tmpdir[256];     /* realpath of the mkdtemp directory */
+static char tmpdir_name[64]; /* its last component, for %c */
+
+/* One fw_conf_load, with what it printed. */
+typedef struct {
+    fw_conf_t c;
+    fw_conf_result_e rc;
+    char *out;
+    char *err;
+} run_t;
+
+/* Returns text with {dir} {dirname} {ini} {inc} replaced (malloc'd). */
+static char *
+subst(const char *text)
+{
+    static const char *const tokens[] = {"{dirname}", "{dir}", "{ini}",
+                                         "{inc}"};
+    char values[4][512];
+    size_t cap = strlen(text) * 2 + 1024;
+    char *out = malloc(cap);
+    size_t len = 0;
+
+    assert_non_null(out);
+    snprintf(values[0], sizeof(values[0]), "%s", tmpdir_name);
+    snprintf(values[1], sizeof(values[1]), "%s", tmpdir);
+    snprintf(values[2], sizeof(values[2]), "%s/t.ini", tmpdir);
+    snprintf(values[3], sizeof(values[3]), "%s/inc.ini", tmpdir);
+    while (*text != '\0') {
+        size_t i;
+
+        for (i = 0; i < 4; i++) {
+            size_t n = strlen(tokens[i]);
+
+            if (strncmp(text, tokens[i], n) == 0) {
+                size_t vn = strlen(values[i]);
+
+                assert_true(len + vn < cap);
+                memcpy(out + len, values[i], vn);
+                len += vn;
+                text += n;
+                break;
+            }
+        }
+        if (i == 4) {
+            assert_true(len + 1 < cap);
+            out[len++] = *text++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* Writes content to the file named (after subst) by name. */
+static void
+write_file(const char *name, const char *content)
+{
+    char *path = subst(name);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(content, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    free(path);
+}
+
+/* Runs fw_conf_load on args (a NULL-ended list, after subst). */
+static void
+run_args(run_t *r, const char *const *args)
+{
+    char *argv[MAX_ARGS + 2];
+    int argc = 1;
+    size_t out_len;
+    size_t err_len;
+    FILE *out;
+    FILE *err;
+
+    argv[0] = "fcgi-wsgi";
+    for (int i = 0; args != NULL && args[i] != NULL; i++) {
+        assert_true(argc < MAX_ARGS);
+        argv[argc++] = subst(args[i]);
+    }
+    argv[argc] = NULL;
+    out = open_memstream(&r->out, &out_len);
+    err = open_memstream(&r->err, &err_len);
+    assert_non_null(out);
+    assert_non_null(err);
+    r->rc = fw_conf_load(&r->c, argc, argv, out, err);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(fclose(err), 0);
+    for (int i = 1; i < argc; i++) {
+        free(argv[i]);
+    }
+}
+
+static void
+run_done(run_t *r)
+{
+    fw_conf_free(&r->c);
+    free(r->out);
+    free(r->err);
+}
+
+/* "a|b|c", or "" for an empty list */
+static void
+list_text(const fw_strlist_t *l, char *buf, size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%s", i ? "|" : "",
+                         l->items[i]);
+
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* The text of one field of c, by name, as the tables write it. */
+static void
+field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
+{
+#define STR_FIELD(f)                                                          \
+    if (strcmp(field, #f) == 0) {                                             \
+        snprintf(buf, size, "%s", c->f != NULL ? c->f : "(null)");            \
+        return;                                                               \
+    }
+    STR_FIELD(socket)
+    STR_FIELD(chdir)
+    STR_FIELD(home)
+    STR_FIELD(module)
+    STR_FIELD(callable)
+    STR_FIELD(logto)
+    STR_FIELD(mount)
+#undef STR_FIELD
+    if (strcmp(field, "pythonpath") == 0) {
+        list_text(&c->pythonpath, buf, size);
+    } else if (strcmp(field, "env") == 0) {
+        list_text(&c->env, buf, size);
+    } else if (strcmp(field, "chmod") == 0) {
+        snprintf(buf, size, "%o", c->chmod_socket);
+    } else if (strcmp(field, "processes") == 0) {
+        snprintf(buf, size, "%d", c->processes);
+    } else if (strcmp(field, "threads") == 0) {
+        snprintf(buf, size, "%d", c->threads);
+    } else if (strcmp(field, "listen") == 0) {
+        switch (c->listen.kind) {
+        case FW_SOCK_NONE:
+            snprintf(buf, size, "none");
+            break;
+        case FW_SOCK_UNIX:
+            snprintf(buf, size, "unix %s", c->listen.path);
+            break;
+        case FW_SOCK_TCP:
+            snprintf(buf, size, "tcp %s %d", c->listen.host, c->listen.port);
+            break;
+        }
+    } else {
+        fail_msg("no field '%s' in the test", field);
+    }
+}
+
+static void
+expect_str(const char *name, const char *what, const char *want,
+           const char *got)
+{
+    if (got == NULL) {
+        got = "(null)";
+    }
+    if (strcmp(want, got) != 0) {
+        print_error("case '%s': %s\n  want: '%s'\n  got:  '%s'\n", name, what,
+                    want, got);
+        fail();
+    }
+}
+
+/* ---- successful loads: ini file, command line, expected fields ---- */
+
+typedef struct {
+    const char *name;
+    const char *ini;              /* written to {ini} first, if not NULL */
+    const char *inc;              /* written to {inc} first, if not NULL */
+    const char *args[MAX_ARGS];   /* command line, NULL-ended */
+    const char *want[MAX_EXPECT]; /* "field=value" (value after subst) */
+} ok_case_t;
+
+static const ok_case_t ok_cases[] = {
+    {"defaults",
+     NULL,
+     NULL,
+     {"--module", "m"},
+     {"socket=(null)", "listen=none", "chdir=(null)", "home=(null)",
+      "module=m", "callable=application",
+      "pythonpath=", "env=", "logto=(null)", "mount=(null)", "chmod=660",
+      "processes=1", "threads=1"}},
+    {"cli: every option",
+     NULL,
+     NULL,
+     {"--socket",       "unix:/run/app.sock",
+      "--chdir",        "/srv/app",
+      "--home",         "/srv/venv",
+      "--module",       "config.wsgi",
+      "--callable",     "app",
+      "--pythonpath",   "/a",
+      "--pythonpath",   "/b",
+      "--env",          "A=1",
+      "--env",          "B=x=y",
+      "--logto",        "/var/log/app.log",
+      "--mount",        "/app",
+      "--chmod-socket", "600",
+      "--processes",    "4",
+      "--threads",      "8"},
+     {"socket=unix:/run/app.sock", "listen=unix /run/app.sock",
+      "chdir=/srv/app", "home=/srv/venv", "module=config.wsgi", "callable=app",
+      "pythonpath=/a|/b", "env=A=1|B=x=y", "logto=/var/log/app.log",
+      "mount=/app", "chmod=600", "processes=4", "threads=8"}},
+    {"cli: --key=value for every option",
+     NULL,
+     NULL,
+     {"--socket=127.0.0.1:9000", "--chdir=/srv/app", "--home=/srv/venv",
+      "--module=config.wsgi:app", "--pythonpath=/a", "--env=A=1", "--logto=/l",
+      "--mount=/app", "--chmod-socket=640", "--processes=2", "--threads=3",
+      "--callable=app", "--master=false"},
+     {"listen=tcp 127.0.0.1 9000", "chdir=/srv/app", "home=/srv/venv",
+      "module=config.wsgi", "callable=app", "pythonpath=/a", "env=A=1",
+      "logto=/l", "mount=/app", "chmod=640", "processes=2", "threads=3"}},
+    {"ini: every option",
+     "; a comment\n"
+     "# another\n"
+     "[fcgi-wsgi]\n"
+     "socket = unix:/run/app.sock\n"
+     "chdir = /srv/app\n"
+     "home = /srv/venv\n"
+     "module = config.wsgi\n"
+     "callable = app\n"
+     "pythonpath = /a\n"
+     "pythonpath = /b\n"
+     "env = A=1\n"
+     "env = B=x=y\n"
+     "logto = /var/log/app.log\n"
+     "mount = /app\n"
+     "chmod-socket = 600\n"
+     "processes = 4\n"
+     "threads = 8\n",
+     NULL,
+     {"--ini", "{ini}"},
+     {"socket=unix:/run/app.sock", "listen=unix /run/app.sock",
+      "chdir=/srv/app", "home=/srv/venv", "module=config.wsgi", "callable=app",
+      "pythonpath=/a|/b", "env=A=1|B=x=y", "logto=/var/log/app.log",
+      "mount=/app", "chmod=600", "processes=4", "threads=8"}},
+    {"ini: a bare FILE.ini argument, and --ini=FILE",
+     "[fcgi-wsgi]\nmodule = a\npythonpath = /x\n",
+     "[fcgi-wsgi]\npythonpath = /y\n",
+     {"{ini}", "--ini={inc}"},
+     {"module=a", "pythonpath=/x|/y"}},
+    {"ini: the command line wins; lists: file items then cli items",
+     "[fcgi-wsgi]\nmodule = a\nprocesses = 2\nsocket = :9000\n"
+     "pythonpath = /f1\npythonpath = /f2\nenv = F=1\nchdir = /file\n",
+     NULL,
+     {"--pythonpath", "/c1", "--module", "b", "--ini", "{ini}", "-p", "3",
+      "--env", "C=2", "--socket", "/run/b.sock"},
+     {"module=b", "processes=3", "listen=unix /run/b.sock",
+      "pythonpath=/f1|/f2|/c1", "env=F=1|C=2", "chdir=/file"}},
+    {"ini: the last value of a scalar wins",
+     "[fcgi-wsgi]\nmodule = a\nmodule = b\nthreads = 2\nthreads = 5\n",
+     NULL,
+     {"{ini}"},
+     {"module=b", "threads=5"}},
+    {"ini: [fcgi-wsgi] is preferred over [uwsgi]",
+     "[uwsgi]\nmodule = from_uwsgi\nhttp = :8000\n"
+     "[fcgi-wsgi]\nmodule = from_fw\n",
+     NULL,
+     {"{ini}"},
+     {"module=from_fw"}},
+    {"ini: [uwsgi] when there is no [fcgi-wsgi]; other sections ignored",
+     "before = any section\n"
+     "[other]\nmodule = no\nbogus = 1\n"
+     "[uwsgi]\nmodule = yes\n"
+     "[more]\nmodule = no either\n",
+     NULL,
+     {"{ini}"},
+     {"module=yes"}},
+    {"ini: other sections may hold anything",
+     "no section = here\nnot even a key\n"
+     "[tox]\ndeps =\n    pytest\n    django\nlist: without equals\n"
+     "long = " X50 X50 X50 X50 X50 "\n"
+     "[uwsgi]\nmodule = a\n[more]\n  indented only\n",
+     NULL,
+     {"{ini}"},
+     {"module=a"}},
+    {"ini: a Django project's uwsgi.ini, with uWSGI's no-ops",
+     "[uwsgi]\n"
+     "chdir = /srv/mysite\n"
+     "module = mysite.wsgi:application\n"
+     "home = /srv/venv\n"
+     "master = true\n"
+     "processes = 4\n"
+     "threads = 2\n"
+     "socket = /run/mysite.sock\n"
+     "chmod-socket = 664\n"
+     "vacuum = true\n"
+     "die-on-term = true\n"
+     "enable-threads = true\n"
+     "strict = true\n"
+     "single-interpreter = true\n"
+     "need-app = true\n"
+     "manage-script-name = true\n"
+     "no-orphans = true\n"
+     "thunder-lock = true\n"
+     "auto-procname = true\n"
+     "memory-report = true\n"
+     "disable-logging = true\n"
+     "log-master = true\n"
+     "log-date = %%Y-%%m-%%d\n"
+     "plugins = python3\n"
+     "plugin = python3\n"
+     "procname-prefix = mysite-\n"
+     "procname-prefix-spaced = mysite\n"
+     "buffer-size = 32768\n"
+     "post-buffering = 8192\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=/srv/mysite", "module=mysite.wsgi", "callable=application",
+      "home=/srv/venv", "processes=4", "threads=2",
+      "listen=unix /run/mysite.sock", "chmod=664"}},
+    {"ini: booleans in every spelling",
+     "[uwsgi]\nmodule = a\nmaster = true\nvacuum = false\nstrict = yes\n"
+     "need-app = no\nno-orphans = on\nthunder-lock = off\n"
+     "die-on-term = 1\nenable-threads = 0\nlog-master = TRUE\n"
+     "memory-report =\n",
+     NULL,
+     {"{ini}"},
+     {"module=a"}},
+    {"cli: a bare boolean means true and takes no value",
+     NULL,
+     NULL,
+     {"--master", "--module", "a", "--vacuum", "--die-on-term=no"},
+     {"module=a"}},
+    {"ini: indented lines are lines of their own (no continuation)",
+     "[fcgi-wsgi]\nmodule = a\n    processes = 3\n\tthreads = 2\n",
+     NULL,
+     {"{ini}"},
+     {"module=a", "processes=3", "threads=2"}},
+    {"ini: comments, inline ' ;' comments, blanks, CRLF, a BOM",
+     "\xEF\xBB\xBF[fcgi-wsgi]\r\n"
+     "; comment\r\n"
+     "# comment\r\n"
+     "\r\n"
+     "module = a ; the application\r\n"
+     "socket = :9000\r\n",
+     NULL,
+     {"{ini}"},
+     {"module=a", "listen=tcp 127.0.0.1 9000", "socket=:9000"}},
+    {"ini: ini = FILE reads that file there and then",
+     "[fcgi-wsgi]\nmodule = a\npythonpath = /1\nini = %dinc.ini\n"
+     "pythonpath = /3\n",
+     "[uwsgi]\npythonpath = /2\nmodule = b\n",
+     {"{ini}"},
+     {"module=b", "pythonpath=/1|/2|/3"}},
+    {"socket: unix:PATH",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "unix:/run/app.sock"},
+     {"listen=unix /run/app.sock"}},
+    {"socket: a PATH with '/'",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "/run/app.sock"},
+     {"listen=unix /run/app.sock"}},
+    {"socket: a relative PATH with '/'",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "./app.sock"},
+     {"listen=unix ./app.sock"}},
+    {"socket: unix:relative",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "unix:app.sock"},
+     {"listen=unix app.sock"}},
+    {"socket: HOST:PORT with a name",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "localhost:9000"},
+     {"listen=tcp localhost 9000"}},
+    {"socket: HOST:PORT with an IPv4 address",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "10.1.2.3:65535"},
+     {"listen=tcp 10.1.2.3 65535"}},
+    {"socket: :PORT means 127.0.0.1 only",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", ":9000"},
+     {"listen=tcp 127.0.0.1 9000", "socket=:9000"}},
+    {"socket: 0.0.0.0:PORT for every interface",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "0.0.0.0:1"},
+     {"listen=tcp 0.0.0.0 1"}},
+    {"socket: [::1]:PORT",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "[::1]:9000"},
+     {"listen=tcp ::1 9000"}},
+    {"socket: [::]:PORT",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", "[::]:9000"},
+     {"listen=tcp :: 9000"}},
+    {"socket: the last one wins",
+     NULL,
+     NULL,
+     {"--module", "a", "--socket", ":9000", "-s", "/run/x.sock"},
+     {"listen=unix /run/x.sock"}},
+    {"subst: %d %p %s %n %e %c %%",
+     "[fcgi-wsgi]\nmodule = a\n"
+     "chdir = %d\n"
+     "logto = %p\n"
+     "home = %s|%n|%e|%c|100%%\n",
+     NULL,
+     {"{ini}"},
+     {"chdir={dir}/", "logto={dir}/t.ini", "home=t.ini|t|ini|{dirname}|100%"}},
+    {"subst: %(name) of keys above, by any of their names",
+     "[uwsgi]\nchdir = /srv/site\nvenv = %(chdir)/venv\n"
+     "module = a\npythonpath = %(home)/lib\npythonpath = %(pyhome)/x\n"
+     "logto = %(pythonpath)\n",
+     NULL,
+     {"{ini}"},
+     {"home=/srv/site/venv", "pythonpath=/srv/site/venv/lib|/srv/site/venv/x",
+      "logto=/srv/site/venv/x"}},
+    {"subst: %(NAME) from the environment",
+     "[fcgi-wsgi]\nmodule = a\nchdir = %(FW_TEST_VAR)/x\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=from-env/x"}},
+    {"subst: set-placeholder and set-ph define %(NAME)",
+     "[uwsgi]\nset-placeholder = base=/srv/app\nset-ph = app=mysite\n"
+     "chdir = %(base)\nmodule = %(app).wsgi\nmount = /%(app)\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=/srv/app", "module=mysite.wsgi", "mount=/mysite"}},
+    {"subst: a key of the file wins over the environment",
+     "[fcgi-wsgi]\nmodule = a\nset-ph = FW_TEST_VAR=from-file\n"
+     "chdir = %(FW_TEST_VAR)\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=from-file"}},
+    {"module: pkg.mod:callable is split",
+     NULL,
+     NULL,
+     {"--module", "config.wsgi:app"},
+     {"module=config.wsgi", "callable=app"}},
+    {"module: callable given apart",
+     NULL,
+     NULL,
+     {"--module", "config.wsgi", "--callable", "app"},
+     {"module=config.wsgi", "callable=app"}},
+    {"module: callable given twice, the same",
+     NULL,
+     NULL,
+     {"--callable", "app", "--module", "config.wsgi:app"},
+     {"module=config.wsgi", "callable=app"}},
+    {"module: the cli module replaces the file's, callable part too",
+     "[fcgi-wsgi]\nmodule = a:app\n",
+     NULL,
+     {"{ini}", "--module", "b"},
+     {"module=b", "callable=application"}},
+    {"module: non-ASCII identifiers",
+     NULL,
+     NULL,
+     {"--module", "caf\xc3\xa9.wsgi:\xc3\xa0pp"},
+     {"module=caf\xc3\xa9.wsgi", "callable=\xc3\xa0pp"}},
+    {"mount: a bare prefix",
+     NULL,
+     NULL,
+     {"--module", "a", "--mount", "/app"},
+     {"mount=/app", "module=a"}},
+    {"mount: uWSGI's PREFIX=MODULE sets module",
+     "[uwsgi]\nmount = /app=config.wsgi:application\n",
+     NULL,
+     {"{ini}"},
+     {"mount=/app", "module=config.wsgi", "callable=application"}},
+    {"mount: PREFIX=MODULE:CALLABLE",
+     NULL,
+     NULL,
+     {"--mount", "/a/b=config.wsgi:app"},
+     {"mount=/a/b", "module=config.wsgi", "callable=app"}},
+    {"mount: module given otherwise wins over mount's",
+     "[uwsgi]\nmount = /app=config.wsgi:app\n",
+     NULL,
+     {"{ini}", "--module", "other.wsgi"},
+     {"mount=/app", "module=other.wsgi", "callable=application"}},
+    {"chmod-socket: octal",
+     NULL,
+     NULL,
+     {"--module", "a", "--chmod-socket", "0644"},
+     {"chmod=644"}},
+    {"chmod-socket: bare on the command line means 666",
+     NULL,
+     NULL,
+     {"--module", "a", "--chmod-socket"},
+     {"chmod=666"}},
+    {"chmod-socket: bare before another option",
+     NULL,
+     NULL,
+     {"--chmod-socket", "--module", "a"},
+     {"chmod=666", "module=a"}},
+    {"chmod-socket: empty in an ini file means 666",
+     "[uwsgi]\nmodule = a\nchmod-socket =\n",
+     NULL,
+     {"{ini}"},
+     {"chmod=666"}},
+    {"chmod-socket: 0 is a mode",
+     NULL,
+     NULL,
+     {"--module", "a", "--chmod-socket=0"},
+     {"chmod=0"}},
+};
+
+static void
+test_ok_case(void **state)
+{
+    const ok_case_t *tc = *state;
+    run_t r;
+
+    if (tc->ini != NULL) {
+        write_file("{ini}", tc->ini);
+    }
+    if (tc->inc != NULL) {
+        write_file("{inc}", tc->inc);
+    }
+    run_args(&r, tc->args);
+    expect_str(tc->name, "stderr", "", r.err);
+    expect_str(tc->name, "stdout", "", r.out);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    for (int i = 0; i < MAX_EXPECT && tc->want[i] != NULL; i++) {
+        const char *eq = strchr(tc->want[i], '=');
+        char field[32];
+        char got[1024];
+        char *want;
+
+        assert_non_null(eq);
+        snprintf(field, sizeof(field), "%.*s", (int)(eq - tc->want[i]),
+                 tc->want[i]);
+        field_text(&r.c, field, got, sizeof(got));
+        want = subst(eq + 1);
+        expect_str(tc->name, field, want, got);
+        free(want);
+    }
+    run_done(&r);
+}
+
+/* ---- errors: ini file, command line, the exact line on stderr ---- */
+
+typedef struct {
+    const char *name;
+    const char *ini; /* written to {ini} first, if not NULL */
+    const char *args[MAX_ARGS];
+    const char *want; /* stderr, after subst */
+} err_case_t;
+
+#define HTTP_ERR                                                              \
+    "fcgi-wsgi speaks FastCGI only: put a web server in front (nginx "        \
+    "fastcgi_pass) and use socket = ...; see README.md 'Migrating from "      \
+    "uWSGI'\n"
+#define FORMS                                                                 \
+    "expected unix:PATH, a PATH containing '/', HOST:PORT, [IPv6]:PORT or "   \
+    ":PORT"
+
+static const err_case_t err_cases[] = {
+    {"ini: unknown key, with file:line:key",
+     "[fcgi-wsgi]\nmodule = a\n\nbogus = 1\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:4: bogus: unknown option; see fcgi-wsgi --help\n"},
+    {"cli: unknown option",
+     NULL,
+     {"--module", "a", "--bogus", "1"},
+     "fcgi-wsgi: --bogus: unknown option; see fcgi-wsgi --help\n"},
+    {"cli: unknown option in --key=value form",
+     NULL,
+     {"--bogus=1"},
+     "fcgi-wsgi: --bogus: unknown option; see fcgi-wsgi --help\n"},
+    {"cli: unknown one-letter option",
+     NULL,
+     {"-x", "1"},
+     "fcgi-wsgi: -x: unknown option; see fcgi-wsgi --help\n"},
+    {"cli: a long name with one dash",
+     NULL,
+     {"-socket", ":1"},
+     "fcgi-wsgi: -socket: unexpected argument; options start with --, ini "
+     "files end in .ini\n"},
+    {"cli: a one-letter alias with two dashes",
+     NULL,
+     {"--s", ":1"},
+     "fcgi-wsgi: --s: unknown option; see fcgi-wsgi --help\n"},
+    {"cli: a stray argument",
+     NULL,
+     {"--module", "a", "app.conf"},
+     "fcgi-wsgi: app.conf: unexpected argument; options start with --, ini "
+     "files end in .ini\n"},
+    {"cli: a value missing at the end",
+     NULL,
+     {"--module", "a", "--socket"},
+     "fcgi-wsgi: --socket: needs a value\n"},
+    {"cli: an empty value",
+     NULL,
+     {"--module="},
+     "fcgi-wsgi: --module: needs a value\n"},
+    {"cli: --ini without a file",
+     NULL,
+     {"--ini="},
+     "fcgi-wsgi: --ini: needs a value\n"},
+    {"ini: bad whole number",
+     "[fcgi-wsgi]\nmodule = a\nprocesses = abc\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: processes: expected a whole number >= 1, got "
+     "'abc'\n"},
+    {"cli: zero threads",
+     NULL,
+     {"--module", "a", "--threads", "0"},
+     "fcgi-wsgi: --threads: expected a whole number >= 1, got '0'\n"},
+    {"cli: negative processes, by alias",
+     NULL,
+     {"--module", "a", "-p", "-3"},
+     "fcgi-wsgi: -p: expected a whole number >= 1, got '-3'\n"},
+    {"cli: a number too big for an int",
+     NULL,
+     {"--module", "a", "--workers=99999999999"},
+     "fcgi-wsgi: --workers: expected a whole number >= 1, got "
+     "'99999999999'\n"},
+    {"ini: bad boolean",
+     "[uwsgi]\nmodule = a\nmaster = maybe\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: master: expected true or false (yes/no, on/off, "
+     "1/0), got 'maybe'\n"},
+    {"cli: bad boolean",
+     NULL,
+     {"--vacuum=perhaps"},
+     "fcgi-wsgi: --vacuum: expected true or false (yes/no, on/off, 1/0), "
+     "got 'perhaps'\n"},
+    {"ini: env without '='",
+     "[fcgi-wsgi]\nmodule = a\nenv = DJANGO_SETTINGS_MODULE\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: env: expected KEY=VALUE, got "
+     "'DJANGO_SETTINGS_MODULE'\n"},
+    {"cli: env with an empty key",
+     NULL,
+     {"--env", "=x"},
+     "fcgi-wsgi: --env: expected KEY=VALUE, got '=x'\n"},
+    {"missing module, empty command line",
+     NULL,
+     {NULL},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+    {"missing module, ini without one",
+     "[fcgi-wsgi]\nsocket = :9000\n",
+     {"{ini}"},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+    {"an empty [fcgi-wsgi] still wins over [uwsgi]",
+     "[uwsgi]\nmodule = a\n[fcgi-wsgi]\n",
+     {"{ini}"},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+    {"ini: http in [uwsgi]",
+     "[uwsgi]\nmodule = a\nhttp = :8000\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: http: " HTTP_ERR},
+    {"ini: http-socket",
+     "[uwsgi]\nhttp-socket = :8000\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: http-socket: " HTTP_ERR},
+    {"ini: http-timeout (any http-*)",
+     "[uwsgi]\nhttp-timeout = 60\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: http-timeout: " HTTP_ERR},
+    {"cli: https",
+     NULL,
+     {"--https", ":443,c,k"},
+     "fcgi-wsgi: --https: " HTTP_ERR},
+    {"cli: http11-socket",
+     NULL,
+     {"--http11-socket=:80"},
+     "fcgi-wsgi: --http11-socket: " HTTP_ERR},
+    {"ini: harakiri not supported yet",
+     "[uwsgi]\nmodule = a\nharakiri = 30\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: harakiri: not supported by fcgi-wsgi yet\n"},
+    {"ini: static-map not supported yet",
+     "[uwsgi]\nstatic-map = /static=/srv/static\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: static-map: not supported by fcgi-wsgi yet\n"},
+    {"ini: hook-* not supported yet",
+     "[uwsgi]\nhook-master-start = exec:true\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: hook-master-start: not supported by fcgi-wsgi "
+     "yet\n"},
+    {"cli: uid not supported yet",
+     NULL,
+     {"--uid", "www-data"},
+     "fcgi-wsgi: --uid: not supported by fcgi-wsgi yet\n"},
+    {"cli: lazy-apps not supported yet, bare",
+     NULL,
+     {"--lazy-apps", "--module", "a"},
+     "fcgi-wsgi: --lazy-apps: not supported by fcgi-wsgi yet\n"},
+    {"socket :0",
+     NULL,
+     {"--module", "a", "--socket", ":0"},
+     "fcgi-wsgi: --socket: port must be 1 to 65535, got ':0'\n"},
+    {"socket :70000",
+     "[fcgi-wsgi]\nmodule = a\nsocket = :70000\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: socket: port must be 1 to 65535, got ':70000'\n"},
+    {"socket host: without a port",
+     NULL,
+     {"-s", "localhost:"},
+     "fcgi-wsgi: -s: port must be 1 to 65535, got 'localhost:'\n"},
+    {"socket host:abc",
+     NULL,
+     {"-s", "localhost:http"},
+     "fcgi-wsgi: -s: port must be 1 to 65535, got 'localhost:http'\n"},
+    {"socket nohost",
+     NULL,
+     {"--socket", "nohost"},
+     "fcgi-wsgi: --socket: " FORMS ", got 'nohost'\n"},
+    {"socket unix: without a path",
+     NULL,
+     {"--socket", "unix:"},
+     "fcgi-wsgi: --socket: expected a path after unix:\n"},
+    {"socket [not-ipv6]:PORT",
+     NULL,
+     {"--socket", "[foo]:9000"},
+     "fcgi-wsgi: --socket: expected an IPv6 address inside [ ], got "
+     "'[foo]:9000'\n"},
+    {"socket [::1] without a port",
+     NULL,
+     {"--socket", "[::1]"},
+     "fcgi-wsgi: --socket: " FORMS ", got '[::1]'\n"},
+    {"socket IPv6 without brackets",
+     NULL,
+     {"--socket", "::1:9000"},
+     "fcgi-wsgi: --socket: write an IPv6 address in brackets, as "
+     "[::1]:9000, got '::1:9000'\n"},
+    {"ini: %(unknown)",
+     "[fcgi-wsgi]\nmodule = a\nchdir = %(nope)/x\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: chdir: unknown %(nope): not a key set above in "
+     "this file nor an environment variable\n"},
+    {"ini: %(name) of a key set below is unknown",
+     "[fcgi-wsgi]\nchdir = %(module)\nmodule = a\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: chdir: unknown %(module): not a key set above in "
+     "this file nor an environment variable\n"},
+    {"ini: unterminated %(",
+     "[fcgi-wsgi]\nchdir = %(base\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: chdir: unterminated %( in '%(base'\n"},
+    {"ini: unknown %k",
+     "[uwsgi]\nprocesses = %k\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: processes: unknown substitution '%k' (known: %d "
+     "%p %s %n %e %c %% %(NAME))\n"},
+    {"ini: a lone % at the end",
+     "[uwsgi]\nchdir = /srv/100%\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: chdir: a '%' ends the value: write %% for a "
+     "'%'\n"},
+    {"ini: set-placeholder without '='",
+     "[uwsgi]\nset-ph = base\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: set-ph: expected NAME=VALUE, got 'base'\n"},
+    {"cli: set-placeholder is for ini files",
+     NULL,
+     {"--set-ph", "a=b"},
+     "fcgi-wsgi: --set-ph: only in ini files\n"},
+    {"missing ini file",
+     NULL,
+     {"--ini", "{dir}/none.ini"},
+     "fcgi-wsgi: {dir}/none.ini: cannot read: No such file or directory\n"},
+    {"missing bare FILE.ini",
+     NULL,
+     {"{dir}/none.ini"},
+     "fcgi-wsgi: {dir}/none.ini: cannot read: No such file or directory\n"},
+    {"ini file that is a directory",
+     NULL,
+     {"--ini", "{dir}"},
+     "fcgi-wsgi: {dir}: cannot read: Is a directory\n"},
+    {"ini: missing included file",
+     "[fcgi-wsgi]\nini = %dnone.ini\n",
+     {"{ini}"},
+     "fcgi-wsgi: {dir}/none.ini: cannot read: No such file or directory\n"},
+    {"ini: including itself",
+     "[fcgi-wsgi]\nini = %p\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: ini: ini files nested more than 8 deep\n"},
+    {"ini: no [fcgi-wsgi] or [uwsgi] section",
+     "module = a\n[app]\nsocket = :1\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}: no [fcgi-wsgi] or [uwsgi] section: put the options "
+     "under [fcgi-wsgi]\n"},
+    {"ini: an empty file",
+     "",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}: no [fcgi-wsgi] or [uwsgi] section: put the options "
+     "under [fcgi-wsgi]\n"},
+    {"ini: a key with a leading '-'",
+     "[uwsgi]\n--socket = :1\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: --socket: write the option without leading '-' "
+     "in an ini file\n"},
+    {"ini: a line without '='",
+     "[uwsgi]\nmodule = a\nmaster\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: expected KEY = VALUE\n"},
+    {"ini: key: value is not uWSGI's",
+     "[uwsgi]\nmodule: a\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: expected KEY = VALUE\n"},
+    {"ini: an unclosed section",
+     "[uwsgi\nmodule = a\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:1: expected [SECTION]\n"},
+    {"ini: an empty value",
+     "[uwsgi]\nmodule = a\nsocket =\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: socket: needs a value\n"},
+    {"ini: help is for the command line",
+     "[fcgi-wsgi]\nhelp = true\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: help: only on the command line\n"},
+    {"module: a file name",
+     NULL,
+     {"--module", "config/wsgi.py"},
+     "fcgi-wsgi: --module: expected a module name, not a file: config.wsgi "
+     "rather than config/wsgi.py (set chdir or pythonpath to its "
+     "directory), got 'config/wsgi.py'\n"},
+    {"module: not an identifier",
+     NULL,
+     {"--module", "1config.wsgi"},
+     "fcgi-wsgi: --module: expected a Python module such as config.wsgi or "
+     "config.wsgi:application, got '1config.wsgi'\n"},
+    {"module: an empty callable",
+     NULL,
+     {"-w", "config.wsgi:"},
+     "fcgi-wsgi: -w: expected a Python module such as config.wsgi or "
+     "config.wsgi:application, got 'config.wsgi:'\n"},
+    {"module: two dots",
+     NULL,
+     {"--wsgi", "config..wsgi"},
+     "fcgi-wsgi: --wsgi: expected a Python module such as config.wsgi or "
+     "config.wsgi:application, got 'config..wsgi'\n"},
+    {"callable: not a name",
+     NULL,
+     {"--callable", "get_app()"},
+     "fcgi-wsgi: --callable: expected a Python name such as application, "
+     "got 'get_app()'\n"},
+    {"callable: disagrees with module's",
+     "[fcgi-wsgi]\nmodule = config.wsgi:app\n",
+     {"{ini}", "--callable", "other"},
+     "fcgi-wsgi: callable = other disagrees with module = config.wsgi:app: "
+     "give the callable once\n"},
+    {"mount: without a leading '/'",
+     NULL,
+     {"--module", "a", "--mount", "app"},
+     "fcgi-wsgi: --mount: expected a URL prefix such as /app (starting with "
+     "'/', not ending with '/'), got 'app'\n"},
+    {"mount: with a trailing '/'",
+     "[uwsgi]\nmount = /app/=config.wsgi\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: mount: expected a URL prefix such as /app "
+     "(starting with '/', not ending with '/'), got '/app/=config.wsgi'\n"},
+    {"mount: / alone",
+     NULL,
+     {"--module", "a", "--mount", "/"},
+     "fcgi-wsgi: --mount: expected a URL prefix such as /app (starting with "
+     "'/', not ending with '/'), got '/'\n"},
+    {"mount: a bad module part",
+     NULL,
+     {"--mount", "/app=app.py"},
+     "fcgi-wsgi: --mount: expected a module name, not a file: config.wsgi "
+     "rather than config/wsgi.py (set chdir or pythonpath to its "
+     "directory), got 'app.py'\n"},
+    {"chmod-socket: not octal",
+     NULL,
+     {"--module", "a", "--chmod-socket=999"},
+     "fcgi-wsgi: --chmod-socket: expected an octal file mode such as 660, "
+     "got '999'\n"},
+    {"chmod-socket: too big",
+     "[uwsgi]\nchmod-socket = 17777\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:2: chmod-socket: expected an octal file mode such as "
+     "660, got '17777'\n"},
+    {"cli: the first error is the only one",
+     NULL,
+     {"--threads", "x", "--processes", "y"},
+     "fcgi-wsgi: --threads: expected a whole number >= 1, got 'x'\n"},
+};
+
+static void
+test_err_case(void **state)
+{
+    const err_case_t *tc = *state;
+    char *want = subst(tc->want);
+    run_t r;
+
+    if (tc->ini != NULL) {
+        write_file("{ini}", tc->ini);
+    }
+    run_args(&r, tc->args);
+    expect_str(tc->name, "stderr", want, r.err);
+    expect_str(tc->name, "stdout", "", r.out);
+    assert_int_equal(r.rc, FW_CONF_ERROR);
+    free(want);
+    run_done(&r);
+}
+
+/* ---- the rest: cases that build their input ---- */
+
+/* Every alias, on the command line and in an ini file. */
+static void
+test_aliases(void **state)
+{
+    static const struct {
+        const char *opt; /* as on the command line */
+        const char *value;
+        const char *field;
+        const char *want;
+    } rows[] = {
+        {"--fastcgi-socket", ":9000", "listen", "tcp 127.0.0.1 9000"},
+        {"-s", ":9001", "listen", "tcp 127.0.0.1 9001"},
+        {"--virtualenv", "/v1", "home", "/v1"},
+        {"--venv", "/v2", "home", "/v2"},
+        {"--pyhome", "/v3", "home", "/v3"},
+        {"-H", "/v4", "home", "/v4"},
+        {"--wsgi", "w1.wsgi", "module", "w1.wsgi"},
+        {"-w", "w2.wsgi", "module", "w2.wsgi"},
+        {"--python-path", "/p1", "pythonpath", "/p1"},
+        {"--pp", "/p2", "pythonpath", "/p2"},
+        {"--workers", "5", "processes", "5"},
+        {"-p", "6", "processes", "6"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *cli[] = {"--module", "a", rows[i].opt, rows[i].value,
+                             NULL};
+        const char *ini_args[] = {"{ini}", NULL};
+        const char *key = rows[i].opt + (rows[i].opt[1] == '-' ? 2 : 1);
+        char ini[256];
+        char got[256];
+        run_t r;
+
+        run_args(&r, cli);
+        expect_str(rows[i].opt, "stderr", "", r.err);
+        field_text(&r.c, rows[i].field, got, sizeof(got));
+        expect_str(rows[i].opt, rows[i].field, rows[i].want, got);
+        run_done(&r);
+
+        snprintf(ini, sizeof(ini), "[uwsgi]\nmodule = a\n%s = %s\n", key,
+                 rows[i].value);
+        write_file("{ini}", ini);
+        run_args(&r, ini_args);
+        expect_str(key, "stderr", "", r.err);
+        field_text(&r.c, rows[i].field, got, sizeof(got));
+        expect_str(key, rows[i].field, rows[i].want, got);
+        run_done(&r);
+    }
+}
+
+/*
+ * A line of 199 characters is read; one of 200 is an error, not two lines
+ * (libinih's buffer, as Debian builds it, is 200 bytes with the NUL).
+ */
+static void
+test_ini_line_too_long(void **state)
+{
+    const char *args[] = {"{ini}", NULL};
+    char ini[600];
+    char *want;
+    run_t r;
+
+    (void)state;
+    /* "chdir = /" is 9 characters, then 190 more */
+    snprintf(ini, sizeof(ini), "[fcgi-wsgi]\nmodule = a\nchdir = /%0190d\n",
+             0);
+    write_file("{ini}", ini);
+    run_args(&r, args);
+    expect_str("199 characters", "stderr", "", r.err);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_int_equal(strlen(r.c.chdir), 191);
+    run_done(&r);
+
+    snprintf(ini, sizeof(ini), "[fcgi-wsgi]\nmodule = a\nchdir = /%0191d\n",
+             0);
+    write_file("{ini}", ini);
+    run_args(&r, args);
+    want = subst("fcgi-wsgi: {ini}:3: line too long (the limit is 199 "
+                 "characters)\n");
+    expect_str("200 characters", "stderr", want, r.err);
+    assert_int_equal(r.rc, FW_CONF_ERROR);
+    free(want);
+    run_done(&r);
+}
+
+/* The longest unix socket path that fits, and one byte more. */
+static void
+test_socket_path_limit(void **state)
+{
+    char path[200];
+    const char *args[] = {"--module", "a", "--socket", path, NULL};
+    run_t r;
+
+    (void)state;
+    memset(path, 'x', sizeof(path));
+    path[0] = '/';
+    path[107] = '\0';
+    run_args(&r, args);
+    expect_str("107 bytes", "stderr", "", r.err);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_int_equal(r.c.listen.kind, FW_SOCK_UNIX);
+    assert_string_equal(r.c.listen.path, path);
+    run_done(&r);
+
+    path[107] = 'x';
+    path[108] = '\0';
+    run_args(&r, args);
+    expect_str("108 bytes", "stderr",
+               "fcgi-wsgi: --socket: unix socket path is 108 bytes long; the "
+               "limit is 107\n",
+               r.err);
+    assert_int_equal(r.rc, FW_CONF_ERROR);
+    run_done(&r);
+}
+
+static void
+test_version(void **state)
+{
+    const char *args[] = {"--version", NULL};
+    run_t r;
+
+    (void)state;
+    run_args(&r, args);
+    assert_int_equal(r.rc, FW_CONF_EXIT);
+    assert_string_equal(r.out, "fcgi-wsgi 0.1.0\n");
+    assert_string_equal(r.err, "");
+    run_done(&r);
+}
+
+/* --help lists every option with its default; it wins over what follows. */
+static void
+test_help(void **state)
+{
+    static const char *const lines[] = {
+        "  --socket ADDR ",
+        "      also --fastcgi-socket, -s\n",
+        "  --chdir DIR ",
+        "  --home DIR ",
+        "      also --virtualenv, --venv, --pyhome, -H\n",
+        "  --module MODULE ",
+        "      also --wsgi, -w\n",
+        "  --callable NAME ",
+        " application  name of the WSGI callable in module\n",
+        "  --mount PREFIX ",
+        "  --pythonpath DIR ",
+        "      also --python-path, --pp\n",
+        "  --env KEY=VALUE ",
+        "  --processes N ",
+        "      also --workers, -p\n",
+        "  --threads N ",
+        "  --chmod-socket [MODE] ",
+        " 660          unix socket mode, octal; bare: 666\n",
+        "  --logto FILE ",
+        "  --ini FILE ",
+        "  --help ",
+        "  --version ",
+        ":PORT binds 127.0.0.1 only",
+        "Accepted and ignored (uWSGI): master vacuum",
+        "Not supported yet: harakiri",
+        "Refused (FastCGI only): http https",
+    };
+    const char *args[] = {"--help", "--bogus", NULL};
+    run_t r;
+
+    (void)state;
+    run_args(&r, args);
+    assert_int_equal(r.rc, FW_CONF_EXIT);
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(r.out, "usage: fcgi-wsgi ", 17) == 0);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        if (strstr(r.out, lines[i]) == NULL) {
+            print_error("--help lacks '%s' in:\n%s", lines[i], r.out);
+            fail();
+        }
+    }
+    for (const char *p = r.out; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+
+        if (n > 79) {
+            print_error("--help line longer than 79: %.*s\n", (int)n, p);
+            fail();
+        }
+        p += n + (p[n] == '\n');
+    }
+    run_done(&r);
+
+    /* fw_conf_usage alone prints the same */
+    {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *fp = open_memstream(&buf, &len);
+
+        assert_non_null(fp);
+        fw_conf_usage(fp);
+        assert_int_equal(fclose(fp), 0);
+        assert_true(strstr(buf, "  --socket ADDR ") != NULL);
+        free(buf);
+    }
+}
+
+/* --help is handled before any ini file is read. */
+static void
+test_help_before_ini(void **state)
+{
+    const char *args[] = {"--ini", "{dir}/none.ini", "--help", NULL};
+    run_t r;
+
+    (void)state;
+    run_args(&r, args);
+    assert_int_equal(r.rc, FW_CONF_EXIT);
+    assert_string_equal(r.err, "");
+    run_done(&r);
+}
+
+/* fw_conf_free on a zeroed, a filled and a freed config. */
+static void
+test_conf_free(void **state)
+{
+    const char *args[] = {"--module", "a",     "--pythonpath",
+                          "/x",       "--env", "A=1",
+                          "--socket", ":1",    NULL};
+    fw_conf_t zero;
+    run_t r;
+
+    (void)state;
+    memset(&zero, 0, sizeof(zero));
+    fw_conf_free(&zero);
+    run_args(&r, args);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    fw_conf_free(&r.c);
+    assert_null(r.c.module);
+    assert_null(r.c.pythonpath.items);
+    assert_int_equal(r.c.pythonpath.n, 0);
+    run_done(&r); /* frees again */
+}
+
+/* fw_conf_load clears whatever the struct held before. */
+static void
+test_load_clears(void **state)
+{
+    const char *args[] = {"--module", "a", NULL};
+    run_t r;
+
+    (void)state;
+    memset(&r.c, 0xa5, sizeof(r.c));
+    run_args(&r, args);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_null(r.c.chdir);
+    assert_int_equal(r.c.env.n, 0);
+    assert_int_equal(r.c.listen.kind, FW_SOCK_NONE);
+    run_done(&r);
+}
+
+/* ---- the group ---- */
+
+static int
+remove_tree(const char *path)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) < 0) {
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+
+        if (d == NULL) {
+            return -1;
+        }
+        while ((e = readdir(d)) != NULL) {
+            char child[512];
+
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                continue;
+            }
+            snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        closedir(d);
+        return rmdir(path);
+    }
+    return unlink(path);
+}
+
+static int
+group_setup(void **state)
+{
+    char made[] = "/tmp/fw-conf-XXXXXX";
+    char *real;
+    const char *slash;
+
+    (void)state;
+    if (mkdtemp(made) == NULL) {
+        return -1;
+    }
+    real = realpath(made, NULL);
+    if (real == NULL) {
+        return -1;
+    }
+    snprintf(tmpdir, sizeof(tmpdir), "%s", real);
+    free(real);
+    slash = strrchr(tmpdir, '/');
+    snprintf(tmpdir_name, sizeof(tmpdir_name), "%s", slash + 1);
+    return setenv("FW_TEST_VAR", "from-env", 1);
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    return remove_tree(tmpdir);
+}
+
+int
+main(void)
+{
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_ini_line_too_long),
+        cmocka_unit_test(test_socket_path_limit),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_help_before_ini),
+        cmocka_unit_test(test_conf_free),
+        cmocka_unit_test(test_load_clears),
+    };
+    size_t n_ok = sizeof(ok_cases) / sizeof(ok_cases[0]);
+    size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);
+    size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
+    size_t n = n_fixed + n_ok + n_err;
+    struct CMUnitTest *tests = calloc(n, sizeof(*tests));
+    size_t k = 0;
+    int failed;
+
+    if (tests == NULL) {
+        return 1;
+    }
+    for (size_t i = 0; i < n_fixed; i++) {
+        tests[k++] = fixed[i];
+    }
+    for (size_t i = 0; i < n_ok; i++) {
+        tests[k].name = ok_cases[i].name;
+        tests[k].test_func = test_ok_case;
+        tests[k++].initial_state = (void *)&ok_cases[i];
+    }
+    for (size_t i = 0; i < n_err; i++) {
+        tests[k].name = err_cases[i].name;
+        tests[k].test_func = test_err_case;
+        tests[k++].initial_state = (void *)&err_cases[i];
+    }
+    failed =
+        _cmocka_run_group_tests("conf", tests, n, group_setup, group_teardown);
+    free(tests);
+    return failed;
+}
