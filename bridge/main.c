@@ -13,6 +13,7 @@
 #include "bridge/fcgi_io.h"
 #include "bridge/listen.h"
 #include "bridge/log.h"
+#include "bridge/master.h"
 #include "bridge/worker.h"
 #include "conf/conf.h"
 #include "pyglue/pyglue.h"
@@ -118,15 +119,17 @@ main(int argc, char **argv)
         goto done;
     }
 
-    fw_log(FW_LOG_INFO, "serving %s:%s on %s with %d thread(s)", conf.module,
-           conf.callable != NULL ? conf.callable : "application",
-           listener.name, conf.threads);
+    fw_log(FW_LOG_INFO,
+           "serving %s:%s on %s with %d process(es) of %d thread(s)",
+           conf.module, conf.callable != NULL ? conf.callable : "application",
+           listener.name, conf.processes, conf.threads);
 
     wc.listen_fd = listener.fd;
     wc.threads = conf.threads;
     wc.shutdown_timeout = FW_SHUTDOWN_TIMEOUT;
     wc.logto = conf.logto;
-    status = fw_worker_run(&wc);
+    status = conf.processes > 1 ? fw_master_run(&wc, conf.processes)
+                                : fw_worker_run(&wc);
     fw_log(FW_LOG_INFO, "stopped");
 
 done:

@@ -6,8 +6,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pyglue/pyglue.h"
 #include "pyglue/errors.h"
@@ -199,6 +201,26 @@ config_error:
 error:
     Py_XDECREF(app);
     return -1;
+}
+
+pid_t
+fw_pyglue_fork(void)
+{
+    pid_t pid;
+    int saved;
+
+    PyEval_RestoreThread(interp_main_tstate);
+    PyOS_BeforeFork();
+    pid = fork();
+    saved = errno;
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+    } else {
+        PyOS_AfterFork_Parent();
+    }
+    interp_main_tstate = PyEval_SaveThread();
+    errno = saved;
+    return pid;
 }
 
 void

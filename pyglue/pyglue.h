@@ -52,6 +52,13 @@ typedef enum {
  */
 fw_pyglue_result_e fw_pyglue_handle(fw_pyglue_thread_t *t, fw_request_t *r);
 
+/*
+ * fork() with CPython's fork hooks around it (PyOS_BeforeFork and the
+ * AfterFork pair).  Call from the thread that started Python, with no other
+ * thread running Python.  Returns what fork() returns.
+ */
+pid_t fw_pyglue_fork(void);
+
 /* Finalizes the interpreter (at exit of a worker); GIL not held. */
 void fw_pyglue_stop(void);
 
