@@ -30,4 +30,17 @@ void fw_errors_log_exception(const char *context);
 int fw_errors_init(void);
 PyObject *fw_errors_object(void);
 
+/*
+ * Logs the line wsgi.errors holds without its newline yet, if any: called
+ * at the end of each request and by wsgi.errors.flush().  GIL held.
+ */
+void fw_errors_flush(void);
+
+/*
+ * Drops the wsgi.errors object and the cached traceback formatter (GIL
+ * held).  fw_errors_log_exception still works before fw_errors_init and
+ * after this: it then imports traceback for each call.
+ */
+void fw_errors_fini(void);
+
 #endif /* FW_ERRORS_H */

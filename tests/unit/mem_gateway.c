@@ -81,7 +81,9 @@ mem_read(fw_request_t *r, char *buf, size_t len)
     if (m->read_chunk != 0 && n > m->read_chunk) {
         n = m->read_chunk;
     }
-    memcpy(buf, m->body + m->body_pos, n);
+    if (n > 0) {
+        memcpy(buf, m->body + m->body_pos, n);
+    }
     m->body_pos += n;
     return (ssize_t)n;
 }

@@ -1,0 +1,360 @@
+/*
+ * environ.c: builds each request's WSGI environ: a PyDict_Copy of a
+ * template made once (wsgi.* entries and defaults), then every FastCGI
+ * parameter decoded straight into it.  It reads no body and writes
+ * nothing; it only looks at r->params.
+ *
+ * Parameters: "NAME=VALUE" split at the first '='; both decoded as latin-1
+ * into native str (PEP 3333: a UTF-8 path "/caf\xc3\xa9" arrives as
+ * "/cafÃ©").  Well-known names are interned once (keys.c); common values
+ * are shared objects.  Names starting with "wsgi." are ignored, and so
+ * are HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes the request
+ * headers as HTTP_*; CGI and PEP 3333 want only CONTENT_TYPE and
+ * CONTENT_LENGTH).
+ *
+ * Defaults when the web server does not send them: REQUEST_METHOD "GET",
+ * QUERY_STRING "", SERVER_NAME "localhost", SERVER_PORT "80" ("443" for
+ * https), SERVER_PROTOCOL "HTTP/1.0", SCRIPT_NAME "", PATH_INFO "".
+ * wsgi.url_scheme is "https" when HTTPS is "on" or "1" (any case) or
+ * REQUEST_SCHEME is "https", else "http".
+ *
+ * SCRIPT_NAME and PATH_INFO (the full path is SCRIPT_NAME + PATH_INFO as
+ * sent):
+ *   - with a mount (cfg->mount, e.g. "/app"; trailing '/' ignored, "/"
+ *     means none): when the full path is the mount or starts with mount
+ *     + "/", SCRIPT_NAME = mount and PATH_INFO = the rest ("/app" gives
+ *     PATH_INFO ""); any other path gets SCRIPT_NAME "" and PATH_INFO =
+ *     the full path.
+ *   - without a mount, when PATH_INFO is empty or missing (nginx's stock
+ *     fastcgi_params sends the whole path as SCRIPT_NAME): PATH_INFO =
+ *     SCRIPT_NAME and SCRIPT_NAME = "", so that the application sees the
+ *     browser's path.
+ *   - otherwise both are kept as sent.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pyglue/environ.h"
+#include "pyglue/errors.h"
+#include "pyglue/file_wrapper.h"
+#include "pyglue/input.h"
+#include "pyglue/keys.h"
+
+/* Paths up to this long are joined on the stack. */
+#define ENVIRON_PATH_STACK 2048
+
+static PyObject *environ_template;
+static char *environ_mount; /* bytes, no trailing '/'; NULL: no mount */
+static size_t environ_mount_len;
+static PyObject *environ_mount_str; /* environ_mount decoded as latin-1 */
+
+/* Sets template[key] = value and releases value (which may be NULL). */
+static int
+set_owned(PyObject *dict, PyObject *key, PyObject *value)
+{
+    int rc;
+
+    if (value == NULL) {
+        return -1;
+    }
+    rc = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+int
+fw_environ_init(const fw_app_config_t *cfg)
+{
+    PyObject *t = NULL;
+    PyObject *errors; /* borrowed */
+    const char *mount = cfg->mount != NULL ? cfg->mount : "";
+    size_t mount_len = strlen(mount);
+
+    fw_environ_fini();
+
+    errors = fw_errors_object();
+    if (errors == NULL) {
+        return -1;
+    }
+    t = PyDict_New();
+    if (t == NULL) {
+        goto error;
+    }
+    if (set_owned(t, FW_KEY(WSGI_VERSION), Py_BuildValue("(ii)", 1, 0)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_URL_SCHEME), FW_VALUE(SCHEME_HTTP)) <
+            0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_INPUT), Py_None) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_ERRORS), errors) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_MULTITHREAD),
+                       cfg->multithread ? Py_True : Py_False) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_MULTIPROCESS),
+                       cfg->multiprocess ? Py_True : Py_False) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_RUN_ONCE), Py_False) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_FILE_WRAPPER), fw_file_wrapper_type()) <
+            0 ||
+        PyDict_SetItem(t, FW_KEY(REQUEST_METHOD), FW_VALUE(GET)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(SCRIPT_NAME), FW_VALUE(EMPTY)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(PATH_INFO), FW_VALUE(EMPTY)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(QUERY_STRING), FW_VALUE(EMPTY)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(SERVER_NAME), FW_VALUE(LOCALHOST)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(SERVER_PORT), FW_VALUE(PORT_80)) < 0 ||
+        PyDict_SetItem(t, FW_KEY(SERVER_PROTOCOL), FW_VALUE(HTTP_1_0)) < 0) {
+        goto error;
+    }
+
+    while (mount_len > 0 && mount[mount_len - 1] == '/') {
+        mount_len--;
+    }
+    if (mount_len > 0) {
+        environ_mount = PyMem_Malloc(mount_len + 1);
+        if (environ_mount == NULL) {
+            PyErr_NoMemory();
+            goto error;
+        }
+        memcpy(environ_mount, mount, mount_len);
+        environ_mount[mount_len] = '\0';
+        environ_mount_len = mount_len;
+        environ_mount_str =
+            PyUnicode_DecodeLatin1(mount, (Py_ssize_t)mount_len, NULL);
+        if (environ_mount_str == NULL) {
+            goto error;
+        }
+    }
+
+    environ_template = t;
+    return 0;
+
+error:
+    Py_XDECREF(t);
+    fw_environ_fini();
+    return -1;
+}
+
+void
+fw_environ_fini(void)
+{
+    Py_CLEAR(environ_template);
+    Py_CLEAR(environ_mount_str);
+    PyMem_Free(environ_mount);
+    environ_mount = NULL;
+    environ_mount_len = 0;
+}
+
+/* A str of the latin-1 bytes p[0..len): shared if common.  New ref. */
+static PyObject *
+decode_value(const char *p, size_t len)
+{
+    PyObject *shared = fw_values_find(p, len); /* borrowed */
+
+    if (shared != NULL) {
+        return Py_NewRef(shared);
+    }
+    return PyUnicode_DecodeLatin1(p, (Py_ssize_t)len, NULL);
+}
+
+/* CONTENT_LENGTH as a number: -1 when empty or not all digits. */
+static long long
+parse_content_length(const char *p)
+{
+    long long n = 0;
+
+    if (*p == '\0') {
+        return -1;
+    }
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || n > (LLONG_MAX - 9) / 10) {
+            return -1;
+        }
+        n = n * 10 + (*p - '0');
+    }
+    return n;
+}
+
+/*
+ * Sets SCRIPT_NAME and PATH_INFO from what was sent, by the rule in the
+ * header comment.  0, or -1 with an exception set.
+ */
+static int
+set_paths(PyObject *env, const fw_request_info_t *info)
+{
+    const char *sn = info->script_name;
+    const char *pi = info->path_info;
+    size_t snl = info->script_name_len;
+    size_t pil = info->path_info_len;
+    char stack[ENVIRON_PATH_STACK];
+    char *full = stack;
+    size_t total = snl + pil;
+    int rc = -1;
+
+    if (environ_mount == NULL) {
+        if (pil == 0) {
+            /* nginx's fastcgi_params: the whole path came as SCRIPT_NAME */
+            pi = sn;
+            pil = snl;
+            sn = "";
+            snl = 0;
+        }
+        if (set_owned(env, FW_KEY(SCRIPT_NAME), decode_value(sn, snl)) < 0 ||
+            set_owned(env, FW_KEY(PATH_INFO), decode_value(pi, pil)) < 0) {
+            return -1;
+        }
+        return 0;
+    }
+
+    if (total > sizeof(stack)) {
+        full = PyMem_Malloc(total);
+        if (full == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    memcpy(full, sn, snl);
+    memcpy(full + snl, pi, pil);
+
+    if (total >= environ_mount_len &&
+        memcmp(full, environ_mount, environ_mount_len) == 0 &&
+        (total == environ_mount_len || full[environ_mount_len] == '/')) {
+        if (PyDict_SetItem(env, FW_KEY(SCRIPT_NAME), environ_mount_str) < 0 ||
+            set_owned(env, FW_KEY(PATH_INFO),
+                      decode_value(full + environ_mount_len,
+                                   total - environ_mount_len)) < 0) {
+            goto done;
+        }
+    } else {
+        if (PyDict_SetItem(env, FW_KEY(SCRIPT_NAME), FW_VALUE(EMPTY)) < 0 ||
+            set_owned(env, FW_KEY(PATH_INFO), decode_value(full, total)) < 0) {
+            goto done;
+        }
+    }
+    rc = 0;
+
+done:
+    if (full != stack) {
+        PyMem_Free(full);
+    }
+    return rc;
+}
+
+PyObject *
+fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
+{
+    PyObject *env = NULL;
+    PyObject *name = NULL;
+    PyObject *value = NULL;
+    int https = 0;
+    int port_seen = 0;
+
+    info->method = "GET";
+    info->method_len = 3;
+    info->script_name = "";
+    info->script_name_len = 0;
+    info->path_info = "";
+    info->path_info_len = 0;
+    info->content_length = -1;
+    *input = NULL;
+
+    if (environ_template == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the WSGI environ was not initialised");
+        return NULL;
+    }
+    env = PyDict_Copy(environ_template);
+    if (env == NULL) {
+        return NULL;
+    }
+
+    for (char **param = r->params; param != NULL && *param != NULL; param++) {
+        const char *p = *param;
+        const char *eq = strchr(p, '=');
+        const char *v;
+        size_t nlen;
+        size_t vlen;
+        PyObject *key; /* borrowed */
+
+        if (eq == NULL || eq == p) {
+            continue;
+        }
+        nlen = (size_t)(eq - p);
+        if (nlen >= 5 && memcmp(p, "wsgi.", 5) == 0) {
+            continue;
+        }
+        v = eq + 1;
+        vlen = strlen(v);
+        key = fw_keys_find(p, nlen);
+        if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
+            key == FW_KEY(HTTP_CONTENT_LENGTH)) {
+            continue; /* CGI: these are CONTENT_TYPE and CONTENT_LENGTH */
+        }
+
+        if (key == FW_KEY(SCRIPT_NAME)) {
+            info->script_name = v;
+            info->script_name_len = vlen;
+            continue; /* set by set_paths */
+        }
+        if (key == FW_KEY(PATH_INFO)) {
+            info->path_info = v;
+            info->path_info_len = vlen;
+            continue;
+        }
+        if (key == FW_KEY(REQUEST_METHOD)) {
+            info->method = v;
+            info->method_len = vlen;
+        } else if (key == FW_KEY(CONTENT_LENGTH)) {
+            info->content_length = parse_content_length(v);
+        } else if (key == FW_KEY(HTTPS)) {
+            https |= strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0;
+        } else if (key == FW_KEY(REQUEST_SCHEME)) {
+            https |= strcasecmp(v, "https") == 0;
+        } else if (key == FW_KEY(SERVER_PORT)) {
+            port_seen = 1;
+        }
+
+        value = decode_value(v, vlen);
+        if (value == NULL) {
+            goto error;
+        }
+        if (key != NULL) {
+            if (PyDict_SetItem(env, key, value) < 0) {
+                goto error;
+            }
+        } else {
+            name = PyUnicode_DecodeLatin1(p, (Py_ssize_t)nlen, NULL);
+            if (name == NULL || PyDict_SetItem(env, name, value) < 0) {
+                goto error;
+            }
+            Py_CLEAR(name);
+        }
+        Py_CLEAR(value);
+    }
+
+    if (https) {
+        if (PyDict_SetItem(env, FW_KEY(WSGI_URL_SCHEME),
+                           FW_VALUE(SCHEME_HTTPS)) < 0 ||
+            (!port_seen && PyDict_SetItem(env, FW_KEY(SERVER_PORT),
+                                          FW_VALUE(PORT_443)) < 0)) {
+            goto error;
+        }
+    }
+    if (set_paths(env, info) < 0) {
+        goto error;
+    }
+
+    *input = fw_input_new(r, info->content_length);
+    if (*input == NULL ||
+        PyDict_SetItem(env, FW_KEY(WSGI_INPUT), *input) < 0) {
+        goto error;
+    }
+    return env;
+
+error:
+    Py_XDECREF(value);
+    Py_XDECREF(name);
+    Py_CLEAR(*input);
+    Py_XDECREF(env);
+    return NULL;
+}

@@ -1,0 +1,510 @@
+/*
+ * response.c: calls the application and sends its response.  The header
+ * block goes out with the first non-empty body chunk (or at the end of an
+ * empty body), in the same gateway write when the chunk is small.  A list
+ * or tuple body (and a wsgi.file_wrapper) is written in one go with one
+ * flush at the end; any other iterable is flushed after each chunk, so
+ * that streamed responses reach the web server as they are produced.
+ * Before the first byte goes out, what the application left of the
+ * request body is drained (web servers stop sending it once the response
+ * starts).  This is the only file that turns Python exceptions into log
+ * entries and 500 responses.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pyglue/response.h"
+#include "pyglue/errors.h"
+#include "pyglue/file_wrapper.h"
+#include "pyglue/input.h"
+#include "pyglue/keys.h"
+
+/* Longest part of the path quoted in a log line. */
+#define CONTEXT_PATH_MAX 400
+
+static const char response_500[] =
+    "Status: 500 Internal Server Error\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 22\r\n"
+    "\r\n"
+    "Internal Server Error\n";
+
+/* How sending the response went. */
+typedef enum {
+    SEND_DONE,   /* the whole response was sent */
+    SEND_FAILED, /* error before the header block went out: send a 500 */
+    SEND_ABORTED /* error after it, or the client is gone: drop it */
+} send_outcome_e;
+
+/* ---- output ------------------------------------------------------------ */
+
+/*
+ * Writes sr->out's pending bytes, then data[0..len) (may be 0), then
+ * flushes if asked, all in one release of the GIL.  0, or -1 with
+ * sr->client_gone set.
+ */
+static int
+gateway_send(fw_start_response_t *sr, const char *data, size_t len, int flush)
+{
+    fw_request_t *r;
+    const char *pending;
+    size_t pending_len;
+    int rc = 0;
+
+    fw_start_response_wait_idle(sr);
+    r = sr->req;
+    if (sr->client_gone || r == NULL) {
+        return -1;
+    }
+    if (sr->input != NULL) {
+        /* the body must be consumed before the response starts */
+        PyObject *input = sr->input; /* borrowed */
+        int drained;
+
+        sr->input = NULL;
+        sr->sending = 1;
+        drained = fw_input_drain(input);
+        sr->sending = 0;
+        if (drained < 0) {
+            sr->client_gone = 1;
+            return -1;
+        }
+    }
+    pending = sr->out;
+    pending_len = sr->out_len;
+    sr->out_len = 0;
+    sr->sending = 1;
+    Py_BEGIN_ALLOW_THREADS
+    if (pending_len > 0) {
+        rc = r->ops->write(r, pending, pending_len);
+    }
+    if (rc == 0 && len > 0) {
+        rc = r->ops->write(r, data, len);
+    }
+    if (rc == 0 && flush) {
+        rc = r->ops->flush(r);
+    }
+    Py_END_ALLOW_THREADS
+    sr->sending = 0;
+    if (rc != 0) {
+        sr->client_gone = 1;
+        return -1;
+    }
+    sr->unflushed = !flush && (sr->unflushed || pending_len > 0 || len > 0);
+    return 0;
+}
+
+/*
+ * Queues data: copied into sr->out when it fits, else the pending bytes
+ * are written and data is either copied (small) or written as is.
+ */
+static int
+out_add(fw_start_response_t *sr, const char *data, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    if (sr->out_len + len <= sr->out_cap) {
+        memcpy(sr->out + sr->out_len, data, len);
+        sr->out_len += len;
+        return 0;
+    }
+    if (len * 2 < sr->out_cap) {
+        if (gateway_send(sr, NULL, 0, 0) < 0) {
+            return -1;
+        }
+        memcpy(sr->out, data, len);
+        sr->out_len = len;
+        return 0;
+    }
+    return gateway_send(sr, data, len, 0);
+}
+
+int
+fw_response_send(fw_start_response_t *sr, const char *data, size_t len,
+                 int flush)
+{
+    fw_start_response_wait_idle(sr); /* sr->out is ours from here */
+    if (sr->client_gone || sr->req == NULL) {
+        return -1;
+    }
+    if (!sr->headers_sent) {
+        sr->headers_sent = 1;
+        if (out_add(sr, sr->head, sr->head_len) < 0) {
+            return -1;
+        }
+    }
+    if (flush && sr->out_len + len > sr->out_cap) {
+        /* too big to join the pending bytes: pending, data, flush */
+        return gateway_send(sr, data, len, 1);
+    }
+    if (out_add(sr, data, len) < 0) {
+        return -1;
+    }
+    if (flush) {
+        return gateway_send(sr, NULL, 0, 1);
+    }
+    return 0;
+}
+
+/* Writes what is pending and flushes, unless nothing was written. */
+static int
+out_finish(fw_start_response_t *sr)
+{
+    if (sr->out_len == 0 && !sr->unflushed) {
+        return 0;
+    }
+    return gateway_send(sr, NULL, 0, 1);
+}
+
+int
+fw_response_send_500(fw_start_response_t *sr)
+{
+    sr->out_len = 0;
+    sr->headers_sent = 1;
+    return gateway_send(sr, response_500, sizeof(response_500) - 1, 1);
+}
+
+/* ---- log lines ---------------------------------------------------------- */
+
+/* Appends p[0..len) to dst, control bytes escaped as \xNN.  */
+static size_t
+append_escaped(char *dst, size_t at, size_t cap, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len && at + 5 < cap; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            at += (size_t)snprintf(dst + at, cap - at, "\\x%02x", c);
+        } else {
+            dst[at++] = (char)c;
+        }
+    }
+    dst[at] = '\0';
+    return at;
+}
+
+/*
+ * "METHOD /script/path: what" into dst (cap bytes), the path cut at
+ * CONTEXT_PATH_MAX bytes and control characters escaped so that a request
+ * cannot forge log lines.
+ */
+static void
+format_context(char *dst, size_t cap, const fw_request_info_t *info,
+               const char *what)
+{
+    size_t at = 0;
+    size_t path_room = CONTEXT_PATH_MAX;
+    size_t sn = info->script_name_len;
+    size_t pi = info->path_info_len;
+
+    at = append_escaped(dst, at, cap, info->method,
+                        info->method_len < 32 ? info->method_len : 32);
+    at = append_escaped(dst, at, cap, " ", 1);
+    if (sn + pi == 0) {
+        at = append_escaped(dst, at, cap, "(no path)", 9);
+    }
+    sn = sn < path_room ? sn : path_room;
+    at = append_escaped(dst, at, cap, info->script_name, sn);
+    path_room -= sn;
+    pi = pi < path_room ? pi : path_room;
+    at = append_escaped(dst, at, cap, info->path_info, pi);
+    if (sn + pi < info->script_name_len + info->path_info_len) {
+        at = append_escaped(dst, at, cap, "...", 3);
+    }
+    (void)snprintf(dst + at, cap - at, ": %s", what);
+}
+
+/*
+ * Logs the pending exception under the request's context.  A lost client
+ * (our own OSError from write() or wsgi.input) is logged at INFO without a
+ * traceback.  Returns the outcome for the state of the response.
+ */
+static send_outcome_e
+fail_exception(fw_start_response_t *sr, const fw_request_info_t *info,
+               const char *what)
+{
+    char context[CONTEXT_PATH_MAX * 4 + 256];
+
+    if (sr->client_gone) {
+        PyErr_Clear();
+        format_context(context, sizeof(context), info,
+                       "client connection lost while sending the response");
+        fw_errors_log(FW_LOG_INFO, "%s", context);
+        return SEND_ABORTED;
+    }
+    format_context(context, sizeof(context), info, what);
+    fw_errors_log_exception(context);
+    return sr->headers_sent ? SEND_ABORTED : SEND_FAILED;
+}
+
+/* Logs one line saying what the application did wrong.  */
+static send_outcome_e fail_message(fw_start_response_t *sr,
+                                   const fw_request_info_t *info,
+                                   const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static send_outcome_e
+fail_message(fw_start_response_t *sr, const fw_request_info_t *info,
+             const char *fmt, ...)
+{
+    char what[512];
+    char context[CONTEXT_PATH_MAX * 4 + 1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    format_context(context, sizeof(context), info, what);
+    fw_errors_log(FW_LOG_ERROR, "%s", context);
+    return sr->headers_sent ? SEND_ABORTED : SEND_FAILED;
+}
+
+static send_outcome_e
+client_gone(const fw_request_info_t *info)
+{
+    char context[CONTEXT_PATH_MAX * 4 + 256];
+
+    format_context(context, sizeof(context), info,
+                   "client connection lost while sending the response");
+    fw_errors_log(FW_LOG_INFO, "%s", context);
+    return SEND_ABORTED;
+}
+
+/* ---- the body ---------------------------------------------------------- */
+
+/*
+ * Sends one chunk (bytes, not empty).  flush_now: the chunk must reach the
+ * web server before the application produces the next one.
+ */
+static send_outcome_e
+send_chunk(fw_start_response_t *sr, const fw_request_info_t *info,
+           PyObject *chunk, int flush_now)
+{
+    if (sr->head == NULL) {
+        return fail_message(sr, info,
+                            "the application produced body data without "
+                            "calling start_response()");
+    }
+    if (fw_response_send(sr, PyBytes_AS_STRING(chunk),
+                         (size_t)PyBytes_GET_SIZE(chunk), flush_now) < 0) {
+        return client_gone(info);
+    }
+    return SEND_DONE;
+}
+
+/* After the last chunk: the header block of an empty body, the flush. */
+static send_outcome_e
+send_end(fw_start_response_t *sr, const fw_request_info_t *info)
+{
+    if (sr->head == NULL) {
+        return fail_message(sr, info,
+                            "the application returned without calling "
+                            "start_response()");
+    }
+    if (!sr->headers_sent && fw_response_send(sr, NULL, 0, 0) < 0) {
+        return client_gone(info);
+    }
+    if (out_finish(sr) < 0) {
+        return client_gone(info);
+    }
+    return SEND_DONE;
+}
+
+/*
+ * A list or tuple: every item is checked before anything is sent (so a
+ * bad item still gets a clean 500), then all are queued and flushed once.
+ * Items are re-read on each step: the GIL is released while writing.
+ */
+static send_outcome_e
+send_sequence(fw_start_response_t *sr, const fw_request_info_t *info,
+              PyObject *seq)
+{
+    PyObject *item = NULL;
+    send_outcome_e outcome = SEND_DONE;
+
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i); /* borrowed */
+
+        if (!PyBytes_Check(it)) {
+            return fail_message(sr, info,
+                                "the application's response %s holds %.100s "
+                                "at index %zd; WSGI body chunks must be "
+                                "bytes",
+                                Py_TYPE(seq)->tp_name, Py_TYPE(it)->tp_name,
+                                i);
+        }
+    }
+    if (sr->head == NULL) {
+        return fail_message(sr, info,
+                            "the application returned without calling "
+                            "start_response()");
+    }
+
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        if (!PyBytes_Check(item)) {
+            outcome = fail_message(sr, info,
+                                   "the application's response list was "
+                                   "changed while it was being sent");
+            goto done;
+        }
+        if (PyBytes_GET_SIZE(item) > 0) {
+            outcome = send_chunk(sr, info, item, 0);
+            if (outcome != SEND_DONE) {
+                goto done;
+            }
+        }
+        Py_CLEAR(item);
+    }
+    outcome = send_end(sr, info);
+
+done:
+    Py_XDECREF(item);
+    return outcome;
+}
+
+/*
+ * Any other iterable.  The first chunk is pulled before start_response is
+ * required (a generator may call it late); empty chunks send nothing.
+ */
+static send_outcome_e
+send_iterable(fw_start_response_t *sr, const fw_request_info_t *info,
+              PyObject *result)
+{
+    PyObject *iter = NULL;
+    PyObject *chunk = NULL;
+    send_outcome_e outcome = SEND_DONE;
+    int flush_each = !fw_file_wrapper_check(result);
+
+    iter = PyObject_GetIter(result);
+    if (iter == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return fail_exception(sr, info,
+                                  "exception in iter() of the response");
+        }
+        PyErr_Clear();
+        return fail_message(sr, info,
+                            "the application returned %.100s, which is not "
+                            "iterable; WSGI needs an iterable of bytes",
+                            Py_TYPE(result)->tp_name);
+    }
+
+    for (;;) {
+        chunk = PyIter_Next(iter);
+        if (chunk == NULL) {
+            if (PyErr_Occurred()) {
+                outcome =
+                    fail_exception(sr, info, "exception in the application");
+                goto done;
+            }
+            break;
+        }
+        if (!PyBytes_Check(chunk)) {
+            outcome = fail_message(sr, info,
+                                   "the application's response yielded "
+                                   "%.100s; WSGI body chunks must be bytes",
+                                   Py_TYPE(chunk)->tp_name);
+            goto done;
+        }
+        if (PyBytes_GET_SIZE(chunk) > 0) {
+            outcome = send_chunk(sr, info, chunk, flush_each);
+            if (outcome != SEND_DONE) {
+                goto done;
+            }
+        }
+        Py_CLEAR(chunk);
+    }
+    outcome = send_end(sr, info);
+
+done:
+    Py_XDECREF(chunk);
+    Py_XDECREF(iter);
+    return outcome;
+}
+
+static send_outcome_e
+send_result(fw_start_response_t *sr, const fw_request_info_t *info,
+            PyObject *result)
+{
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        return send_sequence(sr, info, result);
+    }
+    if (PyBytes_Check(result) || PyUnicode_Check(result) ||
+        PyByteArray_Check(result)) {
+        return fail_message(sr, info,
+                            "the application returned %.100s; WSGI needs "
+                            "an iterable of bytes (return [body], not body)",
+                            Py_TYPE(result)->tp_name);
+    }
+    return send_iterable(sr, info, result);
+}
+
+/* Calls result.close() if it has one; an exception there is logged. */
+static void
+close_result(PyObject *result, const fw_request_info_t *info)
+{
+    PyObject *close = NULL;
+    PyObject *ret = NULL;
+    char context[CONTEXT_PATH_MAX * 4 + 256];
+
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        return;
+    }
+    close = PyObject_GetAttr(result, FW_KEY(ATTR_CLOSE));
+    if (close == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            return;
+        }
+    } else {
+        ret = PyObject_CallNoArgs(close);
+    }
+    if (ret == NULL) {
+        format_context(context, sizeof(context), info,
+                       "exception in close() of the response");
+        fw_errors_log_exception(context);
+    }
+    Py_XDECREF(ret);
+    Py_XDECREF(close);
+}
+
+fw_pyglue_result_e
+fw_response_run(PyObject *app, PyObject *environ, fw_start_response_t *sr,
+                const fw_request_info_t *info)
+{
+    PyObject *args[2] = {environ, (PyObject *)sr};
+    PyObject *result = NULL;
+    send_outcome_e outcome;
+
+    result = PyObject_Vectorcall(app, args, 2, NULL);
+    if (result == NULL) {
+        outcome = fail_exception(sr, info, "exception in the application");
+    } else {
+        outcome = send_result(sr, info, result);
+        close_result(result, info);
+        Py_DECREF(result);
+    }
+    if (PyErr_Occurred()) {
+        fw_errors_log_exception("unexpected exception left after a "
+                                "response");
+    }
+
+    switch (outcome) {
+    case SEND_DONE:
+        return FW_PYGLUE_DONE;
+    case SEND_FAILED:
+        if (fw_response_send_500(sr) < 0) {
+            (void)client_gone(info);
+            return FW_PYGLUE_ABORT;
+        }
+        return FW_PYGLUE_DONE;
+    case SEND_ABORTED:
+    default:
+        return FW_PYGLUE_ABORT;
+    }
+}

@@ -1,0 +1,251 @@
+/*
+ * py_fixture.c: starts Python for a unit test binary the way the server
+ * does (fw_pyglue_start with unit_apps:application and the in-memory log),
+ * and lets tests look at Python state.  Test support only.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pyglue/environ.h"
+#include "tests/unit/py_fixture.h"
+
+static fw_pyglue_thread_t *fx_main_thread;
+static const char *fx_pythonpath[1];
+
+static fw_app_config_t fx_cfg = {
+    .program = "fw-unit-test",
+    .pythonpath = fx_pythonpath,
+    .npythonpath = 1,
+    .module = "unit_apps",
+    .callable = "application",
+    .mount = NULL,
+    .multithread = 0,
+    .multiprocess = 1,
+    .log = mem_log_sink,
+};
+
+int
+fx_group_setup(void **state)
+{
+    (void)state;
+    fx_pythonpath[0] = getenv("FW_TEST_APPS");
+    if (fx_pythonpath[0] == NULL) {
+        fprintf(stderr, "FW_TEST_APPS is not set (run through make)\n");
+        return -1;
+    }
+    if (fw_pyglue_start(&fx_cfg) < 0) {
+        fprintf(stderr, "fw_pyglue_start failed:\n%s\n", mem_log_text());
+        return -1;
+    }
+    fx_main_thread = fw_pyglue_thread_attach();
+    return fx_main_thread != NULL ? 0 : -1;
+}
+
+int
+fx_group_teardown(void **state)
+{
+    (void)state;
+    fw_pyglue_thread_detach(fx_main_thread);
+    fx_main_thread = NULL;
+    fw_pyglue_stop();
+    return 0;
+}
+
+int
+fx_test_setup(void **state)
+{
+    (void)state;
+    fx_exec("CLOSED.clear(); KEPT.clear()");
+    mem_log_reset();
+    return 0;
+}
+
+fw_pyglue_thread_t *
+fx_thread(void)
+{
+    return fx_main_thread;
+}
+
+void
+fx_reconfigure(const char *mount, int multithread, int multiprocess)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc;
+
+    fx_cfg.mount = mount;
+    fx_cfg.multithread = multithread;
+    fx_cfg.multiprocess = multiprocess;
+    rc = fw_environ_init(&fx_cfg);
+    if (rc < 0) {
+        PyErr_Print();
+    }
+    PyGILState_Release(g);
+    assert_int_equal(rc, 0);
+}
+
+fw_pyglue_result_e
+fx_handle(mem_request_t *m)
+{
+    if (m->body == NULL) {
+        /* mem_read would memcpy from NULL (0 bytes): UBSan objects */
+        m->body = "";
+    }
+    return fw_pyglue_handle(fx_main_thread, &m->req);
+}
+
+fw_pyglue_result_e
+fx_run(mem_request_t *m, const char *const *params, const char *body,
+       size_t body_len)
+{
+    mem_request_init(m, params, body, body_len);
+    return fx_handle(m);
+}
+
+static char *
+xstrdup(const char *s)
+{
+    char *copy = strdup(s);
+
+    if (copy == NULL) {
+        abort();
+    }
+    return copy;
+}
+
+/* unit_apps.__dict__ (new reference), or NULL; GIL held. */
+static PyObject *
+apps_namespace(void)
+{
+    PyObject *module = PyImport_ImportModule("unit_apps");
+    PyObject *ns;
+
+    if (module == NULL) {
+        PyErr_Print();
+        return NULL;
+    }
+    ns = Py_NewRef(PyModule_GetDict(module));
+    Py_DECREF(module);
+    return ns;
+}
+
+/* "Name: message" for the pending exception, which is cleared. */
+static char *
+describe_exception(void)
+{
+    PyObject *type = NULL;
+    PyObject *value = NULL;
+    PyObject *tb = NULL;
+    PyObject *text = NULL;
+    char *out;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    text = PyUnicode_FromFormat("%s: %S", ((PyTypeObject *)type)->tp_name,
+                                value != NULL ? value : Py_None);
+    out = xstrdup(text != NULL ? PyUnicode_AsUTF8(text) : "(unprintable)");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(tb);
+    Py_XDECREF(value);
+    Py_XDECREF(type);
+    return out;
+}
+
+char *
+fx_eval(const char *expr)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *ns = apps_namespace();
+    PyObject *result = NULL;
+    PyObject *str = NULL;
+    char *out;
+
+    if (ns == NULL) {
+        PyGILState_Release(g);
+        fail_msg("unit_apps is not imported");
+        return NULL;
+    }
+    result = PyRun_String(expr, Py_eval_input, ns, ns);
+    if (result != NULL) {
+        str = PyObject_Str(result);
+    }
+    if (str != NULL) {
+        out = xstrdup(PyUnicode_AsUTF8(str));
+    } else {
+        out = describe_exception();
+    }
+    Py_XDECREF(str);
+    Py_XDECREF(result);
+    Py_DECREF(ns);
+    PyGILState_Release(g);
+    return out;
+}
+
+void
+fx_exec(const char *code)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *ns = apps_namespace();
+    PyObject *result = NULL;
+    char *error = NULL;
+
+    if (ns != NULL) {
+        result = PyRun_String(code, Py_file_input, ns, ns);
+        if (result == NULL) {
+            error = describe_exception();
+        }
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(ns);
+    PyGILState_Release(g);
+    if (ns == NULL) {
+        fail_msg("unit_apps is not imported");
+    }
+    if (error != NULL) {
+        fprintf(stderr, "%s raised %s\n", code, error);
+        free(error);
+        fail_msg("Python code raised");
+    }
+}
+
+const char *
+fx_body(const mem_request_t *m)
+{
+    const char *end = strstr(m->out, "\r\n\r\n");
+
+    return end != NULL ? end + 4 : "";
+}
+
+void
+fx_assert_contains(const char *text, const char *needle)
+{
+    if (strstr(text, needle) == NULL) {
+        fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", needle, text);
+        fail_msg("text not found");
+    }
+}
+
+void
+fx_assert_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+    const char *p = text;
+
+    while ((p = strstr(p, line)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[len] == '\n') {
+            return;
+        }
+        p++;
+    }
+    fprintf(stderr, "expected the line:\n%s\nin:\n%s\n", line, text);
+    fail_msg("line not found");
+}

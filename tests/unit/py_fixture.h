@@ -1,0 +1,57 @@
+/*
+ * py_fixture.h: what every pyglue unit test binary shares: start Python
+ * once through fw_pyglue_start with tests/apps/unit_apps.py as the
+ * application (cmocka group setup/teardown), run one in-memory request,
+ * and look at Python state afterwards.  Test support only.
+ */
+#ifndef FW_PY_FIXTURE_H
+#define FW_PY_FIXTURE_H
+
+#include "pyglue/pyglue.h"
+#include "tests/unit/mem_gateway.h"
+
+/* cmocka group setup / teardown: start and stop the interpreter. */
+int fx_group_setup(void **state);
+int fx_group_teardown(void **state);
+
+/* cmocka per-test setup: clears the captured log and unit_apps' records. */
+int fx_test_setup(void **state);
+
+/*
+ * Rebuilds the per-process environ template as if the server had been
+ * started with these settings (mount may be NULL).
+ */
+void fx_reconfigure(const char *mount, int multithread, int multiprocess);
+
+/* Runs m through fw_pyglue_handle on the main thread's handle. */
+fw_pyglue_result_e fx_handle(mem_request_t *m);
+
+/*
+ * Makes a request from params and body, runs it and returns the result;
+ * the caller inspects *m and frees it with mem_request_free.
+ */
+fw_pyglue_result_e fx_run(mem_request_t *m, const char *const *params,
+                          const char *body, size_t body_len);
+
+/*
+ * str(eval(expr)) in unit_apps' namespace as a malloc'd UTF-8 string, or
+ * "ExceptionName: message" when it raises.  The caller frees it.
+ */
+char *fx_eval(const char *expr);
+
+/* Runs statements in unit_apps' namespace; fails the test if they raise. */
+void fx_exec(const char *code);
+
+/* The main thread's handle (for tests that need their own threads). */
+fw_pyglue_thread_t *fx_thread(void);
+
+/* The body of m's response: what follows the header block. */
+const char *fx_body(const mem_request_t *m);
+
+/* Fail the test (printing both) unless text contains needle. */
+void fx_assert_contains(const char *text, const char *needle);
+
+/* Fail the test unless text has a whole line equal to line. */
+void fx_assert_line(const char *text, const char *line);
+
+#endif /* FW_PY_FIXTURE_H */

@@ -1,0 +1,354 @@
+/*
+ * test_environ.c: the WSGI environ as an application sees it, driven
+ * through fw_pyglue_handle with in-memory requests.  The "environ" app of
+ * unit_apps.py prints KEY=repr(value) per line.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/unit/py_fixture.h"
+
+/*
+ * Runs the environ app with params (NULL-terminated) and returns its body
+ * in a malloc'd string.
+ */
+static char *
+environ_of(const char *const *params)
+{
+    mem_request_t m;
+    char *body;
+
+    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
+    body = strdup(fx_body(&m));
+    assert_non_null(body);
+    mem_request_free(&m);
+    return body;
+}
+
+static void
+test_full_environ(void **state)
+{
+    const char *params[] = {
+        "TEST_APP=environ",         "REQUEST_METHOD=GET",
+        "SCRIPT_NAME=/caf\xc3\xa9", "PATH_INFO=",
+        "QUERY_STRING=a=1&b=2",     "CONTENT_TYPE=",
+        "CONTENT_LENGTH=",          "SERVER_NAME=example.org",
+        "SERVER_PORT=8080",         "SERVER_PROTOCOL=HTTP/1.1",
+        "REMOTE_ADDR=127.0.0.1",    "HTTP_HOST=example.org:8080",
+        "HTTP_X_CUSTOM=h\xc3\xa9",  NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, "Status: 200 OK\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "\r\n"
+                               "CONTENT_LENGTH=''\n"
+                               "CONTENT_TYPE=''\n"
+                               "HTTP_HOST='example.org:8080'\n"
+                               "HTTP_X_CUSTOM='h\xc3\x83\xc2\xa9'\n"
+                               "PATH_INFO='/caf\xc3\x83\xc2\xa9'\n"
+                               "QUERY_STRING='a=1&b=2'\n"
+                               "REMOTE_ADDR='127.0.0.1'\n"
+                               "REQUEST_METHOD='GET'\n"
+                               "SCRIPT_NAME=''\n"
+                               "SERVER_NAME='example.org'\n"
+                               "SERVER_PORT='8080'\n"
+                               "SERVER_PROTOCOL='HTTP/1.1'\n"
+                               "TEST_APP='environ'\n"
+                               "wsgi.errors=<ErrorStream>\n"
+                               "wsgi.file_wrapper=<type>\n"
+                               "wsgi.input=<Input>\n"
+                               "wsgi.multiprocess=True\n"
+                               "wsgi.multithread=False\n"
+                               "wsgi.run_once=False\n"
+                               "wsgi.url_scheme='http'\n"
+                               "wsgi.version=(1, 0)\n");
+    assert_string_equal(mem_log_text(), "");
+    mem_request_free(&m);
+}
+
+/* PEP 3333: bytes become str code points one for one (latin-1). */
+static void
+test_latin1_decoding(void **state)
+{
+    const char *params[] = {"TEST_APP=environ",
+                            "SCRIPT_NAME=/app",
+                            "PATH_INFO=/caf\xc3\xa9/\xff",
+                            "QUERY_STRING=q=\xe2\x82\xac",
+                            "HTTP_COOKIE=k=\x01v",
+                            NULL};
+    char *body = environ_of(params);
+
+    (void)state;
+    fx_assert_line(body, "SCRIPT_NAME='/app'");
+    fx_assert_line(body, "PATH_INFO='/caf\xc3\x83\xc2\xa9/\xc3\xbf'");
+    fx_assert_line(body, "QUERY_STRING='q=\xc3\xa2\\x82\xc2\xac'");
+    fx_assert_line(body, "HTTP_COOKIE='k=\\x01v'");
+    free(body);
+}
+
+static void
+test_defaults_when_missing(void **state)
+{
+    const char *params[] = {"TEST_APP=environ", NULL};
+    char *body = environ_of(params);
+
+    (void)state;
+    fx_assert_line(body, "REQUEST_METHOD='GET'");
+    fx_assert_line(body, "SCRIPT_NAME=''");
+    fx_assert_line(body, "PATH_INFO=''");
+    fx_assert_line(body, "QUERY_STRING=''");
+    fx_assert_line(body, "SERVER_NAME='localhost'");
+    fx_assert_line(body, "SERVER_PORT='80'");
+    fx_assert_line(body, "SERVER_PROTOCOL='HTTP/1.0'");
+    fx_assert_line(body, "wsgi.url_scheme='http'");
+    assert_null(strstr(body, "CONTENT_LENGTH"));
+    assert_null(strstr(body, "CONTENT_TYPE"));
+    free(body);
+}
+
+static void
+test_param_splitting(void **state)
+{
+    const char *params[] = {"TEST_APP=environ",
+                            "QUERY_STRING=a=b=c",
+                            "NO_EQUALS_SIGN",
+                            "=no name",
+                            "EMPTY=",
+                            "wsgi.url_scheme=https",
+                            "wsgi.input=spoofed",
+                            "X_DUP=first",
+                            "X_DUP=second",
+                            "CONTENT_TYPE=text/plain",
+                            "HTTP_CONTENT_TYPE=text/plain",
+                            "HTTP_CONTENT_LENGTH=0",
+                            NULL};
+    char *body = environ_of(params);
+
+    (void)state;
+    fx_assert_line(body, "QUERY_STRING='a=b=c'");
+    fx_assert_line(body, "EMPTY=''");
+    fx_assert_line(body, "X_DUP='second'");
+    fx_assert_line(body, "wsgi.url_scheme='http'");
+    fx_assert_line(body, "wsgi.input=<Input>");
+    assert_null(strstr(body, "NO_EQUALS_SIGN"));
+    assert_null(strstr(body, "no name"));
+    fx_assert_line(body, "CONTENT_TYPE='text/plain'");
+    assert_null(strstr(body, "HTTP_CONTENT_"));
+    free(body);
+}
+
+static void
+test_url_scheme(void **state)
+{
+    static const struct {
+        const char *param;
+        const char *scheme;
+        const char *port;
+    } cases[] = {
+        {"HTTPS=on", "https", "443"},
+        {"HTTPS=ON", "https", "443"},
+        {"HTTPS=1", "https", "443"},
+        {"HTTPS=off", "http", "80"},
+        {"HTTPS=", "http", "80"},
+        {"REQUEST_SCHEME=https", "https", "443"},
+        {"REQUEST_SCHEME=HTTPS", "https", "443"},
+        {"REQUEST_SCHEME=http", "http", "80"},
+        {"X_NOTHING=1", "http", "80"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *params[] = {"TEST_APP=environ", cases[i].param, NULL};
+        const char *with_port[] = {"TEST_APP=environ", cases[i].param,
+                                   "SERVER_PORT=8443", NULL};
+        char line[64];
+        char *body = environ_of(params);
+
+        snprintf(line, sizeof(line), "wsgi.url_scheme='%s'", cases[i].scheme);
+        fx_assert_line(body, line);
+        snprintf(line, sizeof(line), "SERVER_PORT='%s'", cases[i].port);
+        fx_assert_line(body, line);
+        free(body);
+
+        /* a port the server sent is never replaced */
+        body = environ_of(with_port);
+        fx_assert_line(body, "SERVER_PORT='8443'");
+        free(body);
+    }
+}
+
+typedef struct {
+    const char *script_name; /* NULL: not sent */
+    const char *path_info;   /* NULL: not sent */
+    const char *want_script_name;
+    const char *want_path_info;
+} path_case_t;
+
+static void
+check_paths(const path_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char sn[256];
+        char pi[256];
+        const char *params[4] = {"TEST_APP=environ", NULL, NULL, NULL};
+        size_t k = 1;
+        char *body;
+
+        if (cases[i].script_name != NULL) {
+            snprintf(sn, sizeof(sn), "SCRIPT_NAME=%s", cases[i].script_name);
+            params[k++] = sn;
+        }
+        if (cases[i].path_info != NULL) {
+            snprintf(pi, sizeof(pi), "PATH_INFO=%s", cases[i].path_info);
+            params[k++] = pi;
+        }
+        body = environ_of(params);
+        snprintf(sn, sizeof(sn), "SCRIPT_NAME='%s'",
+                 cases[i].want_script_name);
+        snprintf(pi, sizeof(pi), "PATH_INFO='%s'", cases[i].want_path_info);
+        fx_assert_line(body, sn);
+        fx_assert_line(body, pi);
+        free(body);
+    }
+}
+
+static void
+test_paths_without_mount(void **state)
+{
+    static const path_case_t cases[] = {
+        /* nginx's stock fastcgi_params: the whole path as SCRIPT_NAME */
+        {"/shop/cart", NULL, "", "/shop/cart"},
+        {"/shop/cart", "", "", "/shop/cart"},
+        {"/", "", "", "/"},
+        /* a server that splits already is left alone */
+        {"/app", "/x", "/app", "/x"},
+        {"", "/x", "", "/x"},
+        {NULL, "/x", "", "/x"},
+        {NULL, NULL, "", ""},
+    };
+
+    (void)state;
+    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_paths_with_mount(void **state)
+{
+    static const path_case_t cases[] = {
+        {"/app/x/y", NULL, "/app", "/x/y"},
+        {"/app/x/y", "", "/app", "/x/y"},
+        {"/app", NULL, "/app", ""},
+        {"/app/", NULL, "/app", "/"},
+        {"/app", "/x", "/app", "/x"},
+        {"", "/app/z", "/app", "/z"},
+        {"/application", NULL, "", "/application"},
+        {"/other/app", NULL, "", "/other/app"},
+        {"/", NULL, "", "/"},
+        {NULL, NULL, "", ""},
+    };
+
+    (void)state;
+    fx_reconfigure("/app/", 0, 1); /* a trailing '/' is ignored */
+    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
+    fx_reconfigure(NULL, 0, 1);
+}
+
+static void
+test_mount_root_is_no_mount(void **state)
+{
+    static const path_case_t cases[] = {
+        {"/x/y", NULL, "", "/x/y"},
+        {"/app", "/x", "/app", "/x"},
+    };
+
+    (void)state;
+    fx_reconfigure("/", 0, 1);
+    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
+    fx_reconfigure(NULL, 0, 1);
+}
+
+static void
+test_multithread_multiprocess(void **state)
+{
+    const char *params[] = {"TEST_APP=environ", NULL};
+    char *body;
+
+    (void)state;
+    fx_reconfigure(NULL, 1, 0);
+    body = environ_of(params);
+    fx_assert_line(body, "wsgi.multithread=True");
+    fx_assert_line(body, "wsgi.multiprocess=False");
+    free(body);
+
+    fx_reconfigure(NULL, 0, 1);
+    body = environ_of(params);
+    fx_assert_line(body, "wsgi.multithread=False");
+    fx_assert_line(body, "wsgi.multiprocess=True");
+    free(body);
+}
+
+/* Each request gets a fresh dict: what one app stores is not seen next. */
+static void
+test_environ_is_per_request(void **state)
+{
+    const char *first[] = {"TEST_APP=environ", "X_ONLY_FIRST=1", NULL};
+    const char *second[] = {"TEST_APP=environ", NULL};
+    char *body;
+
+    (void)state;
+    body = environ_of(first);
+    fx_assert_line(body, "X_ONLY_FIRST='1'");
+    free(body);
+    body = environ_of(second);
+    assert_null(strstr(body, "X_ONLY_FIRST"));
+    free(body);
+}
+
+static void
+test_wsgi_errors_lines(void **state)
+{
+    const char *params[] = {"TEST_APP=errors_stream", NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
+    assert_string_equal(fx_body(&m), "logged\n");
+    assert_string_equal(mem_log_text(), "first line\n"
+                                        "second line\n"
+                                        "printed\n"
+                                        "a line in pieces\n"
+                                        "\n"
+                                        "flushed\n"
+                                        "from writelines\n"
+                                        "and a second line\n");
+    mem_request_free(&m);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_full_environ, fx_test_setup),
+        cmocka_unit_test_setup(test_latin1_decoding, fx_test_setup),
+        cmocka_unit_test_setup(test_defaults_when_missing, fx_test_setup),
+        cmocka_unit_test_setup(test_param_splitting, fx_test_setup),
+        cmocka_unit_test_setup(test_url_scheme, fx_test_setup),
+        cmocka_unit_test_setup(test_paths_without_mount, fx_test_setup),
+        cmocka_unit_test_setup(test_paths_with_mount, fx_test_setup),
+        cmocka_unit_test_setup(test_mount_root_is_no_mount, fx_test_setup),
+        cmocka_unit_test_setup(test_multithread_multiprocess, fx_test_setup),
+        cmocka_unit_test_setup(test_environ_is_per_request, fx_test_setup),
+        cmocka_unit_test_setup(test_wsgi_errors_lines, fx_test_setup),
+    };
+
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+}

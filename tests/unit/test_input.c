@@ -1,0 +1,482 @@
+/*
+ * test_input.c: wsgi.input as an application sees it.  The "input_ops"
+ * app of unit_apps.py runs the calls listed in QUERY_STRING on wsgi.input
+ * and answers with the repr of each result, one a line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/unit/py_fixture.h"
+
+#define BIG_BODY (5 * 1024 * 1024)
+
+/*
+ * Runs input_ops with ops on body; content_length NULL sends none.
+ * read_chunk limits each gateway read.  Returns the response body
+ * (malloc'd) and checks the request completed.
+ */
+static char *
+run_ops(const char *ops, const char *body, const char *content_length,
+        size_t read_chunk)
+{
+    char query[512];
+    char length[64];
+    const char *params[4] = {"TEST_APP=input_ops", query, NULL, NULL};
+    mem_request_t m;
+    char *out;
+
+    snprintf(query, sizeof(query), "QUERY_STRING=%s", ops);
+    if (content_length != NULL) {
+        snprintf(length, sizeof(length), "CONTENT_LENGTH=%s", content_length);
+        params[2] = length;
+    }
+    mem_request_init(&m, params, body, strlen(body));
+    m.read_chunk = read_chunk;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    if (strncmp(m.out, "Status: 200 OK\r\n", 16) != 0) {
+        fprintf(stderr, "response:\n%s\nlog:\n%s\n", m.out, mem_log_text());
+        fail_msg("input_ops failed");
+    }
+    /* whatever the app left unread was drained for the server */
+    assert_int_equal(m.body_pos, m.body_len);
+    out = strdup(fx_body(&m));
+    assert_non_null(out);
+    mem_request_free(&m);
+    return out;
+}
+
+static void
+test_read_all(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("read()", "hello world", "11", 0);
+    assert_string_equal(out, "b'hello world'\n");
+    free(out);
+    out = run_ops("read(-1);read()", "hello world", "11", 0);
+    assert_string_equal(out, "b'hello world'\nb''\n");
+    free(out);
+    out = run_ops("read(None)", "hello world", "11", 3);
+    assert_string_equal(out, "b'hello world'\n");
+    free(out);
+}
+
+static void
+test_read_n_across_chunks(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("read(5);read(4);read(0);read(100);read(1)", "hello world",
+                  "11", 3);
+    assert_string_equal(out, "b'hello'\nb' wor'\nb''\nb'ld'\nb''\n");
+    free(out);
+}
+
+static void
+test_readline(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("readline();readline();readline();readline()",
+                  "line one\nline two\nlast", "22", 3);
+    assert_string_equal(out, "b'line one\\n'\nb'line two\\n'\nb'last'\n"
+                             "b''\n");
+    free(out);
+}
+
+static void
+test_readline_limit(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("readline(4);readline(100);readline(0);readline(-1);"
+                  "readline(None)",
+                  "abcdefgh\nxyz\nq", "15", 2);
+    assert_string_equal(out, "b'abcd'\nb'efgh\\n'\nb''\nb'xyz\\n'\nb'q'\n");
+    free(out);
+}
+
+/* A line longer than the 8 KiB buffer is still one line. */
+static void
+test_readline_longer_than_buffer(void **state)
+{
+    size_t n = 20000;
+    char *body = malloc(n + 3);
+    char *out;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'a', n);
+    memcpy(body + n, "\nb", 3);
+    out = run_ops("len:readline();readline()", body, NULL, 1000);
+    assert_string_equal(out, "20001\nb'b'\n");
+    free(out);
+    free(body);
+}
+
+static void
+test_readlines(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("readlines()", "a\nb\nc", "5", 0);
+    assert_string_equal(out, "[b'a\\n', b'b\\n', b'c']\n");
+    free(out);
+    out = run_ops("readlines(4);readlines();readlines()", "aa\nbb\ncc\ndd\n",
+                  "12", 0);
+    assert_string_equal(out, "[b'aa\\n', b'bb\\n']\n[b'cc\\n', b'dd\\n']\n"
+                             "[]\n");
+    free(out);
+}
+
+static void
+test_iteration(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("iter", "x\ny\nz", "5", 1);
+    assert_string_equal(out, "[b'x\\n', b'y\\n', b'z']\n");
+    free(out);
+}
+
+static void
+test_never_past_content_length(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("read();read()", "0123456789EXTRA", "10", 0);
+    assert_string_equal(out, "b'0123456789'\nb''\n");
+    free(out);
+    out = run_ops("read(100)", "0123456789EXTRA", "10", 4);
+    assert_string_equal(out, "b'0123456789'\n");
+    free(out);
+    out = run_ops("readline();read(3);readline()", "ab\ncdefg\n", "5", 1);
+    assert_string_equal(out, "b'ab\\n'\nb'cd'\nb''\n");
+    free(out);
+    out = run_ops("readlines()", "a\nb\nc\nd\n", "4", 0);
+    assert_string_equal(out, "[b'a\\n', b'b\\n']\n");
+    free(out);
+    out = run_ops("read()", "no body expected", "0", 0);
+    assert_string_equal(out, "b''\n");
+    free(out);
+}
+
+/* No CONTENT_LENGTH (or an unusable one): read to the gateway's end. */
+static void
+test_without_content_length(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("read()", "abc", NULL, 0);
+    assert_string_equal(out, "b'abc'\n");
+    free(out);
+    out = run_ops("read(2);read()", "abc", "", 1);
+    assert_string_equal(out, "b'ab'\nb'c'\n");
+    free(out);
+    out = run_ops("read(100000)", "abc", "12x", 0);
+    assert_string_equal(out, "b'abc'\n");
+    free(out);
+}
+
+static void
+test_empty_at_end(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = run_ops("read();read();read(5);readline();readlines();iter", "abc",
+                  "3", 0);
+    assert_string_equal(out, "b'abc'\nb''\nb''\nb''\n[]\n[]\n");
+    free(out);
+}
+
+/* A large read goes straight into the result: one gateway read. */
+static void
+test_large_read_is_direct(void **state)
+{
+    size_t n = 100000;
+    char *body = malloc(n + 1);
+    const char *params[] = {"TEST_APP=input_ops",
+                            "QUERY_STRING=len:read(100000)",
+                            "CONTENT_LENGTH=100000", NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'z', n);
+    body[n] = '\0';
+    assert_int_equal(fx_run(&m, params, body, n), FW_PYGLUE_DONE);
+    assert_string_equal(fx_body(&m), "100000\n");
+    /* one read for the body, one of the drain that finds the end */
+    assert_int_equal(m.read_calls, 2);
+    mem_request_free(&m);
+    free(body);
+}
+
+static void
+test_used_after_request(void **state)
+{
+    const char *params[] = {"TEST_APP=input_keep", "CONTENT_LENGTH=3", NULL};
+    mem_request_t m;
+    char *out;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
+    assert_string_equal(fx_body(&m), "kept\n");
+    mem_request_free(&m); /* the request's memory is gone now */
+
+    out = fx_eval("KEPT['input'].read()");
+    assert_string_equal(out,
+                        "ValueError: wsgi.input used after its request ended");
+    free(out);
+    out = fx_eval("KEPT['input'].readline(2)");
+    assert_string_equal(out,
+                        "ValueError: wsgi.input used after its request ended");
+    free(out);
+    out = fx_eval("KEPT['input'].readlines()");
+    assert_string_equal(out,
+                        "ValueError: wsgi.input used after its request ended");
+    free(out);
+    out = fx_eval("next(iter(KEPT['input']))");
+    assert_string_equal(out,
+                        "ValueError: wsgi.input used after its request ended");
+    free(out);
+}
+
+static char *
+pattern(size_t n)
+{
+    char *p = malloc(n);
+
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (char)(i % 251);
+    }
+    return p;
+}
+
+static void
+test_big_body_in_pieces(void **state)
+{
+    char *body = pattern(BIG_BODY);
+    char query[64];
+    char length[64];
+    const char *params[] = {"TEST_APP=input_pieces", query, length, NULL};
+    const char *no_length[] = {"TEST_APP=input_pieces", query, NULL};
+    mem_request_t m;
+
+    (void)state;
+    snprintf(query, sizeof(query), "QUERY_STRING=%d", BIG_BODY);
+    snprintf(length, sizeof(length), "CONTENT_LENGTH=%d", BIG_BODY);
+
+    mem_request_init(&m, params, body, BIG_BODY);
+    m.read_chunk = 7001;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    fx_assert_contains(fx_body(&m), "ok 5242880 in ");
+    mem_request_free(&m);
+
+    /* the same without CONTENT_LENGTH: to the gateway's end */
+    mem_request_init(&m, no_length, body, BIG_BODY);
+    m.read_chunk = 65536;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    fx_assert_contains(fx_body(&m), "ok 5242880 in ");
+    mem_request_free(&m);
+    free(body);
+}
+
+/* An app that reads nothing still has the whole body drained. */
+static void
+test_unread_body_is_drained(void **state)
+{
+    char *body = pattern(300000);
+    const char *params[] = {"TEST_APP=hello", "CONTENT_LENGTH=300000", NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, body, 300000), FW_PYGLUE_DONE);
+    assert_string_equal(fx_body(&m), "Hello, world!\n");
+    assert_int_equal(m.body_pos, 300000);
+    mem_request_free(&m);
+    free(body);
+}
+
+/* A gateway whose reads fail, writing through to the in-memory one. */
+static const fw_gateway_ops_t *saved_ops;
+
+static ssize_t
+failing_read(fw_request_t *r, char *buf, size_t len)
+{
+    (void)r;
+    (void)buf;
+    (void)len;
+    return -1;
+}
+
+static int
+pass_write(fw_request_t *r, const char *buf, size_t len)
+{
+    return saved_ops->write(r, buf, len);
+}
+
+static int
+pass_flush(fw_request_t *r)
+{
+    return saved_ops->flush(r);
+}
+
+static const fw_gateway_ops_t failing_read_ops = {failing_read, pass_write,
+                                                  pass_flush};
+
+/* A gateway that notes how much of the body was read at the first write. */
+static long body_pos_at_first_write;
+
+static ssize_t
+pass_read(fw_request_t *r, char *buf, size_t len)
+{
+    return saved_ops->read(r, buf, len);
+}
+
+static int
+noting_write(fw_request_t *r, const char *buf, size_t len)
+{
+    mem_request_t *m = r->conn;
+
+    if (body_pos_at_first_write < 0) {
+        body_pos_at_first_write = (long)m->body_pos;
+    }
+    return saved_ops->write(r, buf, len);
+}
+
+static const fw_gateway_ops_t noting_ops = {pass_read, noting_write,
+                                            pass_flush};
+
+/* The rest of the body is consumed before the response's first byte. */
+static void
+test_body_consumed_before_response(void **state)
+{
+    char *body = pattern(200000);
+    const char *params[] = {"TEST_APP=read_some", "CONTENT_LENGTH=200000",
+                            NULL};
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init(&m, params, body, 200000);
+    saved_ops = m.req.ops;
+    m.req.ops = &noting_ops;
+    body_pos_at_first_write = -1;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    assert_int_equal(body_pos_at_first_write, 200000);
+    assert_memory_equal(fx_body(&m), "\x00\x01\x02\x03", 4);
+    assert_string_equal(mem_log_text(), "");
+    mem_request_free(&m);
+    free(body);
+}
+
+/* Reading after the response started cannot get the discarded body. */
+static void
+test_read_after_response_started(void **state)
+{
+    const char *params[] = {"TEST_APP=read_after_start", "SCRIPT_NAME=/after",
+                            "CONTENT_LENGTH=5", NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, "abcde", 5), FW_PYGLUE_ABORT);
+    assert_string_equal(fx_body(&m), "started ");
+    fx_assert_contains(mem_log_text(),
+                       "GET /after: exception in the application\n");
+    fx_assert_contains(mem_log_text(),
+                       "\nOSError: wsgi.input: the rest of the request body "
+                       "was discarded when the response started; read the "
+                       "body before sending the response\n");
+    mem_request_free(&m);
+}
+
+static void
+test_read_error_raises_oserror(void **state)
+{
+    const char *params[] = {"TEST_APP=input_ops",  "REQUEST_METHOD=POST",
+                            "SCRIPT_NAME=/upload", "QUERY_STRING=read()",
+                            "CONTENT_LENGTH=5",    NULL};
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init(&m, params, "abcde", 5);
+    saved_ops = m.req.ops;
+    m.req.ops = &failing_read_ops;
+    /* the connection is broken: the bridge must drop it */
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
+    fx_assert_contains(mem_log_text(),
+                       "POST /upload: exception in the application\n"
+                       "Traceback (most recent call last):\n");
+    fx_assert_contains(mem_log_text(), "OSError: client connection lost "
+                                       "while reading the request body\n");
+    mem_request_free(&m);
+
+    /* and the next request is served normally */
+    {
+        char *out = run_ops("read()", "fine", "4", 0);
+
+        assert_string_equal(out, "b'fine'\n");
+        free(out);
+    }
+}
+
+static void
+test_bad_arguments(void **state)
+{
+    const char *params[] = {"TEST_APP=input_ops", "SCRIPT_NAME=/args",
+                            "QUERY_STRING=read('x')", NULL};
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
+    fx_assert_contains(m.out, "Status: 500 Internal Server Error\r\n");
+    fx_assert_contains(mem_log_text(), "TypeError: 'str' object cannot be "
+                                       "interpreted as an integer\n");
+    mem_request_free(&m);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_read_all, fx_test_setup),
+        cmocka_unit_test_setup(test_read_n_across_chunks, fx_test_setup),
+        cmocka_unit_test_setup(test_readline, fx_test_setup),
+        cmocka_unit_test_setup(test_readline_limit, fx_test_setup),
+        cmocka_unit_test_setup(test_readline_longer_than_buffer,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_readlines, fx_test_setup),
+        cmocka_unit_test_setup(test_iteration, fx_test_setup),
+        cmocka_unit_test_setup(test_never_past_content_length, fx_test_setup),
+        cmocka_unit_test_setup(test_without_content_length, fx_test_setup),
+        cmocka_unit_test_setup(test_empty_at_end, fx_test_setup),
+        cmocka_unit_test_setup(test_large_read_is_direct, fx_test_setup),
+        cmocka_unit_test_setup(test_used_after_request, fx_test_setup),
+        cmocka_unit_test_setup(test_big_body_in_pieces, fx_test_setup),
+        cmocka_unit_test_setup(test_unread_body_is_drained, fx_test_setup),
+        cmocka_unit_test_setup(test_read_error_raises_oserror, fx_test_setup),
+        cmocka_unit_test_setup(test_body_consumed_before_response,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_read_after_response_started,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_bad_arguments, fx_test_setup),
+    };
+
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+}

@@ -1,0 +1,487 @@
+/*
+ * test_response.c: how a response reaches the gateway (bytes, write and
+ * flush calls), close(), every way an application can fail, serving from
+ * other threads, and a leak check over many requests.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/unit/py_fixture.h"
+
+#define TEXT_HEAD "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+
+static const char response_500[] =
+    "Status: 500 Internal Server Error\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 22\r\n"
+    "\r\n"
+    "Internal Server Error\n";
+
+/* Runs app at path (SCRIPT_NAME, as nginx sends it) with no body. */
+static fw_pyglue_result_e
+run_app(mem_request_t *m, const char *app, const char *path)
+{
+    char test_app[128];
+    char script_name[256];
+    const char *params[] = {test_app, script_name, "REQUEST_METHOD=GET", NULL};
+
+    snprintf(test_app, sizeof(test_app), "TEST_APP=%s", app);
+    snprintf(script_name, sizeof(script_name), "SCRIPT_NAME=%s", path);
+    return fx_run(m, params, NULL, 0);
+}
+
+static void
+assert_closed(const char *expected)
+{
+    char *closed = fx_eval("CLOSED");
+
+    assert_string_equal(closed, expected);
+    free(closed);
+}
+
+static void
+assert_next_request_works(void)
+{
+    mem_request_t m;
+
+    assert_int_equal(run_app(&m, "hello", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "Hello, world!\n");
+    mem_request_free(&m);
+}
+
+/* The header block and a small body: one write, one flush. */
+static void
+test_small_body_one_write(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "hello", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "Hello, world!\n");
+    assert_int_equal(m.write_calls, 1);
+    assert_int_equal(m.flush_calls, 1);
+    assert_string_equal(mem_log_text(), "");
+    mem_request_free(&m);
+}
+
+/* A list goes out in one go: no flush between its items. */
+static void
+test_list_body_single_flush(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "list3", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    assert_int_equal(m.write_calls, 1);
+    assert_int_equal(m.flush_calls, 1);
+    assert_int_equal(m.out_len_at_flush[0], m.out_len);
+    mem_request_free(&m);
+}
+
+/* A generator is flushed after each non-empty chunk. */
+static void
+test_generator_flushes_each_chunk(void **state)
+{
+    size_t head = strlen(TEXT_HEAD);
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "gen3", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    assert_int_equal(m.flush_calls, 3);
+    assert_int_equal(m.write_calls, 3); /* the head rides with "one " */
+    assert_int_equal(m.out_len_at_flush[0], head + 4);
+    assert_int_equal(m.out_len_at_flush[1], head + 8);
+    assert_int_equal(m.out_len_at_flush[2], head + 13);
+    mem_request_free(&m);
+
+    assert_int_equal(run_app(&m, "recorded_gen", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    assert_int_equal(m.flush_calls, 3);
+    assert_closed("['recorded_gen']");
+    mem_request_free(&m);
+}
+
+/* No body: the header block goes out at the end. */
+static void
+test_empty_body_sends_headers_at_end(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "empty", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, "Status: 204 No Content\r\n\r\n");
+    assert_int_equal(m.write_calls, 1);
+    assert_int_equal(m.flush_calls, 1);
+    mem_request_free(&m);
+
+    assert_int_equal(run_app(&m, "empty_gen", "/"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(m.write_calls, 1);
+    assert_int_equal(m.flush_calls, 1);
+    mem_request_free(&m);
+}
+
+/* A large chunk is written as it is, not copied behind the head. */
+static void
+test_large_body(void **state)
+{
+    static const char head[] =
+        "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "big", "/"), FW_PYGLUE_DONE);
+    assert_int_equal(m.out_len, strlen(head) + 100000);
+    assert_memory_equal(m.out, head, strlen(head));
+    for (size_t i = strlen(head); i < m.out_len; i++) {
+        assert_int_equal(m.out[i], 'x');
+    }
+    assert_int_equal(m.write_calls, 2);
+    assert_int_equal(m.flush_calls, 1);
+    mem_request_free(&m);
+}
+
+static void
+test_file_wrapper(void **state)
+{
+    static const char head[] =
+        "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+    size_t hl = strlen(head);
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "file_wrapper", "/"), FW_PYGLUE_DONE);
+    assert_int_equal(m.out_len, hl + 20000);
+    assert_memory_equal(m.out, head, hl);
+    for (size_t i = 0; i < 20000; i++) {
+        assert_int_equal(m.out[hl + i], 'A' + (int)(i / 1000) % 26);
+    }
+    assert_int_equal(m.flush_calls, 1); /* a file is ready: no streaming */
+    assert_closed("['file']");
+    mem_request_free(&m);
+}
+
+static void
+test_app_raises_gives_500(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "boom", "/boom"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, response_500);
+    fx_assert_contains(mem_log_text(),
+                       "GET /boom: exception in the application\n"
+                       "Traceback (most recent call last):\n");
+    fx_assert_contains(mem_log_text(), ", in boom_helper\n");
+    fx_assert_contains(mem_log_text(), "\nValueError: boom in the helper\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+/* An iterable that raises before any body: 500, and close() is called. */
+static void
+test_raise_before_body_closes(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "raise_first", "/first"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, response_500);
+    assert_closed("['raise_first']");
+    fx_assert_contains(mem_log_text(),
+                       "GET /first: exception in the application\n");
+    fx_assert_contains(mem_log_text(), "\nRuntimeError: failed in the "
+                                       "middle of raise_first\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+/* After the head went out an error cuts the response; close() still runs. */
+static void
+test_raise_mid_iteration_aborts_and_closes(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "raise_mid", "/mid"), FW_PYGLUE_ABORT);
+    assert_string_equal(m.out, TEXT_HEAD "first");
+    assert_closed("['raise_mid']");
+    fx_assert_contains(mem_log_text(),
+                       "GET /mid: exception in the application\n"
+                       "Traceback (most recent call last):\n");
+    fx_assert_contains(mem_log_text(), ", in __iter__\n");
+    fx_assert_contains(mem_log_text(), "\nRuntimeError: failed in the "
+                                       "middle of raise_mid\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+typedef struct {
+    const char *app;
+    const char *log; /* the exact log */
+} misuse_case_t;
+
+/* Each way of breaking the protocol: a 500 and one line saying how. */
+static void
+test_protocol_misuse_gives_500(void **state)
+{
+    static const misuse_case_t cases[] = {
+        {"str_chunk", "GET /misuse: the application's response list holds "
+                      "str at index 0; WSGI body chunks must be bytes\n"},
+        {"str_chunk_gen", "GET /misuse: the application's response yielded "
+                          "str; WSGI body chunks must be bytes\n"},
+        {"no_start", "GET /misuse: the application returned without "
+                     "calling start_response()\n"},
+        {"gen_no_start", "GET /misuse: the application produced body data "
+                         "without calling start_response()\n"},
+        {"not_iterable", "GET /misuse: the application returned int, which "
+                         "is not iterable; WSGI needs an iterable of "
+                         "bytes\n"},
+        {"return_bytes", "GET /misuse: the application returned bytes; WSGI "
+                         "needs an iterable of bytes (return [body], not "
+                         "body)\n"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mem_request_t m;
+
+        mem_log_reset();
+        assert_int_equal(run_app(&m, cases[i].app, "/misuse"), FW_PYGLUE_DONE);
+        assert_string_equal(m.out, response_500);
+        assert_string_equal(mem_log_text(), cases[i].log);
+        mem_request_free(&m);
+    }
+    assert_next_request_works();
+}
+
+static void
+test_str_chunk_after_headers_aborts(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "str_chunk_late", "/late"), FW_PYGLUE_ABORT);
+    assert_string_equal(m.out, TEXT_HEAD "fine ");
+    assert_string_equal(mem_log_text(),
+                        "GET /late: the application's response yielded "
+                        "str; WSGI body chunks must be bytes\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+static void
+test_close_raising_is_logged(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "close_raises", "/c"), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, TEXT_HEAD "fine");
+    assert_closed("['close_raises']");
+    fx_assert_contains(mem_log_text(),
+                       "GET /c: exception in close() of the response\n"
+                       "Traceback (most recent call last):\n");
+    fx_assert_contains(mem_log_text(),
+                       "\nKeyError: 'close failed in close_raises'\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+static void
+test_client_gone(void **state)
+{
+    const char *params[] = {"TEST_APP=recorded_gen", "SCRIPT_NAME=/gone",
+                            NULL};
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init(&m, params, NULL, 0);
+    m.fail_write = 1;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
+    assert_int_equal(m.write_calls, 1); /* it stopped at the first failure */
+    assert_closed("['recorded_gen']");
+    assert_string_equal(mem_log_text(), "GET /gone: client connection lost "
+                                        "while sending the response\n");
+    mem_request_free(&m);
+
+    /* a list body, and an app that fails while the client is gone */
+    mem_log_reset();
+    mem_request_init(&m, (const char *const[]){"TEST_APP=boom", NULL}, NULL,
+                     0);
+    m.fail_write = 1;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
+    fx_assert_contains(mem_log_text(), "\nValueError: boom in the helper\n");
+    fx_assert_contains(mem_log_text(), "GET (no path): client connection "
+                                       "lost while sending the response\n");
+    mem_request_free(&m);
+    assert_next_request_works();
+}
+
+/* Control characters of a path cannot forge log lines. */
+static void
+test_log_line_escapes_path(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "no_start", "/a\nFAKE LINE"), FW_PYGLUE_DONE);
+    assert_string_equal(mem_log_text(),
+                        "GET /a\\x0aFAKE LINE: the application returned "
+                        "without calling start_response()\n");
+    mem_request_free(&m);
+}
+
+/* Several threads, each with its own handle, serving at once. */
+#define THREADS 4
+#define REQUESTS_PER_THREAD 200
+
+static void *
+serve_some(void *arg)
+{
+    fw_pyglue_thread_t *t = fw_pyglue_thread_attach();
+    const char *params[] = {"TEST_APP=typical",       "REQUEST_METHOD=POST",
+                            "SCRIPT_NAME=/t",         "CONTENT_LENGTH=5",
+                            "HTTP_USER_AGENT=thread", NULL};
+    intptr_t failures = 0;
+
+    (void)arg;
+    if (t == NULL) {
+        return (void *)(intptr_t)-1;
+    }
+    for (int i = 0; i < REQUESTS_PER_THREAD; i++) {
+        mem_request_t m;
+
+        mem_request_init(&m, params, "hello", 5);
+        if (fw_pyglue_handle(t, &m.req) != FW_PYGLUE_DONE ||
+            strcmp(fx_body(&m), "POST /t 5 thread\n") != 0) {
+            failures++;
+        }
+        mem_request_free(&m);
+    }
+    fw_pyglue_thread_detach(t);
+    return (void *)failures;
+}
+
+static void
+test_threads(void **state)
+{
+    pthread_t threads[THREADS];
+
+    (void)state;
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, serve_some, NULL),
+                         0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *failures;
+
+        assert_int_equal(pthread_join(threads[i], &failures), 0);
+        assert_int_equal((intptr_t)failures, 0);
+    }
+    assert_string_equal(mem_log_text(), "");
+    assert_next_request_works();
+}
+
+/* Python's live blocks after gc.collect(); 0 under PYTHONMALLOC=malloc. */
+static long
+allocated_blocks(void)
+{
+    char *text = fx_eval("__import__('gc').collect() * 0 + "
+                         "__import__('sys').getallocatedblocks()");
+    long n = strtol(text, NULL, 10);
+
+    free(text);
+    return n;
+}
+
+static void
+run_typical(int n)
+{
+    const char *params[] = {"TEST_APP=typical",
+                            "REQUEST_METHOD=POST",
+                            "SCRIPT_NAME=/items/42",
+                            "PATH_INFO=",
+                            "QUERY_STRING=a=1&b=2",
+                            "CONTENT_TYPE=application/x-www-form-urlencoded",
+                            "CONTENT_LENGTH=11",
+                            "SERVER_NAME=example.org",
+                            "SERVER_PORT=443",
+                            "SERVER_PROTOCOL=HTTP/1.1",
+                            "HTTPS=on",
+                            "REMOTE_ADDR=10.0.0.7",
+                            "HTTP_HOST=example.org",
+                            "HTTP_USER_AGENT=leak-check/1.0",
+                            "HTTP_ACCEPT=*/*",
+                            "HTTP_COOKIE=session=abc",
+                            "HTTP_X_UNKNOWN_HEADER=value",
+                            NULL};
+
+    for (int i = 0; i < n; i++) {
+        mem_request_t m;
+
+        mem_request_init(&m, params, "name=widget", 11);
+        assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+        assert_string_equal(fx_body(&m), "POST /items/42 11 leak-check/1.0\n");
+        mem_request_free(&m);
+    }
+}
+
+static void
+test_no_leak_over_many_requests(void **state)
+{
+    long before;
+    long after;
+
+    (void)state;
+    run_typical(200); /* warm up caches */
+    before = allocated_blocks();
+    run_typical(2000);
+    after = allocated_blocks();
+    if (before == 0) {
+        skip(); /* PYTHONMALLOC=malloc: Python does not count blocks */
+    }
+    if (after - before > 50) {
+        fprintf(stderr, "allocated blocks: %ld before, %ld after\n", before,
+                after);
+        fail_msg("Python blocks grew over 2000 requests");
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_small_body_one_write, fx_test_setup),
+        cmocka_unit_test_setup(test_list_body_single_flush, fx_test_setup),
+        cmocka_unit_test_setup(test_generator_flushes_each_chunk,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_empty_body_sends_headers_at_end,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_large_body, fx_test_setup),
+        cmocka_unit_test_setup(test_file_wrapper, fx_test_setup),
+        cmocka_unit_test_setup(test_app_raises_gives_500, fx_test_setup),
+        cmocka_unit_test_setup(test_raise_before_body_closes, fx_test_setup),
+        cmocka_unit_test_setup(test_raise_mid_iteration_aborts_and_closes,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_protocol_misuse_gives_500, fx_test_setup),
+        cmocka_unit_test_setup(test_str_chunk_after_headers_aborts,
+                               fx_test_setup),
+        cmocka_unit_test_setup(test_close_raising_is_logged, fx_test_setup),
+        cmocka_unit_test_setup(test_client_gone, fx_test_setup),
+        cmocka_unit_test_setup(test_log_line_escapes_path, fx_test_setup),
+        cmocka_unit_test_setup(test_threads, fx_test_setup),
+        cmocka_unit_test_setup(test_no_leak_over_many_requests, fx_test_setup),
+    };
+
+    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+}
