@@ -86,7 +86,7 @@ test-unit-asan: $(ASAN_BINS)
 	    UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 test-e2e: fcgi-wsgi
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	FW_E2E_NO_SKIP=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 check: deps
 	$(MAKE) all

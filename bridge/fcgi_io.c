@@ -50,7 +50,7 @@ fw_fcgi_io_init(fw_fcgi_conn_t *c)
 }
 
 int
-fw_fcgi_io_begin(fw_fcgi_conn_t *c, int fd)
+fw_fcgi_io_begin(fw_fcgi_conn_t *c, int fd, int kept)
 {
     int rc;
 
@@ -67,19 +67,23 @@ fw_fcgi_io_begin(fw_fcgi_conn_t *c, int fd)
             close(c->fcgx.ipcFd);
             c->fcgx.ipcFd = -1;
         }
-        fw_log(FW_LOG_WARN,
-               "dropped a connection that sent no valid FastCGI request");
+        if (!kept) {
+            fw_log(FW_LOG_INFO, "closed a connection that sent no valid "
+                                "FastCGI request");
+        }
         return -1;
     }
+    c->keep = c->fcgx.keepConnection;
     c->fcgx.detached = 1;
     c->req.params = c->fcgx.envp;
     return 0;
 }
 
-void
+int
 fw_fcgi_io_end(fw_fcgi_conn_t *c, int abort)
 {
     int fd = c->fcgx.ipcFd;
+    int keep = c->keep && !abort;
 
     if (abort) {
         FCGX_Free(&c->fcgx, 0); /* frees streams, sends nothing */
@@ -96,13 +100,16 @@ fw_fcgi_io_end(fw_fcgi_conn_t *c, int abort)
         FCGX_Finish_r(&c->fcgx);
         fd = c->fcgx.ipcFd; /* -1 if libfcgi closed it on an error */
     }
-    if (fd >= 0) {
-        close(fd);
-    }
     c->fcgx.ipcFd = -1;
     c->req.params = NULL;
     c->wrote_direct = 0;
     c->wrote_buffered = 0;
+    c->keep = 0;
+    if (fd >= 0 && !keep) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
 }
 
 static ssize_t

@@ -1,17 +1,26 @@
 /*
- * worker.c: the accept loop.  Serving threads never see a process signal:
- * every signal is blocked in them, and the main thread takes signals with
- * sigtimedwait.  To stop, the main thread sets worker_stopping and wakes
- * idle threads out of accept() with FW_WAKE_SIGNAL, which a thread unblocks
- * only while it waits in accept(): a request in progress is never
- * interrupted (libfcgi treats EINTR as a broken connection).
+ * worker.c: the serving loop of a process.  Every serving thread waits in
+ * epoll_wait on one set holding the listening socket, the connections kept
+ * open after a request (FCGI_KEEP_CONN, each armed one-shot so exactly one
+ * thread takes its next request), and a wake eventfd.  A thread is never
+ * pinned to a kept connection: with more kept connections than threads,
+ * each is served when it has a request.
+ *
+ * Serving threads never see a process signal: every signal is blocked in
+ * them and the main thread takes signals with sigtimedwait.  To stop, the
+ * main thread writes the eventfd: each thread leaves as soon as it is back
+ * in epoll_wait, so a request in progress always completes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,35 +30,79 @@
 #include "bridge/worker.h"
 #include "pyglue/pyglue.h"
 
-#define FW_WAKE_SIGNAL SIGRTMIN
-#define FW_WAKE_INTERVAL_MS 100
+/* epoll data of the two descriptors that are not connections. */
+#define WORKER_EV_LISTEN UINT64_MAX
+#define WORKER_EV_WAKE (UINT64_MAX - 1)
 
 typedef struct {
     pthread_t tid;
     int index;
-    int listen_fd;
 } worker_thread_t;
 
-static atomic_int worker_stopping;
+static int worker_epfd = -1;
+static int worker_listen_fd = -1;
+static int worker_wake_fd = -1;
 static atomic_int worker_alive;
 
+/* Waits (one-shot) for the next request on a kept connection. */
 static void
-worker_wake_handler(int signo)
+worker_park(int fd, int first)
 {
-    (void)signo; /* only interrupts accept() */
+    struct epoll_event ev;
+
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.u64 = (uint64_t)fd;
+    if (epoll_ctl(worker_epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd,
+                  &ev) < 0) {
+        fw_log(FW_LOG_WARN, "cannot keep a connection open: %s",
+               strerror(errno));
+        close(fd);
+    }
 }
 
-/* Runs one request on an accepted connection; closes the connection. */
+/*
+ * Serves one request on fd, then parks the connection if the web server
+ * asked to keep it, or closes it.
+ */
 static void
-worker_serve(fw_fcgi_conn_t *conn, fw_pyglue_thread_t *py, int fd)
+worker_serve(fw_fcgi_conn_t *conn, fw_pyglue_thread_t *py, int fd, int kept)
 {
     fw_pyglue_result_e res;
 
-    if (fw_fcgi_io_begin(conn, fd) < 0) {
-        return;
+    if (fw_fcgi_io_begin(conn, fd, kept) < 0) {
+        return; /* closed; a closed fd leaves the epoll set by itself */
     }
     res = fw_pyglue_handle(py, &conn->req);
-    fw_fcgi_io_end(conn, res == FW_PYGLUE_ABORT);
+    fd = fw_fcgi_io_end(conn, res == FW_PYGLUE_ABORT);
+    if (fd >= 0) {
+        worker_park(fd, !kept);
+    }
+}
+
+/* Accepts what is waiting on the listening socket; -1 if nothing was. */
+static int
+worker_accept(void)
+{
+    int fd = accept(worker_listen_fd, NULL, NULL);
+
+    if (fd >= 0) {
+        return fd;
+    }
+    switch (errno) {
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+        break;
+    default:
+        fw_log(FW_LOG_ERROR, "accept: %s: pausing 100 ms", strerror(errno));
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+        break;
+    }
+    return -1;
 }
 
 static void *
@@ -58,10 +111,6 @@ worker_thread_main(void *arg)
     worker_thread_t *wt = arg;
     fw_fcgi_conn_t conn;
     fw_pyglue_thread_t *py;
-    sigset_t wake;
-
-    sigemptyset(&wake);
-    sigaddset(&wake, FW_WAKE_SIGNAL);
 
     fw_fcgi_io_init(&conn);
     py = fw_pyglue_thread_attach();
@@ -72,62 +121,85 @@ worker_thread_main(void *arg)
         return NULL;
     }
 
-    while (!atomic_load(&worker_stopping)) {
-        int fd;
+    for (;;) {
+        struct epoll_event ev;
+        int n = epoll_wait(worker_epfd, &ev, 1, -1);
 
-        pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
-        fd = accept(wt->listen_fd, NULL, NULL);
-        pthread_sigmask(SIG_BLOCK, &wake, NULL);
-
-        if (fd < 0) {
-            switch (errno) {
-            case EINTR:
-            case ECONNABORTED:
-            case EAGAIN:
-            case EPROTO:
+        if (n < 0) {
+            if (errno == EINTR) {
                 continue;
-            case EMFILE:
-            case ENFILE:
-            case ENOBUFS:
-            case ENOMEM:
-                fw_log(FW_LOG_ERROR, "accept: %s: retrying in 100 ms",
-                       strerror(errno));
-                nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
-                continue;
-            default:
-                fw_log(FW_LOG_ERROR, "accept: %s: thread %d stops",
-                       strerror(errno), wt->index);
-                goto done;
             }
+            fw_log(FW_LOG_ERROR, "epoll_wait: %s: thread %d stops",
+                   strerror(errno), wt->index);
+            break;
         }
-        worker_serve(&conn, py, fd);
+        if (n == 0) {
+            continue;
+        }
+        if (ev.data.u64 == WORKER_EV_WAKE) {
+            break;
+        }
+        if (ev.data.u64 == WORKER_EV_LISTEN) {
+            int fd = worker_accept();
+
+            if (fd >= 0) {
+                worker_serve(&conn, py, fd, 0);
+            }
+            continue;
+        }
+        worker_serve(&conn, py, (int)ev.data.u64, 1);
     }
 
-done:
     fw_pyglue_thread_detach(py);
     atomic_fetch_sub(&worker_alive, 1);
     return NULL;
 }
 
 /*
- * Blocks every signal this process reacts to, in the calling thread and so
- * in every thread it creates; installs the wake handler (no SA_RESTART, so
- * accept() returns EINTR).
+ * The epoll set, the wake eventfd and a non-blocking listening socket.
+ * EPOLLEXCLUSIVE: of several worker processes, one is woken per
+ * connection.  0 or -1 after logging.
  */
 static int
-worker_signals_setup(sigset_t *waited)
+worker_poll_setup(int listen_fd)
 {
-    struct sigaction sa;
-    sigset_t all;
+    struct epoll_event ev;
+    int flags;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = worker_wake_handler;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(FW_WAKE_SIGNAL, &sa, NULL) < 0) {
-        fw_log(FW_LOG_ERROR, "sigaction: %s", strerror(errno));
+    worker_listen_fd = listen_fd;
+    flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        fw_log(FW_LOG_ERROR, "listening socket: fcntl: %s", strerror(errno));
+        return -1;
+    }
+    worker_epfd = epoll_create1(EPOLL_CLOEXEC);
+    worker_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (worker_epfd < 0 || worker_wake_fd < 0) {
+        fw_log(FW_LOG_ERROR, "epoll/eventfd: %s", strerror(errno));
         return -1;
     }
 
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = WORKER_EV_LISTEN;
+    if (epoll_ctl(worker_epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+        fw_log(FW_LOG_ERROR, "epoll_ctl(listening socket): %s",
+               strerror(errno));
+        return -1;
+    }
+    ev.events = EPOLLIN; /* level-triggered: once written, wakes all */
+    ev.data.u64 = WORKER_EV_WAKE;
+    if (epoll_ctl(worker_epfd, EPOLL_CTL_ADD, worker_wake_fd, &ev) < 0) {
+        fw_log(FW_LOG_ERROR, "epoll_ctl(eventfd): %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Blocks, in this thread and so in every thread it creates, each signal
+ * the process reacts to; the main thread takes them with sigtimedwait. */
+static void
+worker_signals_block(sigset_t *waited)
+{
     sigemptyset(waited);
     sigaddset(waited, SIGTERM);
     sigaddset(waited, SIGINT);
@@ -135,18 +207,7 @@ worker_signals_setup(sigset_t *waited)
     sigaddset(waited, SIGHUP);
     sigaddset(waited, SIGUSR1);
     sigaddset(waited, SIGUSR2);
-
-    all = *waited;
-    sigaddset(&all, FW_WAKE_SIGNAL);
-    return pthread_sigmask(SIG_BLOCK, &all, NULL) == 0 ? 0 : -1;
-}
-
-static void
-worker_wake_all(worker_thread_t *threads, int n)
-{
-    for (int i = 0; i < n; i++) {
-        pthread_kill(threads[i].tid, FW_WAKE_SIGNAL);
-    }
+    pthread_sigmask(SIG_BLOCK, waited, NULL);
 }
 
 int
@@ -154,11 +215,11 @@ fw_worker_run(const fw_worker_config_t *wc)
 {
     worker_thread_t *threads;
     sigset_t waited;
-    struct timespec tick = {0, FW_WAKE_INTERVAL_MS * 1000000L};
-    int started = 0, status = 0, graceful = 1;
+    int started = 0, status = 0, stopping = 0, graceful = 1;
     long waited_ms = 0;
 
-    if (worker_signals_setup(&waited) < 0) {
+    worker_signals_block(&waited);
+    if (worker_poll_setup(wc->listen_fd) < 0) {
         return 1;
     }
 
@@ -168,16 +229,14 @@ fw_worker_run(const fw_worker_config_t *wc)
         return 1;
     }
 
-    atomic_store(&worker_stopping, 0);
     for (int i = 0; i < wc->threads; i++) {
         threads[i].index = i;
-        threads[i].listen_fd = wc->listen_fd;
         atomic_fetch_add(&worker_alive, 1);
         if (pthread_create(&threads[i].tid, NULL, worker_thread_main,
                            &threads[i]) != 0) {
             atomic_fetch_sub(&worker_alive, 1);
             fw_log(FW_LOG_ERROR, "cannot start thread %d", i);
-            atomic_store(&worker_stopping, 1);
+            stopping = 1;
             status = 1;
             break;
         }
@@ -185,7 +244,7 @@ fw_worker_run(const fw_worker_config_t *wc)
     }
 
     /* Wait for a stop signal, acting on the others. */
-    while (!atomic_load(&worker_stopping)) {
+    while (!stopping) {
         int sig = sigtimedwait(&waited, NULL, &(struct timespec){1, 0});
 
         if (sig < 0) {
@@ -201,11 +260,11 @@ fw_worker_run(const fw_worker_config_t *wc)
         case SIGINT:
             fw_log(FW_LOG_INFO, "%s: graceful stop",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            atomic_store(&worker_stopping, 1);
+            stopping = 1;
             break;
         case SIGQUIT:
             fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
-            atomic_store(&worker_stopping, 1);
+            stopping = 1;
             graceful = 0;
             break;
         case SIGUSR1:
@@ -221,14 +280,15 @@ fw_worker_run(const fw_worker_config_t *wc)
             break;
         }
     }
-    atomic_store(&worker_stopping, 1);
 
+    /* Stop accepting; wake every thread out of epoll_wait. */
+    epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    (void)!write(worker_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
     if (!graceful) {
         free(threads);
         return 0; /* the caller exits without finalising Python */
     }
 
-    /* Graceful: wake idle threads until every one has left its loop. */
     while (atomic_load(&worker_alive) > 0) {
         if (waited_ms >= (long)wc->shutdown_timeout * 1000) {
             fw_log(FW_LOG_WARN,
@@ -238,13 +298,13 @@ fw_worker_run(const fw_worker_config_t *wc)
             free(threads);
             return status;
         }
-        worker_wake_all(threads, started);
-        if (sigtimedwait(&waited, NULL, &tick) == SIGQUIT) {
+        if (sigtimedwait(&waited, NULL, &(struct timespec){0, 50000000L}) ==
+            SIGQUIT) {
             fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
             free(threads);
             return status;
         }
-        waited_ms += FW_WAKE_INTERVAL_MS;
+        waited_ms += 50;
     }
 
     for (int i = 0; i < started; i++) {

@@ -1,0 +1,561 @@
+"""
+Helpers of the end-to-end tests: start and stop processes by pid, wait until
+they are ready (bounded), render the nginx templates of examples/nginx, talk
+HTTP (http.client) and FastCGI (a minimal client) to them.
+
+Rules kept everywhere: every wait has a deadline, every process started is
+stopped by its pid (SIGTERM, bounded wait, SIGKILL of the process group it
+leads), servers listen on 127.0.0.1 or unix sockets only.
+"""
+
+import hashlib
+import http.client
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = '/usr/bin/python3'
+DJANGO_DIR = REPO / 'examples' / 'django'
+NGINX_DIR = REPO / 'examples' / 'nginx'
+APPS_DIR = REPO / 'tests' / 'apps'
+STYLE_CSS = DJANGO_DIR / 'demo' / 'static' / 'demo' / 'style.css'
+
+READY_TIMEOUT = float(os.environ.get('FW_E2E_READY_TIMEOUT', '15'))
+STOP_TIMEOUT = 10.0
+HTTP_TIMEOUT = 20.0
+
+# Every Proc started and not yet reaped: the session's last resort.
+RUNNING = []
+
+
+class ServerMissing(Exception):
+    """The binary under test or a web server is not installed / built."""
+
+
+def server_argv():
+    """The command that starts the server under test."""
+    override = os.environ.get('FW_E2E_SERVER')
+    if override:
+        argv = shlex.split(override)
+        return [str(REPO / a) if not os.path.isabs(a)
+                and (REPO / a).exists() else a for a in argv]
+    binary = REPO / 'fcgi-wsgi'
+    if not os.access(binary, os.X_OK):
+        raise ServerMissing('%s is not built (run make)' % binary)
+    return [str(binary)]
+
+
+def nginx_binary():
+    for candidate in (shutil.which('nginx'), '/usr/sbin/nginx'):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ServerMissing('nginx is not installed')
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tail(path, limit=6000):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return '(no log %s: %s)' % (path, e.strerror)
+    text = data[-limit:].decode('utf-8', 'replace')
+    return ('...' if len(data) > limit else '') + text
+
+
+class Proc:
+    """
+    A process started in its own session, its output in a log file.  stop()
+    ends it by pid: SIGTERM (or the signal given), a bounded wait, then
+    SIGKILL of the process group it leads (its own children included).
+    """
+
+    def __init__(self, argv, log_path, cwd=None, env=None, stdin=None,
+                 name=None):
+        self.argv = [str(a) for a in argv]
+        self.name = name or Path(self.argv[0]).name
+        self.log_path = Path(log_path)
+        self.log = open(self.log_path, 'ab')
+        try:
+            self.popen = subprocess.Popen(
+                self.argv, cwd=cwd, env=env,
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                stdout=self.log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        except BaseException:
+            self.log.close()
+            raise
+        self.pid = self.popen.pid
+        self.returncode = None
+        RUNNING.append(self)
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log_text(self):
+        self.log.flush()
+        return tail(self.log_path)
+
+    def wait(self, timeout):
+        """The exit status, or None if still running after timeout s."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """
+        Stops the process; returns its exit status (negative: killed by
+        that signal).  Always leaves neither it nor its group running.
+        """
+        try:
+            if self.popen.poll() is None:
+                try:
+                    os.kill(self.pid, sig)
+                except ProcessLookupError:
+                    pass
+                if self.wait(timeout) is None:
+                    self.kill_group()
+                    self.wait(5)
+            self.returncode = self.popen.poll()
+            return self.returncode
+        finally:
+            self.kill_group()
+            if self in RUNNING:
+                RUNNING.remove(self)
+            self.log.close()
+
+    def kill_group(self):
+        """SIGKILL to whatever is left of the process group this leads."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.popen.poll() is None:
+            self.wait(5)
+
+    def group_members(self):
+        """Pids still in this process's group (its workers, say)."""
+        pids = []
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path('/proc', entry, 'stat').read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(')', 1)[1].split()
+            if int(fields[2]) == self.pid and fields[0] != 'Z':
+                pids.append(int(entry))
+        return pids
+
+    def children(self):
+        """Live direct children of this process."""
+        kids = []
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path('/proc', entry, 'stat').read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(')', 1)[1].split()
+            if int(fields[1]) == self.pid and fields[0] != 'Z':
+                kids.append(int(entry))
+        return sorted(kids)
+
+
+def stop_all():
+    """Stops every Proc still running (end of session, or an interrupt)."""
+    for proc in list(RUNNING):
+        proc.stop(timeout=5)
+
+
+def _fail_not_ready(proc, what, extra_logs=()):
+    status = proc.popen.poll()
+    state = ('exited with status %s' % status if status is not None
+             else 'still running, not ready after %.0f s' % READY_TIMEOUT)
+    logs = '\n'.join('--- %s:\n%s' % (p, tail(p)) for p in extra_logs)
+    raise AssertionError('%s (%s) %s: %s\n--- log %s:\n%s\n%s' % (
+        proc.name, ' '.join(proc.argv), state, what, proc.log_path,
+        proc.log_text(), logs))
+
+
+def wait_unix_socket(proc, path, timeout=READY_TIMEOUT):
+    """Waits until path is a socket that accepts; fails with the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            break
+        if os.path.exists(path):
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.settimeout(1)
+                    s.connect(str(path))
+                return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    _fail_not_ready(proc, 'no socket at %s' % path)
+
+
+def wait_tcp(proc, port, host='127.0.0.1', timeout=READY_TIMEOUT,
+             extra_logs=()):
+    """Waits until host:port accepts; fails with the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            break
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    _fail_not_ready(proc, 'nothing accepts on %s:%d' % (host, port),
+                    extra_logs)
+
+
+def render_nginx(template, out, port, socket_path, static_root, tmpdir):
+    """Renders an examples/nginx template with its own render.sh."""
+    subprocess.run(
+        ['sh', str(NGINX_DIR / 'render.sh'), str(template), str(out),
+         str(port), str(socket_path), str(static_root), str(tmpdir)],
+        check=True, timeout=30)
+    return out
+
+
+def start_nginx(template, tmpdir, socket_path, static_root):
+    """Renders template in tmpdir, starts nginx: returns (proc, port)."""
+    binary = nginx_binary()
+    tmpdir = Path(tmpdir)
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    conf = tmpdir / 'nginx.conf'
+    for _ in range(5):
+        port = free_port()
+        render_nginx(template, conf, port, socket_path, static_root, tmpdir)
+        proc = Proc([binary, '-p', tmpdir, '-e', tmpdir / 'error.log',
+                     '-c', conf], tmpdir / 'nginx.out', name='nginx')
+        try:
+            wait_tcp(proc, port, extra_logs=[tmpdir / 'error.log'])
+            return proc, port
+        except AssertionError:
+            proc.stop()
+            if 'Address already in use' not in tail(tmpdir / 'error.log'):
+                raise
+    raise AssertionError('nginx: no free port after 5 tries')
+
+
+# ---------------------------------------------------------------- HTTP
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (name, value), as received
+        self.body = body
+
+    def header(self, name, default=None):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode('utf-8', 'replace')
+
+    def json(self):
+        import json
+        return json.loads(self.body.decode('utf-8'))
+
+    def __repr__(self):
+        return '<Response %d %s, %d bytes: %r>' % (
+            self.status, self.reason, len(self.body), self.body[:300])
+
+
+def http_request(port, method, path, headers=None, body=None,
+                 timeout=HTTP_TIMEOUT, encode_chunked=False):
+    """One request on a fresh connection to 127.0.0.1:port."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {},
+                     encode_chunked=encode_chunked)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, resp.reason, resp.getheaders(), data)
+    finally:
+        conn.close()
+
+
+class Browser:
+    """Keeps cookies between requests to one port, like a browser."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+
+    def request(self, method, path, headers=None, body=None, **kw):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers['Cookie'] = '; '.join(
+                '%s=%s' % kv for kv in self.cookies.items())
+        resp = http_request(self.port, method, path, headers, body, **kw)
+        for value in resp.header_all('Set-Cookie'):
+            name, _, rest = value.partition('=')
+            self.cookies[name.strip()] = rest.split(';', 1)[0]
+        return resp
+
+    def get(self, path, **kw):
+        return self.request('GET', path, **kw)
+
+    def post(self, path, fields=None, files=None, headers=None):
+        if files:
+            content_type, body = multipart(fields or {}, files)
+        else:
+            from urllib.parse import urlencode
+            content_type = 'application/x-www-form-urlencoded'
+            body = urlencode(fields or {}).encode()
+        headers = dict(headers or {})
+        headers['Content-Type'] = content_type
+        return self.request('POST', path, headers=headers, body=body)
+
+
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def csrf_token(html):
+    match = CSRF_INPUT.search(html)
+    assert match, 'no csrfmiddlewaretoken in the page:\n%s' % html[:2000]
+    return match.group(1)
+
+
+def multipart(fields, files):
+    """(content type, body) of a multipart/form-data request."""
+    boundary = 'fw-e2e-' + uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"'
+                      '\r\n\r\n' % (boundary, name)).encode()
+                     + str(value).encode() + b'\r\n')
+    for name, (filename, data, ctype) in files.items():
+        parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"; '
+                      'filename="%s"\r\nContent-Type: %s\r\n\r\n'
+                      % (boundary, name, filename, ctype)).encode()
+                     + data + b'\r\n')
+    parts.append(('--%s--\r\n' % boundary).encode())
+    return 'multipart/form-data; boundary=%s' % boundary, b''.join(parts)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def random_body(size, seed=b'fcgi-wsgi'):
+    """size bytes that are not all alike and contain every byte value."""
+    block = b''.join(hashlib.sha256(seed + i.to_bytes(4, 'big')).digest()
+                     for i in range(2048))
+    block += bytes(range(256)) + b'\r\n\n\0'
+    return (block * (size // len(block) + 1))[:size]
+
+
+def stream_lines(port, path, timeout=HTTP_TIMEOUT):
+    """
+    GETs path and reads the body line by line as it arrives: a list of
+    (time.time() at arrival, line).  Also returns the response headers.
+    """
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request('GET', path)
+        resp = conn.getresponse()
+        lines = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = resp.readline()
+            if not line:
+                break
+            lines.append((time.time(), line.decode('utf-8', 'replace')))
+        return resp.status, resp.getheaders(), lines
+    finally:
+        conn.close()
+
+
+def log_since(path, offset):
+    try:
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            return f.read().decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def wait_for_log(paths, offsets, needles, timeout=5.0):
+    """
+    Polls the logs (bounded) until all needles appear after the offsets;
+    returns the new text of all of them together.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        text = ''.join(log_since(p, o) for p, o in zip(paths, offsets))
+        if all(n in text for n in needles) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- FastCGI
+
+FCGI_BEGIN_REQUEST, FCGI_END_REQUEST = 1, 3
+FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = 4, 5, 6, 7
+FCGI_RESPONDER, FCGI_KEEP_CONN = 1, 1
+_HEADER = struct.Struct('!BBHHBx')
+
+
+def _record(rtype, rid, data=b''):
+    out = []
+    for start in range(0, max(len(data), 1), 65535):
+        part = data[start:start + 65535]
+        pad = -len(part) % 8
+        out.append(_HEADER.pack(1, rtype, rid, len(part), pad) + part
+                   + b'\0' * pad)
+    return b''.join(out)
+
+
+def _pair_length(n):
+    return bytes([n]) if n < 128 else struct.pack('!I', n | 0x80000000)
+
+
+def fcgi_params(params):
+    out = b''
+    for name, value in params.items():
+        name = name.encode('latin-1') if isinstance(name, str) else name
+        value = value.encode('utf-8') if isinstance(value, str) else value
+        out += _pair_length(len(name)) + _pair_length(len(value)) + name
+        out += value
+    return out
+
+
+class FcgiResponse:
+    def __init__(self, stdout, stderr, app_status):
+        self.raw = stdout
+        self.stderr = stderr
+        self.app_status = app_status
+        head, _, self.body = stdout.partition(b'\r\n\r\n')
+        self.headers = []
+        self.status = 200
+        for line in head.decode('latin-1').split('\r\n'):
+            if not line:
+                continue
+            name, _, value = line.partition(':')
+            self.headers.append((name.strip(), value.strip()))
+            if name.strip().lower() == 'status':
+                self.status = int(value.split()[0])
+
+    def header(self, name, default=None):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    def __repr__(self):
+        return '<FcgiResponse %d, %r>' % (self.status, self.raw[:300])
+
+
+def fcgi_connect(address, timeout=HTTP_TIMEOUT):
+    """address: a unix socket path (str/Path) or a (host, port) tuple."""
+    if isinstance(address, tuple):
+        sock = socket.create_connection(address, timeout=timeout)
+    else:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(str(address))
+    return sock
+
+
+def fcgi_request(address, path='/', method='GET', query='', body=b'',
+                 headers=None, extra=None, sock=None, keep_conn=False,
+                 request_id=1):
+    """
+    One FastCGI request with CGI params like a web server's (the whole path
+    in PATH_INFO, SCRIPT_NAME empty, unless extra says otherwise).  Uses
+    sock when given (left open), else a new connection (closed).
+    """
+    params = {
+        'GATEWAY_INTERFACE': 'CGI/1.1', 'REQUEST_METHOD': method,
+        'SCRIPT_NAME': '', 'PATH_INFO': path, 'QUERY_STRING': query,
+        'REQUEST_URI': path + ('?' + query if query else ''),
+        'SERVER_NAME': '127.0.0.1', 'SERVER_PORT': '80',
+        'SERVER_PROTOCOL': 'HTTP/1.1', 'REMOTE_ADDR': '127.0.0.1',
+        'REMOTE_PORT': '40000', 'HTTP_HOST': '127.0.0.1',
+    }
+    if body:
+        params['CONTENT_LENGTH'] = str(len(body))
+        params['CONTENT_TYPE'] = 'application/octet-stream'
+    for name, value in (headers or {}).items():
+        params['HTTP_' + name.upper().replace('-', '_')] = value
+    params.update(extra or {})
+    own = sock is None
+    if own:
+        sock = fcgi_connect(address)
+    try:
+        flags = FCGI_KEEP_CONN if keep_conn else 0
+        out = _record(FCGI_BEGIN_REQUEST, request_id,
+                      struct.pack('!HB5x', FCGI_RESPONDER, flags))
+        out += _record(FCGI_PARAMS, request_id, fcgi_params(params))
+        out += _record(FCGI_PARAMS, request_id)
+        for start in range(0, len(body), 65535):
+            out += _record(FCGI_STDIN, request_id, body[start:start + 65535])
+        out += _record(FCGI_STDIN, request_id)
+        sock.sendall(out)
+        stdout, stderr = [], []
+        buf = b''
+        deadline = time.monotonic() + HTTP_TIMEOUT
+        while time.monotonic() < deadline:
+            while len(buf) >= 8:
+                _, rtype, rid, clen, plen = _HEADER.unpack(buf[:8])
+                if len(buf) < 8 + clen + plen:
+                    break
+                content = buf[8:8 + clen]
+                buf = buf[8 + clen + plen:]
+                if rid != request_id:
+                    continue
+                if rtype == FCGI_STDOUT:
+                    stdout.append(content)
+                elif rtype == FCGI_STDERR:
+                    stderr.append(content)
+                elif rtype == FCGI_END_REQUEST:
+                    app_status = struct.unpack('!I', content[:4])[0]
+                    return FcgiResponse(b''.join(stdout), b''.join(stderr),
+                                        app_status)
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(
+                    'FastCGI connection closed before END_REQUEST; got %r'
+                    % b''.join(stdout)[:500])
+            buf += chunk
+        raise AssertionError('no END_REQUEST within %.0f s' % HTTP_TIMEOUT)
+    finally:
+        if own:
+            sock.close()

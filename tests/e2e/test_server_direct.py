@@ -1,0 +1,275 @@
+"""
+./fcgi-wsgi without nginx, through a minimal FastCGI client (e2elib): the
+socket forms, the lifecycle (ready, SIGTERM/SIGINT, stale and left-over
+socket files, socket mode), --pythonpath, --home, --processes, and a
+listener inherited on fd 0 from spawn-fcgi.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import server_env
+from e2elib import (APPS_DIR, PYTHON, Proc, fcgi_connect, fcgi_request,
+                    free_port, random_body, sha256, wait_tcp,
+                    wait_unix_socket)
+
+APP = ['--chdir', APPS_DIR, '--module', 'validator_app']
+
+
+def start_unix(start_server, tmp, extra=(), name='app.sock'):
+    sock = tmp / name
+    proc = start_server(['--socket', 'unix:%s' % sock] + APP + list(extra))
+    wait_unix_socket(proc, sock)
+    return proc, sock
+
+
+def hello(address):
+    resp = fcgi_request(address, '/hello')
+    assert resp.status == 200, resp
+    assert resp.body == b'hello from validator_app\n'
+    return resp
+
+
+@pytest.mark.parametrize('form', ['port-only', 'host-port'])
+def test_tcp_socket_forms(start_server, form):
+    port = free_port()
+    value = ':%d' % port if form == 'port-only' else '127.0.0.1:%d' % port
+    proc = start_server(['--socket', value] + APP)
+    wait_tcp(proc, port)
+    hello(('127.0.0.1', port))
+
+
+def test_plain_path_socket_form(start_server, tmp):
+    sock = tmp / 'plain.sock'
+    proc = start_server(['--socket', str(sock)] + APP)
+    wait_unix_socket(proc, sock)
+    hello(sock)
+
+
+def test_cgi_style_path_info(start_server, tmp):
+    """Web servers other than nginx send SCRIPT_NAME + PATH_INFO."""
+    _, sock = start_unix(start_server, tmp)
+    resp = fcgi_request(sock, '/environ', extra={'SCRIPT_NAME': '',
+                                                 'PATH_INFO': '/environ'})
+    assert resp.status == 200, resp
+    env = json.loads(resp.body)
+    assert env['PATH_INFO'] == '/environ' and env['SCRIPT_NAME'] == ''
+
+
+def test_body_and_keep_conn(start_server, tmp):
+    """Two requests on one connection (FCGI_KEEP_CONN), with bodies."""
+    _, sock = start_unix(start_server, tmp)
+    conn = fcgi_connect(sock)
+    try:
+        for i, size in enumerate((100_000, 1_000_000)):
+            data = random_body(size, seed=b'%d' % i)
+            try:
+                resp = fcgi_request(sock, '/read-n', query='size=8192',
+                                    method='POST', body=data, sock=conn,
+                                    keep_conn=True, request_id=i + 1)
+            except (OSError, AssertionError) as e:
+                pytest.fail('request %d on a FCGI_KEEP_CONN connection: %r '
+                            '(the server closed the connection after the '
+                            'previous request)' % (i + 1, e))
+            assert resp.status == 200, resp
+            assert json.loads(resp.body)['sha256'] == sha256(data)
+    finally:
+        conn.close()
+
+
+def lines_body():
+    parts = [b'short\n', b'\n', b'crlf line\r\n', b'x' * 70_000 + b'\n']
+    parts += [b'line %d %s\n' % (i, b'y' * (i * 37 % 500))
+              for i in range(300)]
+    return b''.join(parts) + b'no newline at the end'
+
+
+@pytest.mark.parametrize('path,query,size', [
+    ('/read-n', 'size=1000', 100_000),
+    ('/read-n', 'size=1', 3000),
+    ('/read-n', 'size=65536', 5 * 1024 * 1024),
+    ('/read-n', 'size=10', 0),
+    ('/readline', '', None),
+    ('/readline-size', '', None),
+    ('/iter', '', None),
+    ('/readlines', '', None),
+])
+def test_body_reading_shapes(start_server, tmp, path, query, size):
+    """wsgi.input read every way the validator allows, straight over
+    FastCGI (no web server adding HTTP_CONTENT_* headers)."""
+    proc, sock = start_unix(start_server, tmp,
+                            ['--logto', tmp / 'app.log'])
+    data = lines_body() if size is None else random_body(size)
+    resp = fcgi_request(sock, path, query=query, method='POST', body=data)
+    assert resp.status == 200, (resp, proc.log_text(),
+                                (tmp / 'app.log').read_text())
+    info = json.loads(resp.body)
+    assert info['length'] == len(data) and info['sha256'] == sha256(data)
+    log = (tmp / 'app.log').read_text()
+    assert 'Traceback' not in log and 'Warning' not in log, log
+
+
+def test_unread_body(start_server, tmp):
+    """The application answers without reading a 5 MiB body."""
+    _, sock = start_unix(start_server, tmp)
+    for path in ('/hello', '/error-before', '/hello'):
+        resp = fcgi_request(sock, path, method='POST',
+                            body=random_body(5 * 1024 * 1024))
+        assert resp.status in (200, 500), resp
+
+
+def test_survives_connect_and_close(start_server, tmp):
+    """A client that connects and leaves without a request (a probe)."""
+    proc, sock = start_unix(start_server, tmp)
+    for _ in range(3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(sock))
+    time.sleep(0.2)
+    assert proc.alive(), proc.log_text()
+    hello(sock)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_and_removes_socket(start_server, tmp, sig):
+    proc, sock = start_unix(start_server, tmp, ['--processes', '2'])
+    hello(sock)
+    os.kill(proc.pid, sig)
+    status = proc.wait(10)
+    assert status is not None, 'still running 10 s after %s' % sig.name
+    assert status == 0, (status, proc.log_text())
+    assert not os.path.exists(sock), 'socket file left behind'
+    deadline = time.monotonic() + 5
+    while proc.group_members() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.group_members() == [], 'workers left running: %s' % (
+        proc.group_members())
+
+
+def test_stale_socket_is_replaced(start_server, tmp):
+    sock = tmp / 'stale.sock'
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(sock))
+    stale.close()  # the file stays, nobody listens: a crashed server's
+    assert stat.S_ISSOCK(os.stat(sock).st_mode)
+    proc, _ = start_unix(start_server, tmp, name='stale.sock')
+    hello(sock)
+
+
+def test_chmod_socket(start_server, tmp):
+    _, sock = start_unix(start_server, tmp, ['--chmod-socket', '600'])
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    _, sock2 = start_unix(start_server, tmp, name='default.sock')
+    assert stat.S_IMODE(os.stat(sock2).st_mode) == 0o660
+
+
+def test_pythonpath(start_server, tmp):
+    sock = tmp / 'app.sock'
+    proc = start_server(['--socket', 'unix:%s' % sock, '--chdir', tmp,
+                         '--pythonpath', APPS_DIR,
+                         '--module', 'validator_app'])
+    wait_unix_socket(proc, sock)
+    hello(sock)
+
+
+def test_home_virtualenv(start_server, tmp):
+    """--home VENV: a module installed only in the venv is importable and
+    sys.prefix is the venv."""
+    venv = tmp / 'venv'
+    done = subprocess.run([PYTHON, '-m', 'venv', '--without-pip', venv],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.skip('cannot make a venv: %s' % done.stderr)
+    site = subprocess.run(
+        [venv / 'bin' / 'python', '-c',
+         'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        capture_output=True, text=True, timeout=60).stdout.strip()
+    with open(os.path.join(site, 'venv_only_app.py'), 'w') as f:
+        f.write('import sys\n\n\n'
+                'def application(environ, start_response):\n'
+                '    start_response("200 OK", '
+                '[("Content-Type", "text/plain")])\n'
+                '    return [sys.prefix.encode()]\n')
+    sock = tmp / 'venv.sock'
+    proc = start_server(['--socket', 'unix:%s' % sock, '--home', venv,
+                         '--module', 'venv_only_app'])
+    wait_unix_socket(proc, sock)
+    resp = fcgi_request(sock, '/')
+    assert resp.status == 200, (resp, proc.log_text())
+    assert os.path.realpath(resp.body.decode()) == os.path.realpath(venv)
+
+
+def wait_children(proc, count, timeout=5):
+    deadline = time.monotonic() + timeout
+    kids = proc.children()
+    while len(kids) != count and time.monotonic() < deadline:
+        time.sleep(0.1)
+        kids = proc.children()
+    return kids
+
+
+def test_processes_and_respawn(start_server, tmp):
+    proc, sock = start_unix(start_server, tmp, ['--processes', '3'])
+    kids = wait_children(proc, 3)
+    assert len(kids) == 3, 'workers of %d: %s\n%s' % (
+        proc.pid, kids, proc.log_text())
+    os.kill(kids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    new = proc.children()
+    while (kids[0] in new or len(new) != 3) and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+        new = proc.children()
+    assert kids[0] not in new and len(new) == 3, (
+        'no respawn after a worker was killed: %s -> %s\n%s'
+        % (kids, new, proc.log_text()))
+    for _ in range(6):
+        hello(sock)
+
+
+def test_spawn_fcgi_inherited_socket(start_server, server_cmd, tmp):
+    """spawn-fcgi binds the socket and execs fcgi-wsgi with it on fd 0
+    (-n: no fork, so the pid is fcgi-wsgi's)."""
+    spawn = shutil.which('spawn-fcgi') or '/usr/bin/spawn-fcgi'
+    if not os.access(spawn, os.X_OK):
+        pytest.skip('spawn-fcgi is not installed')
+    sock = tmp / 'spawn.sock'
+    proc = Proc([spawn, '-n', '-s', sock, '-M', '0660', '--'] + server_cmd
+                + [str(a) for a in APP], tmp / 'spawn.log',
+                env=server_env(), name='spawn-fcgi')
+    try:
+        wait_unix_socket(proc, sock)
+        hello(sock)
+    finally:
+        proc.stop()
+
+
+def test_threads_serve_in_parallel(start_server, tmp):
+    """--threads 2 in one process: two 1 s requests overlap, and the
+    environ says wsgi.multithread."""
+    _, sock = start_unix(start_server, tmp, ['--threads', '2'])
+    env = json.loads(fcgi_request(sock, '/environ').body)
+    assert env['wsgi.multithread'] is True, env
+    results = []
+
+    def one():
+        results.append(fcgi_request(sock, '/stream', query='n=3&delay=0.5'))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    elapsed = time.monotonic() - start
+    assert len(results) == 2 and all(r.status == 200 for r in results), \
+        results
+    assert elapsed < 1.8, 'two 1 s requests took %.2f s' % elapsed
