@@ -27,6 +27,7 @@
 
 #include "bridge/fcgi_io.h"
 #include "bridge/log.h"
+#include "bridge/scoreboard.h"
 #include "bridge/worker.h"
 #include "pyglue/pyglue.h"
 
@@ -65,14 +66,17 @@ worker_park(int fd, int first)
  * asked to keep it, or closes it.
  */
 static void
-worker_serve(fw_fcgi_conn_t *conn, fw_pyglue_thread_t *py, int fd, int kept)
+worker_serve(worker_thread_t *wt, fw_fcgi_conn_t *conn,
+             fw_pyglue_thread_t *py, int fd, int kept)
 {
     fw_pyglue_result_e res;
 
     if (fw_fcgi_io_begin(conn, fd, kept) < 0) {
         return; /* closed; a closed fd leaves the epoll set by itself */
     }
+    fw_scoreboard_request_begin(wt->index, conn->req.params);
     res = fw_pyglue_handle(py, &conn->req);
+    fw_scoreboard_request_end(wt->index);
     fd = fw_fcgi_io_end(conn, res == FW_PYGLUE_ABORT);
     if (fd >= 0) {
         worker_park(fd, !kept);
@@ -143,11 +147,11 @@ worker_thread_main(void *arg)
             int fd = worker_accept();
 
             if (fd >= 0) {
-                worker_serve(&conn, py, fd, 0);
+                worker_serve(wt, &conn, py, fd, 0);
             }
             continue;
         }
-        worker_serve(&conn, py, (int)ev.data.u64, 1);
+        worker_serve(wt, &conn, py, (int)ev.data.u64, 1);
     }
 
     fw_pyglue_thread_detach(py);

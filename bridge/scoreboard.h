@@ -1,0 +1,77 @@
+/*
+ * scoreboard.h: what every worker is doing, in memory shared by the master
+ * and its workers (mmap'd before the first fork, so it survives worker
+ * deaths and is read by the master, the status page, harakiri and
+ * slowlog).  One slot per worker process, one request slot per serving
+ * thread.  Each field has one writer (named on it); readers tolerate a torn
+ * string and never block a writer.
+ */
+#ifndef FW_SCOREBOARD_H
+#define FW_SCOREBOARD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum {
+    FW_WORKER_EMPTY = 0, /* no process in this slot */
+    FW_WORKER_STARTING,  /* forked, not yet accepting */
+    FW_WORKER_IDLE,      /* accepting; no thread serves a request */
+    FW_WORKER_BUSY,      /* at least one thread serves a request */
+    FW_WORKER_STOPPING   /* told to stop (stop, reload, recycling) */
+} fw_worker_state_e;
+
+typedef struct {
+    /* written by the serving thread */
+    atomic_int busy;            /* 1 while a request runs */
+    atomic_uint_fast64_t seq;   /* requests begun by this thread */
+    uint64_t started_us;        /* CLOCK_MONOTONIC µs, request start */
+    uint64_t last_duration_us;  /* of the last finished request */
+    char method[16];
+    char uri[256];              /* REQUEST_URI (or SCRIPT_NAME+PATH_INFO) */
+    /* written by the master */
+    atomic_uint_fast64_t slowlog_seq;  /* seq already reported as slow */
+    atomic_uint_fast64_t harakiri_seq; /* seq whose worker is being killed */
+} fw_score_request_t;
+
+typedef struct {
+    /* written by the master */
+    pid_t pid;
+    atomic_int state;           /* fw_worker_state_e */
+    uint64_t started_at;        /* CLOCK_REALTIME seconds */
+    uint64_t rss_kb;            /* sampled by the master from /proc */
+    uint64_t generation;        /* reload generation it was forked in */
+    /* written by the worker's threads */
+    atomic_uint_fast64_t requests; /* finished requests, all threads */
+    atomic_int active;             /* threads serving a request now */
+} fw_score_worker_t;
+
+typedef struct {
+    uint64_t start_time;           /* CLOCK_REALTIME s: the pool started */
+    atomic_uint_fast64_t accepted; /* connections/requests begun */
+    atomic_uint_fast64_t slow_requests;
+    atomic_uint_fast64_t max_children_reached;
+    atomic_int max_active;         /* most workers busy at once */
+    int max_workers;               /* slots */
+    int threads;                   /* request slots per worker */
+} fw_score_pool_t;
+
+/*
+ * Maps the shared scoreboard for max_workers slots of `threads` request
+ * slots each.  Before the first fork.  0, or -1 after logging.
+ */
+int fw_scoreboard_create(int max_workers, int threads);
+
+fw_score_pool_t *fw_scoreboard_pool(void);
+fw_score_worker_t *fw_scoreboard_worker(int index);
+fw_score_request_t *fw_scoreboard_request(int index, int thread);
+
+/* In a worker after fork: which slot is mine (used by the hooks below). */
+void fw_scoreboard_set_self(int index);
+
+/* Serving-thread hooks: around each request.  params is the FastCGI
+ * NAME=VALUE list (method and URI are copied from it). */
+void fw_scoreboard_request_begin(int thread, char **params);
+void fw_scoreboard_request_end(int thread);
+
+#endif /* FW_SCOREBOARD_H */
