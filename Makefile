@@ -36,7 +36,7 @@ DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format
+        clean format bench
 
 all: fcgi-wsgi
 
@@ -97,6 +97,12 @@ check: deps
 run: deps
 	$(MAKE) all
 	./examples/run-demo.sh
+
+# uWSGI and gunicorn from Debian, measured behind the same nginx.
+DEPS_BENCH = uwsgi-core uwsgi-plugin-python3 gunicorn wrk nginx
+bench: all
+	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
+	bench/run.sh $(BENCH_ARGS)
 
 install: fcgi-wsgi
 	install -d $(DESTDIR)$(PREFIX)/bin
