@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "pyglue/input.h"
+#include "pyglue/gil.h"
 
 /* The readline buffer; reads at least this large bypass it. */
 #define INPUT_BUF_SIZE 8192
@@ -553,21 +554,11 @@ fw_input_new(fw_request_t *r, long long content_length)
     return (PyObject *)self;
 }
 
-/*
- * Waits (GIL released) until no other thread is inside a gateway read on
- * this object.  Only an application that reads wsgi.input from a thread of
- * its own can make this wait at all.
- */
+/* Waits (GIL released) until no other thread is in a gateway read here. */
 static void
 wait_idle(input_t *self)
 {
-    while (self->busy) {
-        struct timespec pause = {0, 1000000};
-
-        Py_BEGIN_ALLOW_THREADS
-        nanosleep(&pause, NULL);
-        Py_END_ALLOW_THREADS
-    }
+    fw_gil_wait_clear(&self->busy);
 }
 
 int

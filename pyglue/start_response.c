@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pyglue/start_response.h"
+#include "pyglue/gil.h"
 #include "pyglue/response.h"
 
 static PyTypeObject start_response_type;
@@ -475,13 +476,7 @@ fw_start_response_new(fw_request_t *r, char *out, size_t out_cap)
 void
 fw_start_response_wait_idle(fw_start_response_t *sr)
 {
-    while (sr->sending) {
-        struct timespec pause = {0, 1000000};
-
-        Py_BEGIN_ALLOW_THREADS
-        nanosleep(&pause, NULL);
-        Py_END_ALLOW_THREADS
-    }
+    fw_gil_wait_clear(&sr->sending);
 }
 
 void
