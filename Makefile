@@ -22,6 +22,9 @@ PYGLUE_SRC = $(wildcard pyglue/*.c)
 BRIDGE_SRC = $(wildcard bridge/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+# The bridge pieces the unit tests drive directly (no libfcgi, no socket
+# of a web server).
+UNIT_BRIDGE = bridge/fcgi_guard.c bridge/log.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
@@ -51,11 +54,11 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -fno-omit-frame-pointer -c -o $@ $<
 
-build/rel/unit/%: build/rel/tests/unit/%.o $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB))
+build/rel/unit/%: build/rel/tests/unit/%.o $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-build/asan/unit/%: build/asan/tests/unit/%.o $(call obj,asan,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB))
+build/asan/unit/%: build/asan/tests/unit/%.o $(call obj,asan,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -80,7 +83,7 @@ test-unit: $(UNIT_BINS)
 # Leak detection is on where no Python runs (CPython leaks at exit).
 test-unit-asan: $(ASAN_BINS)
 	@set -e; for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
-	    case $$t in *test_conf) leaks=1 ;; *) leaks=0 ;; esac; \
+	    case $$t in *test_conf|*test_fcgi_guard) leaks=1 ;; *) leaks=0 ;; esac; \
 	    FW_TEST_APPS=$(CURDIR)/tests/apps PYTHONMALLOC=malloc \
 	    ASAN_OPTIONS=detect_leaks=$$leaks:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $$t; done
