@@ -33,13 +33,13 @@ ASAN_BINS = $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 
 # Debian packages: to build, and to run the tests and the demo.
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
-             libcmocka-dev libinih-dev libfcgi-bin
+             libcmocka-dev libinih-dev libfcgi-bin clang libclang-rt-14-dev
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format bench
+        clean format bench fuzz
 
 all: fcgi-wsgi
 
@@ -95,6 +95,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) test-unit-asan
+	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) test-e2e
 
 run: deps
@@ -106,6 +107,18 @@ DEPS_BENCH = uwsgi-core uwsgi-plugin-python3 gunicorn wrk nginx
 bench: all
 	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
 	bench/run.sh $(BENCH_ARGS)
+
+# The guard's scanner under libFuzzer (clang), bounded: FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+build/fuzz/fuzz_guard: tests/fuzz/fuzz_guard.c tests/fuzz/log_stub.c bridge/fcgi_guard.c
+	@mkdir -p $(dir $@)
+	clang $(STD) $(WARN) -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	    -o $@ $^
+
+fuzz: build/fuzz/fuzz_guard
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_guard -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	    -print_final_stats=1 build/fuzz/corpus 2>&1 | tail -12
 
 install: fcgi-wsgi
 	install -d $(DESTDIR)$(PREFIX)/bin
