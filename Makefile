@@ -24,7 +24,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 # The bridge pieces the unit tests drive directly (no libfcgi, no socket
 # of a web server).
-UNIT_BRIDGE = bridge/fcgi_guard.c bridge/log.c
+UNIT_BRIDGE = bridge/fcgi_guard.c bridge/log.c bridge/status.c \
+              bridge/scoreboard.c bridge/access_log.c bridge/notify.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
@@ -35,7 +36,9 @@ ASAN_BINS = $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
              libcmocka-dev libinih-dev libfcgi-bin clang libclang-rt-14-dev
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
-             libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk
+             libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
+             python3-prometheus-client openssl lighttpd-mod-openssl \
+             systemd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
@@ -83,7 +86,7 @@ test-unit: $(UNIT_BINS)
 # Leak detection is on where no Python runs (CPython leaks at exit).
 test-unit-asan: $(ASAN_BINS)
 	@set -e; for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
-	    case $$t in *test_conf|*test_fcgi_guard) leaks=1 ;; *) leaks=0 ;; esac; \
+	    case $$t in *test_conf|*test_fcgi_guard|*test_status|*test_notify|*test_print_config) leaks=1 ;; *) leaks=0 ;; esac; \
 	    FW_TEST_APPS=$(CURDIR)/tests/apps PYTHONMALLOC=malloc \
 	    ASAN_OPTIONS=detect_leaks=$$leaks:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $$t; done

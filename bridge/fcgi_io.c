@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -29,6 +30,10 @@ static int fcgi_end_stdout(fw_fcgi_conn_t *c);
 
 static const fw_gateway_ops_t fcgi_ops = {fcgi_read, fcgi_write, fcgi_flush};
 
+/* FastCGI's FCGI_AUTHORIZER role (fastcgi.h), and role = authorizer. */
+#define FCGI_ROLE_AUTHORIZER 2
+static int fcgi_force_authorizer;
+
 int
 fw_fcgi_io_global_init(void)
 {
@@ -37,6 +42,12 @@ fw_fcgi_io_global_init(void)
         return -1;
     }
     return 0;
+}
+
+void
+fw_fcgi_io_force_authorizer(int force)
+{
+    fcgi_force_authorizer = force;
 }
 
 void
@@ -76,7 +87,31 @@ fw_fcgi_io_begin(fw_fcgi_conn_t *c, int fd, int kept)
     c->keep = c->fcgx.keepConnection;
     c->fcgx.detached = 1;
     c->req.params = c->fcgx.envp;
+    c->req.role = c->fcgx.role == FCGI_ROLE_AUTHORIZER || fcgi_force_authorizer
+                      ? FW_ROLE_AUTHORIZER
+                      : FW_ROLE_RESPONDER;
+    if (c->req.role == FW_ROLE_AUTHORIZER) {
+        c->keep = 0; /* its STDIN is never read: the stream is not reusable */
+    }
+    c->resp_status = 0;
+    c->resp_started = 0;
+    c->resp_head_match = 0;
+    c->resp_body_bytes = 0;
     return 0;
+}
+
+/*
+ * Reads and drops what has arrived on fd without waiting: closing a TCP
+ * socket with unread bytes sends a reset, which can make the web server
+ * lose the response it has not read yet.
+ */
+static void
+fcgi_discard_pending(int fd)
+{
+    char scratch[4096];
+
+    while (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0) {
+    }
 }
 
 int
@@ -95,6 +130,9 @@ fw_fcgi_io_end(fw_fcgi_conn_t *c, int abort)
         if (c->wrote_direct && !c->wrote_buffered) {
             (void)fcgi_end_stdout(c);
         }
+        if (c->req.role == FW_ROLE_AUTHORIZER) {
+            fcgi_discard_pending(fd); /* before libfcgi may close it */
+        }
         c->fcgx.keepConnection = 1; /* we close, without lingering */
         c->fcgx.detached = 1;
         FCGX_Finish_r(&c->fcgx);
@@ -102,6 +140,7 @@ fw_fcgi_io_end(fw_fcgi_conn_t *c, int abort)
     }
     c->fcgx.ipcFd = -1;
     c->req.params = NULL;
+    c->req.role = FW_ROLE_RESPONDER;
     c->wrote_direct = 0;
     c->wrote_buffered = 0;
     c->keep = 0;
@@ -112,12 +151,50 @@ fw_fcgi_io_end(fw_fcgi_conn_t *c, int abort)
     return fd;
 }
 
+/*
+ * Follows the response through its writes, for the access log: the
+ * status code of a header block starting "Status: NNN", and the body
+ * bytes after the blank line that ends the block.  Costs an addition once
+ * the header block is over.
+ */
+static void
+fcgi_meter(fw_fcgi_conn_t *c, const char *buf, size_t len)
+{
+    static const char blank[] = "\r\n\r\n";
+
+    if (c->resp_head_match == 4) {
+        c->resp_body_bytes += len;
+        return;
+    }
+    if (!c->resp_started && len >= 11 && memcmp(buf, "Status: ", 8) == 0 &&
+        buf[8] >= '1' && buf[8] <= '9' && buf[9] >= '0' && buf[9] <= '9' &&
+        buf[10] >= '0' && buf[10] <= '9') {
+        c->resp_status =
+            (buf[8] - '0') * 100 + (buf[9] - '0') * 10 + (buf[10] - '0');
+    }
+    c->resp_started = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == blank[c->resp_head_match]) {
+            c->resp_head_match++;
+        } else {
+            c->resp_head_match = buf[i] == '\r';
+        }
+        if (c->resp_head_match == 4) {
+            c->resp_body_bytes += len - i - 1;
+            return;
+        }
+    }
+}
+
 static ssize_t
 fcgi_read(fw_request_t *r, char *buf, size_t len)
 {
     fw_fcgi_conn_t *c = r->conn;
     int n;
 
+    if (r->role == FW_ROLE_AUTHORIZER) {
+        return 0; /* no body; its STDIN may never come */
+    }
     if (len > (size_t)1 << 30) {
         len = (size_t)1 << 30;
     }
@@ -190,6 +267,7 @@ fcgi_write(fw_request_t *r, const char *buf, size_t len)
 {
     fw_fcgi_conn_t *c = r->conn;
 
+    fcgi_meter(c, buf, len);
     if (len >= FCGI_DIRECT_MIN) {
         return fcgi_write_direct(c, buf, len);
     }

@@ -1,13 +1,16 @@
 /*
- * listen.c: opens, inherits and closes the listening socket.  Only the
- * master side calls it, before any worker runs; it never accepts.
+ * listen.c: opens, inherits (fd 0), adopts (kept across a reload's exec)
+ * and closes the listening socket.  Only the master side calls it, before
+ * any worker runs; it never accepts.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +19,10 @@
 
 #include "bridge/listen.h"
 #include "bridge/log.h"
+
+/* sd_listen_fds(3): the first socket systemd passes, and a sane most. */
+#define LISTEN_SYSTEMD_FD 3
+#define LISTEN_SYSTEMD_MAX 1024
 
 /*
  * A unix socket path that exists: a server still answering there keeps it
@@ -160,10 +167,106 @@ listen_tcp(fw_listener_t *l, const char *host, int port, int backlog)
     return 0;
 }
 
+/* Takes systemd's LISTEN_* variables out of the environment. */
+static void
+listen_forget_systemd(void)
+{
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+}
+
+/*
+ * systemd's socket activation (sd_listen_fds(3)): LISTEN_PID names this
+ * process and LISTEN_FDS counts the sockets passed from fd 3 on;
+ * LISTEN_FDNAMES, optional, names them (":"-separated).  The three are
+ * taken out of the environment whatever they say, so that the
+ * application's children never take the sockets for their own.  Returns
+ * how many sockets are ours (0: not activated), with the first one's name
+ * copied to name (or ""); -1 after logging when LISTEN_FDS is not a
+ * number.
+ */
+static int
+listen_systemd_fds(char *name, size_t name_size)
+{
+    const char *pid_s = getenv("LISTEN_PID");
+    const char *fds_s = getenv("LISTEN_FDS");
+    const char *names = getenv("LISTEN_FDNAMES");
+    char *end;
+    long pid, fds;
+    int count = 0;
+
+    name[0] = '\0';
+    if (pid_s != NULL && fds_s != NULL) {
+        errno = 0;
+        pid = strtol(pid_s, &end, 10);
+        if (errno == 0 && *end == '\0' && pid == (long)getpid()) {
+            errno = 0;
+            fds = strtol(fds_s, &end, 10);
+            if (errno != 0 || *end != '\0' || fds < 0 ||
+                fds > LISTEN_SYSTEMD_MAX) {
+                fw_log(FW_LOG_ERROR, "LISTEN_FDS=%s: not a socket count",
+                       fds_s);
+                count = -1;
+            } else {
+                count = (int)fds;
+            }
+        }
+    }
+    if (count > 0 && names != NULL) {
+        snprintf(name, name_size, "%.*s", (int)strcspn(names, ":"), names);
+    }
+    listen_forget_systemd();
+    return count;
+}
+
+/*
+ * Serves the first socket systemd passed (fd 3); the others, if any, are
+ * closed.  0, or -1 after logging (fd 3 is not a listening socket).
+ */
+static int
+listen_systemd(fw_listener_t *l, int count, const char *fdname)
+{
+    char where[sizeof(l->name)];
+
+    if (fw_listen_adopt(l, LISTEN_SYSTEMD_FD, NULL) < 0) {
+        fw_log(FW_LOG_ERROR,
+               "systemd passed %d socket(s) (LISTEN_FDS) but fd %d is not a "
+               "listening socket: check the .socket unit (ListenStream=)",
+               count, LISTEN_SYSTEMD_FD);
+        return -1;
+    }
+    for (int fd = LISTEN_SYSTEMD_FD + 1; fd < LISTEN_SYSTEMD_FD + count;
+         fd++) {
+        close(fd);
+    }
+    if (count > 1) {
+        fw_log(FW_LOG_WARN,
+               "systemd passed %d sockets: serving the first (fd %d), "
+               "closed the others",
+               count, LISTEN_SYSTEMD_FD);
+    }
+    memcpy(where, l->name, sizeof(where));
+    snprintf(l->name, sizeof(l->name), "%.200s (systemd socket%s%.60s)",
+             where, fdname[0] != '\0' ? " " : "", fdname);
+    return 0;
+}
+
 int
 fw_listen_open(fw_listener_t *l, const fw_sockaddr_conf_t *addr,
                unsigned mode, int backlog)
 {
+    char fdname[64];
+    int systemd = addr->kind != FW_SOCK_NONE
+                      ? listen_systemd_fds(fdname, sizeof(fdname))
+                      : 0;
+
+    if (systemd > 0) {
+        fw_log(FW_LOG_WARN,
+               "socket is set: the %d socket(s) systemd passed are not "
+               "served (leave socket out to serve them)",
+               systemd);
+    }
     memset(l, 0, sizeof(*l));
     l->fd = -1;
 
@@ -183,7 +286,12 @@ fw_listen_inherit(fw_listener_t *l)
 {
     int listening = 0;
     socklen_t len = sizeof(listening);
+    char fdname[64];
+    int count = listen_systemd_fds(fdname, sizeof(fdname));
 
+    if (count != 0) {
+        return count < 0 ? -1 : listen_systemd(l, count, fdname);
+    }
     memset(l, 0, sizeof(*l));
     l->fd = -1;
     if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
@@ -193,6 +301,54 @@ fw_listen_inherit(fw_listener_t *l)
     }
     l->fd = STDIN_FILENO;
     snprintf(l->name, sizeof(l->name), "the listening socket on fd 0");
+    return 0;
+}
+
+int
+fw_listen_adopt(fw_listener_t *l, int fd, const char *own_path)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int listening = 0;
+    socklen_t ilen = sizeof(listening);
+    char host[256];
+    int flags;
+
+    listen_forget_systemd(); /* a reload's exec passes them on: stale */
+    memset(l, 0, sizeof(*l));
+    l->fd = -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) < 0 ||
+        !listening || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return -1;
+    }
+    if (fd != STDIN_FILENO) {
+        flags = fcntl(fd, F_GETFD);
+        if (flags >= 0) {
+            (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+    }
+    l->fd = fd;
+    if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *sa = (const struct sockaddr_un *)&ss;
+
+        snprintf(l->name, sizeof(l->name), "unix:%.*s",
+                 (int)sizeof(sa->sun_path), sa->sun_path);
+        if (own_path != NULL && strncmp(own_path, sa->sun_path,
+                                        sizeof(sa->sun_path)) == 0) {
+            snprintf(l->unix_path, sizeof(l->unix_path), "%s", own_path);
+        }
+    } else if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
+                           NULL, 0, NI_NUMERICHOST) == 0) {
+        int port = ss.ss_family == AF_INET6
+                       ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+
+        snprintf(l->name, sizeof(l->name),
+                 ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+    } else {
+        snprintf(l->name, sizeof(l->name), "the listening socket on fd %d",
+                 fd);
+    }
     return 0;
 }
 

@@ -37,6 +37,12 @@ fw_log_open(const char *path)
     return 0;
 }
 
+int
+fw_log_fd(void)
+{
+    return log_fd;
+}
+
 void
 fw_log_set_role(const char *role)
 {

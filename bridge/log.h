@@ -12,6 +12,9 @@
 /* Opens `path` for appending (NULL: stderr).  0, or -1 with errno set. */
 int fw_log_open(const char *path);
 
+/* The descriptor lines go to now (it changes when the log is reopened). */
+int fw_log_fd(void);
+
 /* Names this process in every line: "master", "worker 3"... */
 void fw_log_set_role(const char *role);
 

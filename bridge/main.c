@@ -1,25 +1,38 @@
 /*
  * main.c: wiring only.  Reads the configuration, prepares the process
- * (environment, directory, log, socket), starts Python and hands over to
- * the worker.  Exit status: 0 after a stop, 1 when start-up failed, 2 for a
- * bad configuration.
+ * (environment, directory, log, socket, pid file, privileges) and hands
+ * over to the master, which always runs.  Exit status: 0 after a stop, 1
+ * when start-up failed, 2 for a bad configuration.
+ *
+ * The same program is the new master image of a reload (master.c execs
+ * it): then the socket is adopted instead of bound, and a failure here
+ * does not end the process, since the old workers still serve: the master
+ * runs without an application and keeps them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/cgi.h"
 #include "bridge/fcgi_io.h"
 #include "bridge/listen.h"
 #include "bridge/log.h"
 #include "bridge/master.h"
+#include "bridge/notify.h"
+#include "bridge/observe.h"
+#include "bridge/pidfile.h"
+#include "bridge/privs.h"
+#include "bridge/scoreboard.h"
 #include "bridge/worker.h"
 #include "conf/conf.h"
 #include "pyglue/pyglue.h"
 
 #define FW_LISTEN_BACKLOG 1024
-#define FW_SHUTDOWN_TIMEOUT 30
+
+extern char **environ;
 
 /* env = KEY=VALUE lines, set before Python starts.  0 or -1. */
 static int
@@ -44,15 +57,88 @@ main_set_env(const fw_strlist_t *env)
     return 0;
 }
 
+/* A copy of the environment as it is now (for a reload's exec), or NULL
+ * when out of memory. */
+static char **
+main_copy_env(void)
+{
+    size_t n = 0;
+    char **copy;
+
+    while (environ[n] != NULL) {
+        n++;
+    }
+    copy = calloc(n + 1, sizeof(*copy));
+    for (size_t i = 0; copy != NULL && i < n; i++) {
+        copy[i] = strdup(environ[i]);
+        if (copy[i] == NULL) {
+            return NULL; /* the process ends soon: no need to free */
+        }
+    }
+    return copy;
+}
+
+/*
+ * The listening socket: adopted after a reload's exec (a changed socket
+ * option cannot apply: it is logged), inherited on fd 0, or bound.
+ * 0, -1 after logging, or 2 (a usage error, printed).
+ */
+static int
+main_listen(fw_listener_t *l, const fw_conf_t *conf,
+            const fw_master_handover_t *h)
+{
+    const char *own =
+        conf->listen.kind == FW_SOCK_UNIX ? conf->listen.path : NULL;
+
+    if (h->listen_fd >= 0) {
+        if (fw_listen_adopt(l, h->listen_fd, own) < 0) {
+            fw_log(FW_LOG_ERROR, "reload: fd %d is not a listening socket",
+                   h->listen_fd);
+            return -1;
+        }
+        if (conf->socket != NULL && own != NULL && l->unix_path[0] == '\0') {
+            fw_log(FW_LOG_WARN,
+                   "reload: socket changed to %s: still serving %s (a "
+                   "restart applies it)",
+                   conf->socket, l->name);
+        }
+        return 0;
+    }
+    if (conf->listen.kind == FW_SOCK_NONE) {
+        if (fw_listen_inherit(l) < 0 && fw_cgi_detect() == 0) {
+            fprintf(stderr,
+                    "fcgi-wsgi: no socket given and fd 0 is not a listening "
+                    "socket: set socket = unix:PATH or HOST:PORT (see "
+                    "--help)\n");
+            return 2;
+        }
+        return 0;
+    }
+    return fw_listen_open(l, &conf->listen, conf->chmod_socket,
+                          FW_LISTEN_BACKLOG);
+}
+
 int
 main(int argc, char **argv)
 {
     fw_conf_t conf;
+    fw_master_handover_t handover;
     fw_listener_t listener = {.fd = -1};
+    fw_privs_t privs;
     fw_app_config_t app;
-    fw_worker_config_t wc;
+    fw_master_config_t mc;
+    const char *msg;
+    char **envp;
     char cwd[4096];
-    int status = 1;
+    int cwd_fd, reload, rc, status = 1;
+
+    /* A reload's exec hands the socket and the old workers over. */
+    fw_master_handover_take(&handover);
+    reload = handover.listen_fd >= 0;
+    envp = main_copy_env();
+    cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    memset(&mc, 0, sizeof(mc));
+    memset(&app, 0, sizeof(app));
 
     switch (fw_conf_load(&conf, argc, argv, stdout, stderr)) {
     case FW_CONF_OK:
@@ -61,6 +147,9 @@ main(int argc, char **argv)
         fw_conf_free(&conf);
         return 0;
     case FW_CONF_ERROR:
+        if (reload) {
+            goto keep_old_workers;
+        }
         fw_conf_free(&conf);
         return 2;
     }
@@ -68,41 +157,66 @@ main(int argc, char **argv)
     if (fw_log_open(conf.logto) < 0) {
         fprintf(stderr, "fcgi-wsgi: logto %s: %s\n", conf.logto,
                 strerror(errno));
-        fw_conf_free(&conf);
-        return 2;
+        if (!reload) {
+            fw_conf_free(&conf);
+            return 2;
+        }
+    }
+    fw_log_set_role("master");
+    fw_notify_init(); /* systemd's NOTIFY_SOCKET, before Python starts */
+    if (envp == NULL) {
+        fw_log(FW_LOG_ERROR, "out of memory");
+        goto failed;
     }
 
+    msg = fw_privs_resolve(&privs, conf.uid, conf.gid, conf.chown_socket);
+    if (msg != NULL) {
+        fprintf(stderr, "fcgi-wsgi: %s\n", msg);
+        if (!reload) {
+            fw_conf_free(&conf);
+            return 2;
+        }
+        goto failed;
+    }
     if (main_set_env(&conf.env) < 0) {
-        goto done;
+        goto failed;
     }
     if (conf.chdir != NULL && chdir(conf.chdir) < 0) {
         fw_log(FW_LOG_ERROR, "chdir %s: %s", conf.chdir, strerror(errno));
-        goto done;
+        goto failed;
     }
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
         fw_log(FW_LOG_ERROR, "getcwd: %s", strerror(errno));
-        goto done;
+        goto failed;
     }
 
-    if (conf.listen.kind == FW_SOCK_NONE) {
-        if (fw_listen_inherit(&listener) < 0) {
-            fprintf(stderr,
-                    "fcgi-wsgi: no socket given and fd 0 is not a listening "
-                    "socket: set socket = unix:PATH or HOST:PORT (see "
-                    "--help)\n");
-            status = 2;
-            goto done;
-        }
-    } else if (fw_listen_open(&listener, &conf.listen, conf.chmod_socket,
-                              FW_LISTEN_BACKLOG) < 0) {
-        goto done;
+    rc = main_listen(&listener, &conf, &handover);
+    if (rc != 0) {
+        status = rc == 2 ? 2 : 1;
+        goto failed;
     }
-
+    if (!reload && listener.unix_path[0] != '\0' &&
+        fw_privs_chown_socket(&privs, listener.unix_path) < 0) {
+        goto failed;
+    }
+    if (conf.pidfile != NULL && fw_pidfile_write(conf.pidfile) < 0 &&
+        !reload) {
+        goto failed;
+    }
+    if (fw_privs_drop(&privs) < 0) {
+        goto failed;
+    }
     if (fw_fcgi_io_global_init() < 0) {
-        goto done;
+        goto failed;
+    }
+    fw_fcgi_io_force_authorizer(conf.force_authorizer);
+    if (fw_scoreboard_create(2 * conf.max_children, conf.threads) < 0) {
+        goto failed;
+    }
+    if (fw_observe_setup(&conf, listener.fd) < 0) {
+        goto failed;
     }
 
-    memset(&app, 0, sizeof(app));
     app.program = argv[0];
     app.home = conf.home;
     app.chdir = cwd;
@@ -112,28 +226,74 @@ main(int argc, char **argv)
     app.callable = conf.callable;
     app.mount = conf.mount;
     app.multithread = conf.threads > 1;
-    app.multiprocess = conf.processes > 1;
+    app.multiprocess = conf.max_children > 1;
     app.log = fw_log_write;
-
-    if (fw_pyglue_start(&app) < 0) {
+    if (listener.fd < 0) { /* a CGI request (bridge/cgi.c): serve, exit */
+        status = fw_cgi_serve(&app);
         goto done;
     }
 
-    fw_log(FW_LOG_INFO,
-           "serving %s:%s on %s with %d process(es) of %d thread(s)",
-           conf.module, conf.callable != NULL ? conf.callable : "application",
-           listener.name, conf.processes, conf.threads);
+    mc.app = &app;
+    mc.worker.threads = conf.threads;
+    mc.worker.shutdown_timeout = conf.worker_shutdown_timeout;
+    mc.worker.logto = conf.logto;
+    mc.worker.max_requests = conf.max_requests;
+    mc.worker.max_requests_delta = conf.max_requests_delta;
+    mc.worker.reload_on_rss = conf.reload_on_rss;
+    mc.lazy_apps = conf.lazy_apps;
+    mc.pm = conf.pm_mode;
+    mc.max_children = conf.max_children;
+    mc.start_servers = conf.start_servers;
+    mc.min_spare = conf.min_spare;
+    mc.max_spare = conf.max_spare;
+    mc.idle_timeout = conf.idle_timeout;
+    mc.touch_reload = conf.touch_reload.items;
+    mc.ntouch_reload = conf.touch_reload.n;
+    goto run;
 
-    wc.listen_fd = listener.fd;
-    wc.threads = conf.threads;
-    wc.shutdown_timeout = FW_SHUTDOWN_TIMEOUT;
-    wc.logto = conf.logto;
-    status = conf.processes > 1 ? fw_master_run(&wc, conf.processes)
-                                : fw_worker_run(&wc);
+keep_old_workers:
+    /* A reload whose configuration no longer loads: keep the socket
+     * open and the old workers serving; fork nothing. */
+    fw_log_set_role("master");
+    fw_conf_free(&conf);
+    memset(&conf, 0, sizeof(conf));
+    conf.threads = 1;
+    conf.worker_shutdown_timeout = 30;
+    conf.max_children = 1;
+
+failed:
+    if (!reload) {
+        goto done;
+    }
+    if (listener.fd < 0 &&
+        fw_listen_adopt(&listener, handover.listen_fd,
+                        conf.listen.kind == FW_SOCK_UNIX ? conf.listen.path
+                                                         : NULL) < 0) {
+        goto done;
+    }
+    mc.app = NULL;
+    mc.worker.threads = conf.threads > 0 ? conf.threads : 1;
+    mc.worker.shutdown_timeout =
+        conf.worker_shutdown_timeout > 0 ? conf.worker_shutdown_timeout : 30;
+    mc.worker.logto = conf.logto;
+    mc.max_children = conf.max_children > 0 ? conf.max_children : 1;
+
+run:
+    mc.worker.listen_fd = listener.fd;
+    mc.worker.slot = -1;
+    mc.argv = argv;
+    mc.envp = envp;
+    mc.cwd_fd = cwd_fd;
+    mc.handover = &handover;
+    status = fw_master_run(&mc);
     fw_log(FW_LOG_INFO, "stopped");
 
 done:
+    if (conf.pidfile != NULL) {
+        fw_pidfile_remove(conf.pidfile);
+    }
     fw_listen_close(&listener);
+    fw_master_handover_free(&handover);
     fw_conf_free(&conf);
     return status;
 }

@@ -1,16 +1,19 @@
 /*
  * scoreboard.c: the shared memory of scoreboard.h.  One anonymous shared
  * mapping made before the first fork; the serving threads' hooks only
- * store into their own request slot.
+ * store into their own request slot and add to atomic counters.
  */
 /* MAP_ANONYMOUS is not in POSIX.1-2008. */
 #define _DEFAULT_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge/log.h"
 #include "bridge/scoreboard.h"
@@ -19,14 +22,16 @@ static fw_score_pool_t *score_pool;
 static fw_score_worker_t *score_workers;
 static fw_score_request_t *score_requests;
 static int score_self = -1;
+/* Start of this thread's request, kept even without a scoreboard. */
+static _Thread_local uint64_t score_thread_started_us;
 
 int
 fw_scoreboard_create(int max_workers, int threads)
 {
-    size_t size = sizeof(fw_score_pool_t) +
-                  (size_t)max_workers * sizeof(fw_score_worker_t) +
-                  (size_t)max_workers * (size_t)threads *
-                      sizeof(fw_score_request_t);
+    size_t size =
+        sizeof(fw_score_pool_t) +
+        (size_t)max_workers * sizeof(fw_score_worker_t) +
+        (size_t)max_workers * (size_t)threads * sizeof(fw_score_request_t);
     void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     struct timespec now;
@@ -41,6 +46,7 @@ fw_scoreboard_create(int max_workers, int threads)
     score_requests = (fw_score_request_t *)(score_workers + max_workers);
     clock_gettime(CLOCK_REALTIME, &now);
     score_pool->start_time = (uint64_t)now.tv_sec;
+    score_pool->processes = max_workers;
     score_pool->max_workers = max_workers;
     score_pool->threads = threads;
     return 0;
@@ -64,14 +70,103 @@ fw_scoreboard_request(int index, int thread)
     return &score_requests[index * score_pool->threads + thread];
 }
 
-void
-fw_scoreboard_set_self(int index)
+/* Resets slot `index` for the calling process and marks it STARTING. */
+static void
+score_take(int index)
 {
+    fw_score_worker_t *w = &score_workers[index];
+    struct timespec now;
+
+    for (int t = 0; t < score_pool->threads; t++) {
+        fw_score_request_t *rq = fw_scoreboard_request(index, t);
+
+        atomic_store(&rq->busy, 0);
+        atomic_store(&rq->last_duration_us, 0);
+        rq->method[0] = '\0';
+        rq->uri[0] = '\0';
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    w->started_at = (uint64_t)now.tv_sec;
+    w->rss_kb = 0;
+    atomic_store(&w->requests, 0);
+    atomic_store(&w->active, 0);
+    atomic_store(&w->pid, getpid());
+    atomic_store(&w->state, FW_WORKER_STARTING);
     score_self = index;
 }
 
-static uint64_t
-score_now_us(void)
+void
+fw_scoreboard_set_self(int index)
+{
+    if (score_pool == NULL || index < 0 || index >= score_pool->max_workers) {
+        return;
+    }
+    score_take(index);
+}
+
+int
+fw_scoreboard_claim(int threads)
+{
+    if (score_self >= 0) {
+        return score_self; /* given by the master, which tracks its state */
+    }
+    if (score_pool == NULL && fw_scoreboard_create(1, threads) < 0) {
+        return -1;
+    }
+    for (int i = 0; score_self < 0 && i < score_pool->max_workers; i++) {
+        pid_t free_pid = 0;
+
+        /* the pid is stored last when a slot is freed: 0 means free */
+        if (atomic_compare_exchange_strong(&score_workers[i].pid, &free_pid,
+                                           getpid())) {
+            score_take(i);
+        }
+    }
+    if (score_self < 0) {
+        fw_log(FW_LOG_WARN, "scoreboard: no free slot for this worker: "
+                            "it does not appear on the status page");
+        return -1;
+    }
+    atomic_store(&score_workers[score_self].state, FW_WORKER_IDLE);
+    return score_self;
+}
+
+int
+fw_scoreboard_self(void)
+{
+    return score_self;
+}
+
+void
+fw_scoreboard_reap(void)
+{
+    if (score_pool == NULL) {
+        return;
+    }
+    for (int i = 0; i < score_pool->max_workers; i++) {
+        fw_score_worker_t *w = &score_workers[i];
+        pid_t pid = atomic_load(&w->pid);
+        int active;
+
+        if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) {
+            continue;
+        }
+        /* gone: nobody writes this slot until its pid is 0 again */
+        active = atomic_exchange(&w->active, 0);
+        if (active > 0) {
+            atomic_fetch_sub(&score_pool->active_threads, active);
+            atomic_fetch_sub(&score_pool->active_workers, 1);
+        }
+        for (int t = 0; t < score_pool->threads; t++) {
+            atomic_store(&fw_scoreboard_request(i, t)->busy, 0);
+        }
+        atomic_store(&w->state, FW_WORKER_EMPTY);
+        atomic_store(&w->pid, 0);
+    }
+}
+
+uint64_t
+fw_scoreboard_now_us(void)
 {
     struct timespec ts;
 
@@ -94,46 +189,91 @@ score_copy_param(char *dst, size_t size, char **params, const char *name)
     }
 }
 
+/* Raises *max to value if it is lower. */
+static void
+score_raise(atomic_int *max, int value)
+{
+    int seen = atomic_load(max);
+
+    while (seen < value && !atomic_compare_exchange_weak(max, &seen, value)) {
+    }
+}
+
 void
 fw_scoreboard_request_begin(int thread, char **params)
 {
     fw_score_request_t *rq;
     fw_score_worker_t *w;
 
+    score_thread_started_us = fw_scoreboard_now_us();
     if (score_pool == NULL || score_self < 0) {
         return;
     }
     w = &score_workers[score_self];
     rq = fw_scoreboard_request(score_self, thread);
-    score_copy_param(rq->method, sizeof(rq->method), params,
-                     "REQUEST_METHOD");
+    score_copy_param(rq->method, sizeof(rq->method), params, "REQUEST_METHOD");
     score_copy_param(rq->uri, sizeof(rq->uri), params, "REQUEST_URI");
-    rq->started_us = score_now_us();
+    atomic_store(&rq->started_us, score_thread_started_us);
     atomic_fetch_add(&rq->seq, 1);
     atomic_store(&rq->busy, 1);
     atomic_fetch_add(&score_pool->accepted, 1);
+    atomic_fetch_add(&score_pool->active_threads, 1);
     if (atomic_fetch_add(&w->active, 1) == 0) {
-        atomic_store(&w->state, FW_WORKER_BUSY);
+        int idle = FW_WORKER_IDLE;
+
+        atomic_compare_exchange_strong(&w->state, &idle, FW_WORKER_BUSY);
+        score_raise(&score_pool->max_active,
+                    atomic_fetch_add(&score_pool->active_workers, 1) + 1);
     }
 }
 
-void
+uint64_t
 fw_scoreboard_request_end(int thread)
 {
+    uint64_t duration = fw_scoreboard_now_us() - score_thread_started_us;
     fw_score_request_t *rq;
     fw_score_worker_t *w;
 
     if (score_pool == NULL || score_self < 0) {
-        return;
+        return duration;
     }
     w = &score_workers[score_self];
     rq = fw_scoreboard_request(score_self, thread);
-    rq->last_duration_us = score_now_us() - rq->started_us;
+    atomic_store(&rq->last_duration_us, duration);
     atomic_store(&rq->busy, 0);
     atomic_fetch_add(&w->requests, 1);
+    atomic_fetch_sub(&score_pool->active_threads, 1);
     if (atomic_fetch_sub(&w->active, 1) == 1) {
         int busy = FW_WORKER_BUSY;
 
         atomic_compare_exchange_strong(&w->state, &busy, FW_WORKER_IDLE);
+        atomic_fetch_sub(&score_pool->active_workers, 1);
     }
+    return duration;
+}
+
+uint64_t
+fw_scoreboard_rss_kb(pid_t pid)
+{
+    char path[64], buf[128];
+    unsigned long long size = 0, resident = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/statm", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) {
+        return 0;
+    }
+    return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096) / 1024u;
 }

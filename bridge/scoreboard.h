@@ -23,24 +23,25 @@ typedef enum {
 
 typedef struct {
     /* written by the serving thread */
-    atomic_int busy;            /* 1 while a request runs */
-    atomic_uint_fast64_t seq;   /* requests begun by this thread */
-    uint64_t started_us;        /* CLOCK_MONOTONIC µs, request start */
-    uint64_t last_duration_us;  /* of the last finished request */
+    atomic_int busy;                   /* 1 while a request runs */
+    atomic_uint_fast64_t seq;          /* requests begun by this thread */
+    _Atomic uint64_t started_us;       /* CLOCK_MONOTONIC µs, request start */
+    _Atomic uint64_t last_duration_us; /* of the last finished request */
     char method[16];
-    char uri[256];              /* REQUEST_URI (or SCRIPT_NAME+PATH_INFO) */
+    char uri[256]; /* REQUEST_URI (or SCRIPT_NAME+PATH_INFO) */
     /* written by the master */
     atomic_uint_fast64_t slowlog_seq;  /* seq already reported as slow */
     atomic_uint_fast64_t harakiri_seq; /* seq whose worker is being killed */
 } fw_score_request_t;
 
 typedef struct {
-    /* written by the master */
-    pid_t pid;
-    atomic_int state;           /* fw_worker_state_e */
-    uint64_t started_at;        /* CLOCK_REALTIME seconds */
-    uint64_t rss_kb;            /* sampled by the master from /proc */
-    uint64_t generation;        /* reload generation it was forked in */
+    /* written by the worker when it takes the slot, cleared by the master
+     * (fw_scoreboard_reap) once the process is gone */
+    _Atomic pid_t pid;   /* 0: the slot is free */
+    atomic_int state;    /* fw_worker_state_e */
+    uint64_t started_at; /* CLOCK_REALTIME seconds */
+    uint64_t rss_kb;     /* sampled by the master from /proc */
+    uint64_t generation; /* reload generation it was forked in */
     /* written by the worker's threads */
     atomic_uint_fast64_t requests; /* finished requests, all threads */
     atomic_int active;             /* threads serving a request now */
@@ -48,12 +49,17 @@ typedef struct {
 
 typedef struct {
     uint64_t start_time;           /* CLOCK_REALTIME s: the pool started */
-    atomic_uint_fast64_t accepted; /* connections/requests begun */
-    atomic_uint_fast64_t slow_requests;
-    atomic_uint_fast64_t max_children_reached;
-    atomic_int max_active;         /* most workers busy at once */
-    int max_workers;               /* slots */
-    int threads;                   /* request slots per worker */
+    atomic_uint_fast64_t accepted; /* requests begun, status pages too */
+    atomic_uint_fast64_t slow_requests;        /* by the master (slowlog) */
+    atomic_uint_fast64_t harakiri_kills;       /* by the master (harakiri) */
+    atomic_uint_fast64_t max_children_reached; /* by the master's pm */
+    atomic_int max_active;                     /* most workers busy at once */
+    atomic_int active_workers;    /* workers with a request running */
+    atomic_int active_threads;    /* requests running, whole pool */
+    atomic_long max_listen_queue; /* most connections seen waiting */
+    int processes;                /* workers the pool is configured for */
+    int max_workers;              /* slots */
+    int threads;                  /* request slots per worker */
 } fw_score_pool_t;
 
 /*
@@ -66,12 +72,39 @@ fw_score_pool_t *fw_scoreboard_pool(void);
 fw_score_worker_t *fw_scoreboard_worker(int index);
 fw_score_request_t *fw_scoreboard_request(int index, int thread);
 
-/* In a worker after fork: which slot is mine (used by the hooks below). */
+/* In a worker after fork: which slot is mine (used by the hooks below).
+ * Takes the slot over: pid, start time and counters are reset. */
 void fw_scoreboard_set_self(int index);
 
+/*
+ * In a worker that was given no slot (fw_scoreboard_set_self was not
+ * called): takes the first free one, and marks it idle (accepting).  A
+ * worker running without a master and so without a scoreboard first makes
+ * one of one slot of `threads` request slots.  Returns the slot index, or
+ * -1 when there is no free slot (the hooks then do nothing).
+ */
+int fw_scoreboard_claim(int threads);
+
+/* The calling worker's slot index, or -1. */
+int fw_scoreboard_self(void);
+
+/*
+ * In the master, on each tick: frees the slots of workers that are gone
+ * (their pid no longer exists), taking their running requests off the
+ * pool's counts.  A new worker can only take a slot once it is free.
+ */
+void fw_scoreboard_reap(void);
+
 /* Serving-thread hooks: around each request.  params is the FastCGI
- * NAME=VALUE list (method and URI are copied from it). */
+ * NAME=VALUE list (method and URI are copied from it).  end returns the
+ * request's duration in µs (0 without a scoreboard). */
 void fw_scoreboard_request_begin(int thread, char **params);
-void fw_scoreboard_request_end(int thread);
+uint64_t fw_scoreboard_request_end(int thread);
+
+/* CLOCK_MONOTONIC in µs: the clock of started_us. */
+uint64_t fw_scoreboard_now_us(void);
+
+/* pid's resident set in KiB from /proc/PID/statm; 0 when unreadable. */
+uint64_t fw_scoreboard_rss_kb(pid_t pid);
 
 #endif /* FW_SCOREBOARD_H */

@@ -10,9 +10,17 @@
  * them and the main thread takes signals with sigtimedwait.  To stop, the
  * main thread writes the eventfd: each thread leaves as soon as it is back
  * in epoll_wait, so a request in progress always completes.
+ *
+ * Life in the pool: the worker says it is ready (scoreboard state IDLE)
+ * once its threads can accept, and STOPPING as soon as it stops accepting,
+ * whoever asked: the master (SIGTERM), or the worker itself after the
+ * request that crossed max-requests or reload-on-rss (a serving thread
+ * raises SIGUSR2 at its own process and pokes the master, which forks the
+ * replacement at once).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,12 +32,19 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdio.h>
 
+#include "bridge/fcgi_guard.h"
 #include "bridge/fcgi_io.h"
 #include "bridge/log.h"
+#include "bridge/observe.h"
 #include "bridge/scoreboard.h"
 #include "bridge/worker.h"
 #include "pyglue/pyglue.h"
+
+/* How long a new connection may take to send its request before it waits
+ * in the epoll set instead of in a thread. */
+#define WORKER_FIRST_BYTES_MS 50
 
 /* epoll data of the two descriptors that are not connections. */
 #define WORKER_EV_LISTEN UINT64_MAX
@@ -44,6 +59,17 @@ static int worker_epfd = -1;
 static int worker_listen_fd = -1;
 static int worker_wake_fd = -1;
 static atomic_int worker_alive;
+
+/* Recycling: the config, this process's request limit (max-requests plus
+ * its jitter), /proc/self/statm kept open for reload-on-rss, and why the
+ * worker leaves (set once, by the thread that decides it). */
+static const fw_worker_config_t *worker_conf;
+static uint64_t worker_request_limit;
+static int worker_statm_fd = -1;
+static long worker_page_size = 4096;
+static atomic_int worker_recycling;
+static atomic_int worker_quitting; /* SIGQUIT: no last look */
+static char worker_recycle_reason[128];
 
 /* Waits (one-shot) for the next request on a kept connection. */
 static void
@@ -62,6 +88,38 @@ worker_park(int fd, int first)
 }
 
 /*
+ * Lets a connection's request reach libfcgi only once it has all arrived
+ * and passed fcgi_guard.c's checks.  A new connection whose first bytes
+ * are not there yet gets a short wait (the web server writes right after
+ * connecting), then waits in the epoll set like a kept connection, so a
+ * silent client never holds a thread.  Returns 1 to serve now, 0 when the
+ * connection was parked or closed.  `registered`: fd is in the epoll set.
+ */
+static int
+worker_guard(int fd, int registered)
+{
+    fw_guard_result_e res = fw_fcgi_guard_check(fd, registered);
+
+    if (res == FW_GUARD_WAIT && !registered) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+        if (poll(&pfd, 1, WORKER_FIRST_BYTES_MS) > 0) {
+            res = fw_fcgi_guard_check(fd, 0);
+        }
+    }
+    switch (res) {
+    case FW_GUARD_READY:
+        return 1;
+    case FW_GUARD_WAIT:
+        worker_park(fd, !registered);
+        return 0;
+    default:
+        close(fd);
+        return 0;
+    }
+}
+
+/*
  * Serves one request on fd, then parks the connection if the web server
  * asked to keep it, or closes it.
  */
@@ -71,12 +129,16 @@ worker_serve(worker_thread_t *wt, fw_fcgi_conn_t *conn,
 {
     fw_pyglue_result_e res;
 
+    if (!worker_guard(fd, kept)) {
+        return;
+    }
     if (fw_fcgi_io_begin(conn, fd, kept) < 0) {
         return; /* closed; a closed fd leaves the epoll set by itself */
     }
     fw_scoreboard_request_begin(wt->index, conn->req.params);
-    res = fw_pyglue_handle(py, &conn->req);
-    fw_scoreboard_request_end(wt->index);
+    res = fw_status_wants(conn->req.params) ? fw_status_serve(&conn->req)
+                                            : fw_pyglue_handle(py, &conn->req);
+    fw_access_log_request(conn, fw_scoreboard_request_end(wt->index));
     fd = fw_fcgi_io_end(conn, res == FW_PYGLUE_ABORT);
     if (fd >= 0) {
         worker_park(fd, !kept);
@@ -107,6 +169,99 @@ worker_accept(void)
         break;
     }
     return -1;
+}
+
+/* This process's resident set in MiB, from /proc/self/statm; -1 if
+ * unreadable. */
+static long
+worker_rss_mib(void)
+{
+    char buf[128];
+    unsigned long size = 0, resident = 0;
+    ssize_t n = pread(worker_statm_fd, buf, sizeof(buf) - 1, 0);
+
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) {
+        return -1;
+    }
+    return (long)(resident * (unsigned long)worker_page_size >> 20);
+}
+
+/*
+ * After a request: when this process crossed max-requests or
+ * reload-on-rss, the first thread to see it starts a graceful stop
+ * (SIGUSR2 to its own process: the main thread stops accepting and waits
+ * for the requests running) and pokes the master so the replacement is
+ * forked at once.
+ */
+static void
+worker_check_recycle(void)
+{
+    fw_score_worker_t *w;
+    uint64_t served;
+    long rss = -1;
+
+    if (worker_conf == NULL || worker_conf->slot < 0) {
+        return;
+    }
+    w = fw_scoreboard_worker(worker_conf->slot);
+    served = atomic_load(&w->requests);
+    if (worker_request_limit > 0 && served >= worker_request_limit) {
+        if (atomic_exchange(&worker_recycling, 1) == 0) {
+            snprintf(worker_recycle_reason, sizeof(worker_recycle_reason),
+                     "max-requests: %llu requests served",
+                     (unsigned long long)served);
+            goto leave;
+        }
+        return;
+    }
+    if (worker_statm_fd >= 0 &&
+        (rss = worker_rss_mib()) >= worker_conf->reload_on_rss) {
+        if (atomic_exchange(&worker_recycling, 1) == 0) {
+            snprintf(worker_recycle_reason, sizeof(worker_recycle_reason),
+                     "reload-on-rss: RSS %ld MiB >= %d MiB", rss,
+                     worker_conf->reload_on_rss);
+            goto leave;
+        }
+    }
+    return;
+
+leave:
+    /* this thread stops accepting now; the main thread does the rest */
+    epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    kill(getpid(), SIGUSR2);
+    if (worker_conf->master > 0 && getppid() == worker_conf->master) {
+        kill(worker_conf->master, SIGUSR2);
+    }
+}
+
+/*
+ * A stopping thread's last look at the listening socket.  A connection
+ * whose wake-up went to this process's epoll set just before the
+ * listening socket left it would wait in the queue until the next
+ * connection wakes another worker: take it (at most one per thread).
+ * Such a wake-up needs a thread of this process waiting in epoll_wait;
+ * a single-threaded worker that recycles itself left the set from its
+ * only thread, which was busy: it looks no further (max-requests exact).
+ */
+static void
+worker_last_look(worker_thread_t *wt, fw_fcgi_conn_t *conn,
+                 fw_pyglue_thread_t *py)
+{
+    int fd;
+
+    if (atomic_load(&worker_quitting) ||
+        (atomic_load(&worker_recycling) && worker_conf != NULL &&
+         worker_conf->threads == 1)) {
+        return;
+    }
+    fd = accept(worker_listen_fd, NULL, NULL);
+    if (fd >= 0) {
+        worker_serve(wt, conn, py, fd, 0);
+    }
 }
 
 static void *
@@ -141,6 +296,7 @@ worker_thread_main(void *arg)
             continue;
         }
         if (ev.data.u64 == WORKER_EV_WAKE) {
+            worker_last_look(wt, &conn, py);
             break;
         }
         if (ev.data.u64 == WORKER_EV_LISTEN) {
@@ -148,10 +304,12 @@ worker_thread_main(void *arg)
 
             if (fd >= 0) {
                 worker_serve(wt, &conn, py, fd, 0);
+                worker_check_recycle();
             }
             continue;
         }
         worker_serve(wt, &conn, py, (int)ev.data.u64, 1);
+        worker_check_recycle();
     }
 
     fw_pyglue_thread_detach(py);
@@ -214,6 +372,45 @@ worker_signals_block(sigset_t *waited)
     pthread_sigmask(SIG_BLOCK, waited, NULL);
 }
 
+/*
+ * Recycling limits of this process: max-requests plus a random 0..delta
+ * (so that workers started together do not all leave together), and
+ * /proc/self/statm kept open for reload-on-rss.
+ */
+static void
+worker_recycle_setup(const fw_worker_config_t *wc)
+{
+    long page = sysconf(_SC_PAGESIZE);
+
+    worker_conf = wc;
+    worker_page_size = page > 0 ? page : 4096;
+    worker_request_limit = 0;
+    if (wc->max_requests > 0) {
+        unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+        int jitter = wc->max_requests_delta > 0
+                         ? rand_r(&seed) % (wc->max_requests_delta + 1)
+                         : 0;
+
+        worker_request_limit = (uint64_t)wc->max_requests + (uint64_t)jitter;
+    }
+    if (wc->reload_on_rss > 0) {
+        worker_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        if (worker_statm_fd < 0) {
+            fw_log(FW_LOG_WARN, "reload-on-rss: /proc/self/statm: %s",
+                   strerror(errno));
+        }
+    }
+}
+
+/* The scoreboard slot's state, when the worker has a slot. */
+static void
+worker_set_state(const fw_worker_config_t *wc, int state)
+{
+    if (wc->slot >= 0 && fw_scoreboard_pool() != NULL) {
+        atomic_store(&fw_scoreboard_worker(wc->slot)->state, state);
+    }
+}
+
 int
 fw_worker_run(const fw_worker_config_t *wc)
 {
@@ -223,6 +420,8 @@ fw_worker_run(const fw_worker_config_t *wc)
     long waited_ms = 0;
 
     worker_signals_block(&waited);
+    worker_recycle_setup(wc);
+    fw_observe_worker_start();
     if (worker_poll_setup(wc->listen_fd) < 0) {
         return 1;
     }
@@ -232,6 +431,11 @@ fw_worker_run(const fw_worker_config_t *wc)
         fw_log(FW_LOG_ERROR, "out of memory");
         return 1;
     }
+
+    /* Ready: the listening socket is in the epoll set, so connections
+     * queue for the threads starting now. */
+    worker_set_state(wc, FW_WORKER_IDLE);
+    fw_log(FW_LOG_INFO, "ready: accepting with %d thread(s)", wc->threads);
 
     for (int i = 0; i < wc->threads; i++) {
         threads[i].index = i;
@@ -278,7 +482,18 @@ fw_worker_run(const fw_worker_config_t *wc)
             } else {
                 fw_log(FW_LOG_INFO, "SIGUSR1: log reopened");
             }
+            fw_observe_reopen();
             break;
+        case SIGUSR2:
+            /* raised by a serving thread (worker_check_recycle) */
+            if (atomic_load(&worker_recycling)) {
+                fw_log(FW_LOG_INFO, "%s: recycling (graceful stop)",
+                       worker_recycle_reason);
+                stopping = 1;
+            }
+            break;
+        case SIGHUP:
+            break; /* the master reloads; a worker has nothing to do */
         default:
             fw_log(FW_LOG_INFO, "signal %d ignored", sig);
             break;
@@ -287,6 +502,8 @@ fw_worker_run(const fw_worker_config_t *wc)
 
     /* Stop accepting; wake every thread out of epoll_wait. */
     epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    worker_set_state(wc, FW_WORKER_STOPPING);
+    atomic_store(&worker_quitting, !graceful);
     (void)!write(worker_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
     if (!graceful) {
         free(threads);
@@ -308,6 +525,8 @@ fw_worker_run(const fw_worker_config_t *wc)
             free(threads);
             return status;
         }
+        /* a request that began meanwhile marked the slot busy again */
+        worker_set_state(wc, FW_WORKER_STOPPING);
         waited_ms += 50;
     }
 

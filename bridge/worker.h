@@ -6,18 +6,27 @@
 #ifndef FW_WORKER_H
 #define FW_WORKER_H
 
+#include <sys/types.h>
+
 typedef struct {
     int listen_fd;
-    int threads;          /* serving threads, >= 1 */
-    int shutdown_timeout; /* seconds a graceful stop waits for requests */
-    const char *logto;    /* reopened on SIGUSR1 */
+    int threads;            /* serving threads, >= 1 */
+    int shutdown_timeout;   /* seconds a graceful stop waits for requests */
+    const char *logto;      /* reopened on SIGUSR1 */
+    int slot;               /* scoreboard slot (set by the master's fork) */
+    pid_t master;           /* poked (SIGUSR2) when this worker leaves */
+    int max_requests;       /* recycle after this many requests; 0: never */
+    int max_requests_delta; /* + a random 0..delta, drawn per process */
+    int reload_on_rss;      /* recycle above this RSS, MiB; 0: never */
 } fw_worker_config_t;
 
 /*
  * Serves until SIGTERM or SIGINT (graceful: stop accepting, finish what
- * runs, at most shutdown_timeout seconds) or SIGQUIT (at once).  Python
- * must be started; it is finalised here after a graceful stop.  Returns
- * the process exit status.  Call from the main thread.
+ * runs, at most shutdown_timeout seconds) or SIGQUIT (at once), or until
+ * it recycles itself (max-requests, reload-on-rss: a graceful stop after
+ * the request that crossed the limit).  Python must be started; it is
+ * finalised here after a graceful stop.  Returns the process exit status.
+ * Call from the main thread.
  */
 int fw_worker_run(const fw_worker_config_t *wc);
 

@@ -7,6 +7,7 @@
 #ifndef FW_CONF_H
 #define FW_CONF_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* printed by --version as "fcgi-wsgi 0.1.0" */
@@ -30,6 +31,13 @@ typedef struct {
     int port;       /* FW_SOCK_TCP: 1..65535 */
 } fw_sockaddr_conf_t;
 
+/* pm: how the pool's size follows the load (php-fpm's pm). */
+typedef enum {
+    FW_PM_STATIC = 0, /* always `processes` workers */
+    FW_PM_DYNAMIC,    /* start-servers, then min/max-spare idle ones */
+    FW_PM_ONDEMAND    /* none until a connection waits; idle-timeout */
+} fw_pm_e;
+
 typedef struct {
     /* as written by the user */
     char *socket;
@@ -45,8 +53,42 @@ typedef struct {
     int processes;
     int threads;
 
+    /* the process manager (bridge/master.c, bridge/children.c) */
+    bool lazy_apps;       /* import the app in each worker, not the master */
+    char *pm;             /* static | dynamic | ondemand */
+    int max_children;     /* 0: processes (after the checks: the pool max) */
+    int start_servers;    /* 0: between the spares (after the checks) */
+    int min_spare;
+    int max_spare;        /* 0: min(3, max_children) (after the checks) */
+    int idle_timeout;     /* ondemand: seconds idle before a worker goes */
+    int max_requests;     /* recycle a worker after this many; 0: never */
+    int max_requests_delta; /* + a random 0..delta per worker */
+    int reload_on_rss;    /* MiB; 0: never */
+    int worker_shutdown_timeout; /* seconds a graceful stop may take */
+    fw_strlist_t touch_reload; /* reload when a file's mtime changes */
+    char *pidfile;
+    char *uid;
+    char *gid;
+    char *chown_socket;   /* USER[:GROUP] */
+
+    /* roles and deployment (bridge/fcgi_io.c, conf/print_config.c) */
+    char *role;              /* "auto" (each request's) or "authorizer" */
+    fw_strlist_t static_map; /* "URLPREFIX=DIR": for --print-config only */
+    char *print_config;      /* print this target's config, then exit */
+
+    /* seeing inside (bridge/observe.h) */
+    char *access_log;    /* NULL: no access log */
+    char *status_path;   /* NULL: no status page */
+    char *ping_path;     /* NULL: no ping page */
+    char *ping_response; /* default "pong" */
+    char *pool_name;     /* NULL: the module's name */
+    int harakiri;        /* seconds; 0: off */
+    int slowlog;         /* seconds; 0: off */
+
     /* derived by the checks */
+    bool force_authorizer; /* role = authorizer */
     fw_sockaddr_conf_t listen;
+    fw_pm_e pm_mode;
 } fw_conf_t;
 
 typedef enum {

@@ -268,16 +268,170 @@ fw_conf_check_env(fw_conf_state_t *st, const char *value, char **keep)
 }
 
 /*
+ * role = auto (each request's, from the web server) | authorizer (every
+ * request is served in the FastCGI Authorizer role).
+ */
+const char *
+fw_conf_check_role(fw_conf_state_t *st, const char *value, char **keep)
+{
+    (void)keep;
+    if (strcmp(value, "auto") == 0 || strcmp(value, "authorizer") == 0) {
+        st->c->force_authorizer = strcmp(value, "authorizer") == 0;
+        return NULL;
+    }
+    return fw_conf_table_msg(st, "expected auto or authorizer, got '%s'",
+                             value);
+}
+
+/* pm = static | dynamic | ondemand (php-fpm's words). */
+const char *
+fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
+{
+    static const char *const modes[] = {"static", "dynamic", "ondemand"};
+
+    (void)keep;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(value, modes[i]) == 0) {
+            st->c->pm_mode = (fw_pm_e)i;
+            return NULL;
+        }
+    }
+    return fw_conf_table_msg(
+        st, "expected static, dynamic or ondemand, got '%s'", value);
+}
+
+static bool
+given(fw_conf_state_t *st, const char *name)
+{
+    return st->given[fw_conf_table_find(name) - fw_conf_table_rows];
+}
+
+/*
+ * The pool's sizes, as php-fpm checks them.  static: processes workers
+ * (max-children alone may say it instead).  dynamic and ondemand:
+ * max-children, or processes; dynamic: 1 <= min-spare <= max-spare <=
+ * max-children (max-spare defaults to min(3, max-children), at least
+ * min-spare) and min-spare <= start-servers <= max-spare (default: halfway).
+ * Fills the derived values; prints one line and returns -1 on a misfit.
+ */
+static int
+check_pool(fw_conf_state_t *st)
+{
+    fw_conf_t *c = st->c;
+
+    if (c->max_children == 0) {
+        c->max_children = c->processes;
+    } else if (c->pm_mode == FW_PM_STATIC) {
+        if (given(st, "processes") && c->processes != c->max_children) {
+            fprintf(st->err,
+                    "fcgi-wsgi: pm = static: processes = %d and "
+                    "max-children = %d disagree: give one\n",
+                    c->processes, c->max_children);
+            return -1;
+        }
+        c->processes = c->max_children;
+    }
+    if (c->pm_mode != FW_PM_DYNAMIC) {
+        return 0;
+    }
+    if (c->max_spare == 0) {
+        c->max_spare = c->max_children < 3 ? c->max_children : 3;
+        if (c->max_spare < c->min_spare) {
+            c->max_spare = c->min_spare;
+        }
+    }
+    if (c->min_spare > c->max_spare || c->max_spare > c->max_children) {
+        fprintf(st->err,
+                "fcgi-wsgi: pm = dynamic needs min-spare-servers (%d) <= "
+                "max-spare-servers (%d) <= max-children (%d)\n",
+                c->min_spare, c->max_spare, c->max_children);
+        return -1;
+    }
+    if (c->start_servers == 0) {
+        c->start_servers = c->min_spare + (c->max_spare - c->min_spare) / 2;
+    }
+    if (c->start_servers < c->min_spare || c->start_servers > c->max_spare) {
+        fprintf(st->err,
+                "fcgi-wsgi: pm = dynamic needs min-spare-servers (%d) <= "
+                "start-servers (%d) <= max-spare-servers (%d)\n",
+                c->min_spare, c->start_servers, c->max_spare);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * status-path, ping-path: a URL path as the web server passes it, "/" and
+ * then no space, control character, '?' or '#'.
+ */
+const char *
+fw_conf_check_url_path(fw_conf_state_t *st, const char *value, char **keep)
+{
+    (void)keep;
+    if (value[0] != '/') {
+        return fw_conf_table_msg(
+            st, "expected a URL path such as /fcgi-status, got '%s'", value);
+    }
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' ||
+            *p == '#') {
+            return fw_conf_table_msg(st,
+                                     "a URL path has no space, control "
+                                     "character, '?' or '#', got '%s'",
+                                     value);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * PHP_FCGI_CHILDREN, set by the web servers and spawners that start
+ * FastCGI programs (lighttpd's bin-environment, spawn-fcgi -C N), is the
+ * worker count when processes is not given; 0 means one process, as in
+ * PHP; empty is as unset.  An option given in a file or on the command
+ * line wins.  Prints one line to st->err and returns -1 for a value that
+ * is not a whole number.
+ */
+static int
+check_php_fcgi_children(fw_conf_state_t *st)
+{
+    const fw_opt_t *processes = fw_conf_table_find("processes");
+    const char *value = getenv("PHP_FCGI_CHILDREN");
+    const char *msg;
+
+    if (value == NULL || value[0] == '\0' ||
+        st->given[processes - fw_conf_table_rows]) {
+        return 0;
+    }
+    if (value[strspn(value, "0")] == '\0') {
+        st->c->processes = 1;
+        return 0;
+    }
+    msg = fw_conf_table_set(st, processes, value);
+    if (msg != NULL) {
+        fprintf(st->err,
+                "fcgi-wsgi: PHP_FCGI_CHILDREN in the environment: %s\n", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * The checks of the whole, once every file and option is in: a module is
  * given (by module, or by mount = /PREFIX=MODULE), and its ":callable"
- * part agrees with callable.  Prints one line to st->err and returns -1,
- * or returns 0.
+ * part agrees with callable; PHP_FCGI_CHILDREN applies if processes was
+ * not given; the pool's sizes fit (check_pool).  Prints one line to
+ * st->err and returns -1, or returns 0.
  */
 int
 fw_conf_check_all(fw_conf_state_t *st)
 {
     fw_conf_t *c = st->c;
     const fw_opt_t *callable = fw_conf_table_find("callable");
+
+    if (check_php_fcgi_children(st) < 0 || check_pool(st) < 0) {
+        return -1;
+    }
 
     if (c->module == NULL && st->mount_module != NULL) {
         char *keep = NULL;

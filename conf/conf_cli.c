@@ -5,6 +5,7 @@
  * line are read first, so the other options override them.
  */
 #include "conf/conf_int.h"
+#include "conf/print_config.h"
 
 /* One option of the command line, found in the table. */
 typedef struct {
@@ -179,6 +180,9 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     rc = cli_load(&st, argc, argv);
     if (rc == FW_CONF_OK && fw_conf_check_all(&st) < 0) {
         rc = FW_CONF_ERROR;
+    }
+    if (rc == FW_CONF_OK && c->print_config != NULL) {
+        rc = fw_print_config(&st) == 0 ? FW_CONF_EXIT : FW_CONF_ERROR;
     }
     fflush(out);
     fflush(err);

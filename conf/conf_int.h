@@ -99,6 +99,12 @@ const char *fw_conf_check_mount(fw_conf_state_t *st, const char *value,
                                 char **keep);
 const char *fw_conf_check_env(fw_conf_state_t *st, const char *value,
                               char **keep);
+const char *fw_conf_check_pm(fw_conf_state_t *st, const char *value,
+                             char **keep);
+const char *fw_conf_check_role(fw_conf_state_t *st, const char *value,
+                               char **keep);
+const char *fw_conf_check_url_path(fw_conf_state_t *st, const char *value,
+                                   char **keep);
 int fw_conf_check_all(fw_conf_state_t *st);
 
 /* The checked allocator: out of memory ends the program, with a line. */

@@ -29,7 +29,24 @@
  *     fastcgi_params sends the whole path as SCRIPT_NAME): PATH_INFO =
  *     SCRIPT_NAME and SCRIPT_NAME = "", so that the application sees the
  *     browser's path.
- *   - otherwise both are kept as sent.
+ *   - otherwise both are kept as sent.  A CGI request (cfg->run_once) is
+ *     always taken as sent: a CGI server sends SCRIPT_NAME as the
+ *     script's URL and PATH_INFO "" for the script itself.
+ *
+ * The Authorizer role (r->role; FastCGI's FCGI_AUTHORIZER, or forced by
+ * `role = authorizer`): the web server asks whether the request may go
+ * on, and sends no body, no CONTENT_LENGTH and no SCRIPT_NAME/PATH_INFO
+ * (mod_fcgid; lighttpd sends CONTENT_LENGTH of the request it holds).  So:
+ *   - FCGI_ROLE is "AUTHORIZER" (a responder has FCGI_ROLE "RESPONDER"
+ *     when the web server speaks FastCGI);
+ *   - CONTENT_LENGTH is left out and wsgi.input is empty;
+ *   - PATH_INFO is the path of the request being authorized: REQUEST_URI
+ *     up to '?', %XX-decoded, "//" merged and "." / ".." segments resolved
+ *     (as web servers map a URL to a file, so that the application decides
+ *     on the path that is served, not on "/public/../private"); SCRIPT_NAME
+ *     is "" (or the mount, by the rule above).  Without REQUEST_URI, the
+ *     paths sent are used as for a responder.  REQUEST_URI itself is
+ *     passed on untouched.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -52,6 +69,7 @@ static PyObject *environ_template;
 static char *environ_mount; /* bytes, no trailing '/'; NULL: no mount */
 static size_t environ_mount_len;
 static PyObject *environ_mount_str; /* environ_mount decoded as latin-1 */
+static int environ_paths_as_sent;   /* CGI: SCRIPT_NAME/PATH_INFO as sent */
 
 /* Sets template[key] = value and releases value (which may be NULL). */
 static int
@@ -93,8 +111,10 @@ fw_environ_init(const fw_app_config_t *cfg)
         PyDict_SetItem(t, FW_KEY(WSGI_MULTITHREAD),
                        cfg->multithread ? Py_True : Py_False) < 0 ||
         PyDict_SetItem(t, FW_KEY(WSGI_MULTIPROCESS),
-                       cfg->multiprocess ? Py_True : Py_False) < 0 ||
-        PyDict_SetItem(t, FW_KEY(WSGI_RUN_ONCE), Py_False) < 0 ||
+                       cfg->multiprocess || cfg->run_once ? Py_True
+                                                          : Py_False) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_RUN_ONCE),
+                       cfg->run_once ? Py_True : Py_False) < 0 ||
         PyDict_SetItem(t, FW_KEY(WSGI_FILE_WRAPPER), fw_file_wrapper_type()) <
             0 ||
         PyDict_SetItem(t, FW_KEY(REQUEST_METHOD), FW_VALUE(GET)) < 0 ||
@@ -126,6 +146,7 @@ fw_environ_init(const fw_app_config_t *cfg)
         }
     }
 
+    environ_paths_as_sent = cfg->run_once;
     environ_template = t;
     return 0;
 
@@ -192,7 +213,7 @@ set_paths(PyObject *env, const fw_request_info_t *info)
     int rc = -1;
 
     if (environ_mount == NULL) {
-        if (pil == 0) {
+        if (pil == 0 && !environ_paths_as_sent) {
             /* nginx's fastcgi_params: the whole path came as SCRIPT_NAME */
             pi = sn;
             pil = snl;
@@ -240,6 +261,129 @@ done:
     return rc;
 }
 
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/*
+ * Resolves the segments of path[0..len) (which starts with '/') into out
+ * (len + 1 bytes at least): empty segments ("//") are dropped, "." is
+ * dropped, ".." drops the segment before it (never above the root); a
+ * trailing '/' (or "/." "/..") is kept.  Returns the length written.
+ */
+static size_t
+resolve_segments(const char *path, size_t len, char *out)
+{
+    size_t o = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t j = i + 1;
+        size_t seg_len;
+        const char *seg = path + i + 1;
+
+        while (j < len && path[j] != '/') {
+            j++;
+        }
+        seg_len = j - i - 1;
+        if (seg_len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (o > 0 && out[o - 1] != '/') {
+                o--;
+            }
+            if (o > 0) {
+                o--;
+            }
+        } else if (seg_len > 0 && !(seg_len == 1 && seg[0] == '.')) {
+            out[o++] = '/';
+            memcpy(out + o, seg, seg_len);
+            o += seg_len;
+        }
+        if (j == len && seg_len == 0 && o > 0 && out[o - 1] != '/') {
+            out[o++] = '/'; /* "/a/" stays a directory */
+        } else if (j == len && seg_len > 0 && seg_len <= 2 &&
+                   seg[0] == '.' && (seg_len == 1 || seg[1] == '.')) {
+            out[o++] = '/'; /* "/a/." and "/a/b/.." name "/a/" */
+        }
+        i = j;
+    }
+    if (o == 0) {
+        out[o++] = '/';
+    }
+    return o;
+}
+
+/*
+ * The Authorizer role's path (see the header comment) from REQUEST_URI
+ * uri (NUL-terminated): into info->path_buf (PyMem), pointed at by
+ * info->path_info, with info->script_name "".  A URI that is not a path
+ * ("*") is used as it is.  0, or -1 with an exception set.
+ */
+static int
+authorizer_path(fw_request_info_t *info, const char *uri)
+{
+    char *decoded;
+    size_t n = 0;
+    size_t len;
+    size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
+                    : strncasecmp(uri, "https://", 8) == 0 ? 8
+                                                           : 0;
+
+    len = strcspn(uri, "?");
+    if (scheme > 0 && len >= scheme) {
+        /* absolute-form: drop the scheme and the authority */
+        const char *slash = memchr(uri + scheme, '/', len - scheme);
+
+        len = slash != NULL ? len - (size_t)(slash - uri) : 1;
+        uri = slash != NULL ? slash : "/";
+    }
+    info->path_buf = PyMem_Malloc(2 * len + 2);
+    if (info->path_buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    decoded = info->path_buf + len + 1;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+
+        if (uri[i] == '%' && i + 2 < len &&
+            (hi = hex_value(uri[i + 1])) >= 0 &&
+            (lo = hex_value(uri[i + 2])) >= 0) {
+            decoded[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            decoded[n++] = uri[i];
+        }
+    }
+    if (n > 0 && decoded[0] == '/') {
+        info->path_info_len = resolve_segments(decoded, n, info->path_buf);
+        info->path_info = info->path_buf;
+    } else {
+        info->path_info = decoded;
+        info->path_info_len = n;
+    }
+    info->script_name = "";
+    info->script_name_len = 0;
+    return 0;
+}
+
+void
+fw_environ_info_clear(fw_request_info_t *info)
+{
+    PyMem_Free(info->path_buf);
+    info->path_buf = NULL;
+}
+
 PyObject *
 fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
 {
@@ -248,6 +392,8 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     PyObject *value = NULL;
     int https = 0;
     int port_seen = 0;
+    int authorizer = r->role == FW_ROLE_AUTHORIZER;
+    const char *request_uri = NULL; /* the Authorizer role's path */
 
     info->method = "GET";
     info->method_len = 3;
@@ -256,6 +402,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     info->path_info = "";
     info->path_info_len = 0;
     info->content_length = -1;
+    info->path_buf = NULL;
     *input = NULL;
 
     if (environ_template == NULL) {
@@ -289,6 +436,13 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
         if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
             key == FW_KEY(HTTP_CONTENT_LENGTH)) {
             continue; /* CGI: these are CONTENT_TYPE and CONTENT_LENGTH */
+        }
+        if (authorizer &&
+            (key == FW_KEY(CONTENT_LENGTH) || key == FW_KEY(FCGI_ROLE))) {
+            continue; /* no body; the role is set below */
+        }
+        if (key == FW_KEY(REQUEST_URI)) {
+            request_uri = v;
         }
 
         if (key == FW_KEY(SCRIPT_NAME)) {
@@ -340,11 +494,19 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
             goto error;
         }
     }
+    if (authorizer) {
+        if (PyDict_SetItem(env, FW_KEY(FCGI_ROLE), FW_VALUE(ROLE_AUTHORIZER)) <
+                0 ||
+            (request_uri != NULL &&
+             authorizer_path(info, request_uri) < 0)) {
+            goto error;
+        }
+    }
     if (set_paths(env, info) < 0) {
         goto error;
     }
 
-    *input = fw_input_new(r, info->content_length);
+    *input = fw_input_new(r, authorizer ? 0 : info->content_length);
     if (*input == NULL ||
         PyDict_SetItem(env, FW_KEY(WSGI_INPUT), *input) < 0) {
         goto error;

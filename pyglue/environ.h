@@ -22,6 +22,9 @@ typedef struct {
     const char *path_info; /* PATH_INFO as sent ("" when absent) */
     size_t path_info_len;
     long long content_length; /* -1: absent, empty or not a number */
+    char *path_buf; /* owned (PyMem): the Authorizer role's path, which
+                       path_info points into; freed by
+                       fw_environ_info_clear */
 } fw_request_info_t;
 
 /*
@@ -37,12 +40,17 @@ void fw_environ_fini(void);
 /*
  * The environ for r: a copy of the template, every parameter decoded as
  * latin-1 into a native str, SCRIPT_NAME/PATH_INFO fixed up (see
- * environ.c), wsgi.url_scheme and a new wsgi.input.  Fills info; *input
+ * environ.c; the Authorizer role too), wsgi.url_scheme and a new
+ * wsgi.input.  Fills info (release it with fw_environ_info_clear); *input
  * gets a new reference to the wsgi.input object (also in the dict).
  * New reference, or NULL with an exception set (*input then NULL).
  * GIL held.
  */
 PyObject *fw_environ_build(fw_request_t *r, fw_request_info_t *info,
                            PyObject **input);
+
+/* Releases what fw_environ_build allocated in info (info may be zeroed,
+ * or filled by a failed build). */
+void fw_environ_info_clear(fw_request_info_t *info);
 
 #endif /* FW_ENVIRON_H */

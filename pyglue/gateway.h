@@ -18,6 +18,18 @@ typedef enum {
 
 typedef struct fw_request_s fw_request_t;
 
+/*
+ * What the web server asks of the application for one request (FastCGI's
+ * roles; a CGI request is a responder).
+ */
+typedef enum {
+    FW_ROLE_RESPONDER = 0, /* the response goes to the client */
+    FW_ROLE_AUTHORIZER     /* a 200 lets the request through (its
+                              Variable-NAME headers become request
+                              variables), any other response is sent to
+                              the client as the denial; there is no body */
+} fw_role_e;
+
 typedef struct {
     /*
      * Reads at most len bytes of the request body into buf, blocking until
@@ -41,6 +53,7 @@ struct fw_request_s {
     const fw_gateway_ops_t *ops;
     void *conn;   /* the server's own per-request state */
     char **params; /* NULL-terminated "NAME=VALUE" strings, as sent */
+    fw_role_e role;
 };
 
 /*

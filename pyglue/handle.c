@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "pyglue/handle.h"
 #include "pyglue/environ.h"
@@ -109,6 +110,7 @@ handle_request(fw_pyglue_thread_t *t, fw_request_t *r)
     PyObject *input = NULL;
     fw_pyglue_result_e result = FW_PYGLUE_ABORT;
 
+    memset(&info, 0, sizeof(info));
     if (handle_app == NULL) {
         fw_errors_log(FW_LOG_ERROR, "no WSGI application is loaded");
         return FW_PYGLUE_ABORT;
@@ -146,6 +148,7 @@ done:
     Py_XDECREF(input);
     Py_XDECREF(environ);
     Py_XDECREF(sr);
+    fw_environ_info_clear(&info);
     if (PyErr_Occurred()) {
         fw_errors_log_exception("exception left after a request");
     }

@@ -203,13 +203,41 @@ error:
     return -1;
 }
 
+/*
+ * gc.freeze(): every object made so far (the imported application) moves
+ * to the garbage collector's permanent generation, so that a collection
+ * in a worker never writes to those objects' pages: they stay shared with
+ * the master, copy-on-write.  The master runs no Python between forks, so
+ * a later call finds little to move.  A failure costs memory only: the
+ * exception is cleared.  GIL held.
+ */
+static void
+interp_gc_freeze(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *res = NULL;
+
+    if (gc != NULL) {
+        res = PyObject_CallMethod(gc, "freeze", NULL);
+    }
+    if (res == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(gc);
+}
+
 pid_t
 fw_pyglue_fork(void)
 {
     pid_t pid;
     int saved;
 
+    if (interp_main_tstate == NULL) {
+        return fork(); /* lazy-apps: no interpreter in this process */
+    }
     PyEval_RestoreThread(interp_main_tstate);
+    interp_gc_freeze();
     PyOS_BeforeFork();
     pid = fork();
     saved = errno;

@@ -47,6 +47,7 @@
     X(REQUEST_SCHEME, "REQUEST_SCHEME")                                       \
     X(HTTPS, "HTTPS")                                                         \
     X(REDIRECT_STATUS, "REDIRECT_STATUS")                                     \
+    X(FCGI_ROLE, "FCGI_ROLE")                                                 \
     X(HTTP_HOST, "HTTP_HOST")                                                 \
     X(HTTP_USER_AGENT, "HTTP_USER_AGENT")                                     \
     X(HTTP_ACCEPT, "HTTP_ACCEPT")                                             \
@@ -107,6 +108,8 @@
     X(ONE, "1")                                                               \
     X(ON, "on")                                                               \
     X(STATUS_200, "200")                                                      \
+    X(ROLE_RESPONDER, "RESPONDER")                                            \
+    X(ROLE_AUTHORIZER, "AUTHORIZER")                                          \
     X(SCHEME_HTTP, "http")                                                    \
     X(SCHEME_HTTPS, "https")                                                  \
     X(LOCALHOST, "localhost")                                                 \

@@ -19,6 +19,9 @@ typedef struct {
     const char *mount;    /* SCRIPT_NAME prefix ("/app"), or NULL/"" */
     int multithread;      /* wsgi.multithread */
     int multiprocess;     /* wsgi.multiprocess */
+    int run_once;         /* one request per process (CGI): wsgi.run_once
+                             and wsgi.multiprocess are True, and
+                             SCRIPT_NAME/PATH_INFO are taken as sent */
     fw_gateway_log_pt log;
 } fw_app_config_t;
 
@@ -54,8 +57,11 @@ fw_pyglue_result_e fw_pyglue_handle(fw_pyglue_thread_t *t, fw_request_t *r);
 
 /*
  * fork() with CPython's fork hooks around it (PyOS_BeforeFork and the
- * AfterFork pair).  Call from the thread that started Python, with no other
- * thread running Python.  Returns what fork() returns.
+ * AfterFork pair), after gc.freeze() (the application's objects stay
+ * shared with the child: its collections never write to them).  Call from
+ * the thread that started Python, with no other thread running Python.
+ * Before fw_pyglue_start (lazy-apps: the master runs no Python), a plain
+ * fork().  Returns what fork() returns.
  */
 pid_t fw_pyglue_fork(void);
 

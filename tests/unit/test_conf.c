@@ -157,6 +157,11 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
     STR_FIELD(callable)
     STR_FIELD(logto)
     STR_FIELD(mount)
+    STR_FIELD(access_log)
+    STR_FIELD(status_path)
+    STR_FIELD(ping_path)
+    STR_FIELD(ping_response)
+    STR_FIELD(pool_name)
 #undef STR_FIELD
     if (strcmp(field, "pythonpath") == 0) {
         list_text(&c->pythonpath, buf, size);
@@ -168,6 +173,32 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
         snprintf(buf, size, "%d", c->processes);
     } else if (strcmp(field, "threads") == 0) {
         snprintf(buf, size, "%d", c->threads);
+    } else if (strcmp(field, "pm") == 0) {
+        snprintf(buf, size, "%s/%s",
+                 c->pm_mode == FW_PM_STATIC    ? "static"
+                 : c->pm_mode == FW_PM_DYNAMIC ? "dynamic"
+                                               : "ondemand",
+                 c->pm != NULL ? c->pm : "(null)");
+    } else if (strcmp(field, "pool") == 0) {
+        snprintf(buf, size, "max %d start %d spare %d-%d idle %d",
+                 c->max_children, c->start_servers, c->min_spare,
+                 c->max_spare, c->idle_timeout);
+    } else if (strcmp(field, "recycle") == 0) {
+        snprintf(buf, size, "lazy %d requests %d+%d rss %d shutdown %d",
+                 (int)c->lazy_apps, c->max_requests, c->max_requests_delta,
+                 c->reload_on_rss, c->worker_shutdown_timeout);
+    } else if (strcmp(field, "touch_reload") == 0) {
+        list_text(&c->touch_reload, buf, size);
+    } else if (strcmp(field, "identity") == 0) {
+        snprintf(buf, size, "pidfile %s uid %s gid %s chown %s",
+                 c->pidfile != NULL ? c->pidfile : "(null)",
+                 c->uid != NULL ? c->uid : "(null)",
+                 c->gid != NULL ? c->gid : "(null)",
+                 c->chown_socket != NULL ? c->chown_socket : "(null)");
+    } else if (strcmp(field, "harakiri") == 0) {
+        snprintf(buf, size, "%d", c->harakiri);
+    } else if (strcmp(field, "slowlog") == 0) {
+        snprintf(buf, size, "%d", c->slowlog);
     } else if (strcmp(field, "listen") == 0) {
         switch (c->listen.kind) {
         case FW_SOCK_NONE:
@@ -515,6 +546,67 @@ static const ok_case_t ok_cases[] = {
      NULL,
      {"{ini}", "--module", "other.wsgi"},
      {"mount=/app", "module=other.wsgi", "callable=application"}},
+    {"seeing inside: off by default, ping answers pong",
+     NULL,
+     NULL,
+     {"--module", "a"},
+     {"harakiri=0", "slowlog=0", "status_path=(null)", "ping_path=(null)",
+      "ping_response=pong", "pool_name=(null)", "access_log=(null)"}},
+    {"seeing inside: every option, from an ini file",
+     "[uwsgi]\nmodule = a\nharakiri = 30\nharakiri-verbose = true\n"
+     "slowlog = 5\nstatus-path = /fcgi-status\nping-path = /ping\n"
+     "ping-response = ok\npool-name = www\naccess-log = /var/log/a.log\n",
+     NULL,
+     {"{ini}"},
+     {"harakiri=30", "slowlog=5", "status_path=/fcgi-status",
+      "ping_path=/ping", "ping_response=ok", "pool_name=www",
+      "access_log=/var/log/a.log"}},
+    {"process manager: defaults",
+     NULL,
+     NULL,
+     {"--module", "a"},
+     {"pm=static/static", "pool=max 1 start 0 spare 1-0 idle 10",
+      "recycle=lazy 0 requests 0+0 rss 0 shutdown 30", "touch_reload=",
+      "identity=pidfile (null) uid (null) gid (null) chown (null)"}},
+    {"process manager: static, max-children alone sets processes",
+     NULL,
+     NULL,
+     {"--module", "a", "--max-children", "4"},
+     {"processes=4", "pool=max 4 start 0 spare 1-0 idle 10"}},
+    {"process manager: dynamic, spares derived from processes",
+     NULL,
+     NULL,
+     {"--module", "a", "--pm", "dynamic", "--processes", "8"},
+     {"pm=dynamic/dynamic", "pool=max 8 start 2 spare 1-3 idle 10"}},
+    {"process manager: dynamic, a small pool, aliases",
+     NULL,
+     NULL,
+     {"--module", "a", "--pm", "dynamic", "--max-children", "2",
+      "--min-spare", "1", "--max-spare", "2"},
+     {"pool=max 2 start 1 spare 1-2 idle 10"}},
+    {"process manager: ondemand in an ini file",
+     "[fcgi-wsgi]\nmodule = a\npm = ondemand\nmax-children = 5\n"
+     "idle-timeout = 3\n",
+     NULL,
+     {"{ini}"},
+     {"pm=ondemand/ondemand", "pool=max 5 start 0 spare 1-0 idle 3"}},
+    {"process manager: recycling, reload, identity",
+     NULL,
+     NULL,
+     {"--module", "a", "--lazy-apps", "--max-requests", "100",
+      "--max-requests-delta", "10", "--reload-on-rss", "512",
+      "--worker-reload-mercy", "5", "--touch-reload", "/a",
+      "--touch-reload", "/b", "--pidfile", "/run/fw.pid", "--uid",
+      "www-data", "--gid", "33", "--chown-socket", "www-data:www-data"},
+     {"recycle=lazy 1 requests 100+10 rss 512 shutdown 5",
+      "touch_reload=/a|/b",
+      "identity=pidfile /run/fw.pid uid www-data gid 33 chown "
+      "www-data:www-data"}},
+    {"process manager: lazy = false in uWSGI's ini",
+     "[uwsgi]\nmodule = a\nlazy = false\nworker-shutdown-timeout = 9\n",
+     NULL,
+     {"{ini}"},
+     {"recycle=lazy 0 requests 0+0 rss 0 shutdown 9"}},
     {"chmod-socket: octal",
      NULL,
      NULL,
@@ -704,27 +796,76 @@ static const err_case_t err_cases[] = {
      NULL,
      {"--http11-socket=:80"},
      "fcgi-wsgi: --http11-socket: " HTTP_ERR},
-    {"ini: harakiri not supported yet",
-     "[uwsgi]\nmodule = a\nharakiri = 30\n",
+    {"cli: status-path is a URL path",
+     NULL,
+     {"--module", "a", "--status-path", "status"},
+     "fcgi-wsgi: --status-path: expected a URL path such as /fcgi-status, "
+     "got 'status'\n"},
+    {"cli: ping-path has no query",
+     NULL,
+     {"--module", "a", "--ping-path", "/ping?x"},
+     "fcgi-wsgi: --ping-path: a URL path has no space, control character, "
+     "'?' or '#', got '/ping?x'\n"},
+    {"cli: harakiri is whole seconds",
+     NULL,
+     {"--module", "a", "--harakiri", "1.5"},
+     "fcgi-wsgi: --harakiri: expected a whole number >= 0, got '1.5'\n"},
+    {"ini: max-worker-lifetime not supported yet",
+     "[uwsgi]\nmodule = a\nmax-worker-lifetime = 30\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:3: harakiri: not supported by fcgi-wsgi yet\n"},
-    {"ini: static-map not supported yet",
-     "[uwsgi]\nstatic-map = /static=/srv/static\n",
+     "fcgi-wsgi: {ini}:3: max-worker-lifetime: not supported by fcgi-wsgi "
+     "yet\n"},
+    {"ini: static-index not supported yet (static-map is, for "
+     "--print-config)",
+     "[uwsgi]\nstatic-index = index.html\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:2: static-map: not supported by fcgi-wsgi yet\n"},
+     "fcgi-wsgi: {ini}:2: static-index: not supported by fcgi-wsgi yet\n"},
     {"ini: hook-* not supported yet",
      "[uwsgi]\nhook-master-start = exec:true\n",
      {"{ini}"},
      "fcgi-wsgi: {ini}:2: hook-master-start: not supported by fcgi-wsgi "
      "yet\n"},
-    {"cli: uid not supported yet",
+    {"cli: chroot not supported yet",
      NULL,
-     {"--uid", "www-data"},
-     "fcgi-wsgi: --uid: not supported by fcgi-wsgi yet\n"},
-    {"cli: lazy-apps not supported yet, bare",
+     {"--chroot", "/srv"},
+     "fcgi-wsgi: --chroot: not supported by fcgi-wsgi yet\n"},
+    {"cli: py-autoreload not supported yet, bare",
      NULL,
-     {"--lazy-apps", "--module", "a"},
-     "fcgi-wsgi: --lazy-apps: not supported by fcgi-wsgi yet\n"},
+     {"--py-autoreload", "--module", "a"},
+     "fcgi-wsgi: --py-autoreload: not supported by fcgi-wsgi yet\n"},
+    {"cli: pm, an unknown mode",
+     NULL,
+     {"--module", "a", "--pm", "sometimes"},
+     "fcgi-wsgi: --pm: expected static, dynamic or ondemand, got "
+     "'sometimes'\n"},
+    {"ini: pm dynamic, min-spare above max-spare",
+     "[fcgi-wsgi]\nmodule = a\npm = dynamic\nmax-children = 4\n"
+     "min-spare-servers = 3\nmax-spare-servers = 2\n",
+     {"{ini}"},
+     "fcgi-wsgi: pm = dynamic needs min-spare-servers (3) <= "
+     "max-spare-servers (2) <= max-children (4)\n"},
+    {"cli: pm dynamic, max-spare above max-children",
+     NULL,
+     {"--module", "a", "--pm", "dynamic", "--max-children", "2",
+      "--max-spare", "3"},
+     "fcgi-wsgi: pm = dynamic needs min-spare-servers (1) <= "
+     "max-spare-servers (3) <= max-children (2)\n"},
+    {"cli: pm dynamic, start-servers outside the spares",
+     NULL,
+     {"--module", "a", "--pm", "dynamic", "--processes", "8",
+      "--start-servers", "5"},
+     "fcgi-wsgi: pm = dynamic needs min-spare-servers (1) <= "
+     "start-servers (5) <= max-spare-servers (3)\n"},
+    {"cli: pm static, processes and max-children disagree",
+     NULL,
+     {"--module", "a", "--processes", "2", "--max-children", "3"},
+     "fcgi-wsgi: pm = static: processes = 2 and max-children = 3 "
+     "disagree: give one\n"},
+    {"cli: max-requests is a number",
+     NULL,
+     {"--module", "a", "--max-requests", "many"},
+     "fcgi-wsgi: --max-requests: expected a whole number >= 0, got "
+     "'many'\n"},
     {"socket :0",
      NULL,
      {"--module", "a", "--socket", ":0"},
@@ -1097,7 +1238,7 @@ test_help(void **state)
         "  --version ",
         ":PORT binds 127.0.0.1 only",
         "Accepted and ignored (uWSGI): master vacuum",
-        "Not supported yet: harakiri",
+        "Not supported yet: max-worker-lifetime",
         "Refused (FastCGI only): http https",
     };
     const char *args[] = {"--help", "--bogus", NULL};
@@ -1192,6 +1333,82 @@ test_load_clears(void **state)
     run_done(&r);
 }
 
+/*
+ * PHP_FCGI_CHILDREN (lighttpd's bin-environment, spawn-fcgi -C) is the
+ * worker count when processes is not given: 0 means one process, empty is
+ * as unset; an option in a file or on the command line wins; a bad value
+ * is one error line.
+ */
+static void
+test_php_fcgi_children(void **state)
+{
+    static const struct {
+        const char *env;  /* PHP_FCGI_CHILDREN, or NULL: unset */
+        const char *ini;  /* written to {ini} and read, or NULL */
+        const char *opt;  /* a --processes value, or NULL */
+        const char *want; /* processes, or the error line */
+        fw_conf_result_e rc;
+    } rows[] = {
+        {NULL, NULL, NULL, "1", FW_CONF_OK},
+        {"4", NULL, NULL, "4", FW_CONF_OK},
+        {"0", NULL, NULL, "1", FW_CONF_OK},
+        {"00", NULL, NULL, "1", FW_CONF_OK},
+        {"4", NULL, "2", "2", FW_CONF_OK},
+        {"4", "[fcgi-wsgi]\nmodule = a\nprocesses = 3\n", NULL, "3",
+         FW_CONF_OK},
+        {"4", "[fcgi-wsgi]\nmodule = a\n", NULL, "4", FW_CONF_OK},
+        {"many", NULL, NULL,
+         "fcgi-wsgi: PHP_FCGI_CHILDREN in the environment: expected a whole "
+         "number >= 1, got 'many'\n",
+         FW_CONF_ERROR},
+        {"", NULL, NULL, "1", FW_CONF_OK},
+        {"-2", NULL, NULL,
+         "fcgi-wsgi: PHP_FCGI_CHILDREN in the environment: expected a whole "
+         "number >= 1, got '-2'\n",
+         FW_CONF_ERROR},
+        {"many", NULL, "2", "2", FW_CONF_OK},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *args[6] = {"--module", "a", NULL};
+        char name[64];
+        char got[32];
+        run_t r;
+
+        snprintf(name, sizeof(name), "PHP_FCGI_CHILDREN row %zu", i);
+        if (rows[i].ini != NULL) {
+            write_file("{ini}", rows[i].ini);
+            args[0] = "{ini}";
+            args[1] = NULL;
+        }
+        if (rows[i].opt != NULL) {
+            size_t n = rows[i].ini != NULL ? 1 : 2;
+
+            args[n] = "--processes";
+            args[n + 1] = rows[i].opt;
+            args[n + 2] = NULL;
+        }
+        if (rows[i].env != NULL) {
+            assert_int_equal(setenv("PHP_FCGI_CHILDREN", rows[i].env, 1), 0);
+        } else {
+            assert_int_equal(unsetenv("PHP_FCGI_CHILDREN"), 0);
+        }
+        run_args(&r, args);
+        assert_int_equal(unsetenv("PHP_FCGI_CHILDREN"), 0);
+        expect_str(name, "stdout", "", r.out);
+        if (rows[i].rc == FW_CONF_OK) {
+            expect_str(name, "stderr", "", r.err);
+            field_text(&r.c, "processes", got, sizeof(got));
+            expect_str(name, "processes", rows[i].want, got);
+        } else {
+            expect_str(name, "stderr", rows[i].want, r.err);
+        }
+        assert_int_equal(r.rc, rows[i].rc);
+        run_done(&r);
+    }
+}
+
 /* ---- the group ---- */
 
 static int
@@ -1265,6 +1482,7 @@ main(void)
         cmocka_unit_test(test_help_before_ini),
         cmocka_unit_test(test_conf_free),
         cmocka_unit_test(test_load_clears),
+        cmocka_unit_test(test_php_fcgi_children),
     };
     size_t n_ok = sizeof(ok_cases) / sizeof(ok_cases[0]);
     size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);

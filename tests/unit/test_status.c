@@ -1,0 +1,497 @@
+/*
+ * test_status.c: the status page's renderers on a hand-filled snapshot
+ * (plain, JSON and OpenMetrics, byte for byte), the request matching, the
+ * ping and status answers through an in-memory request, the listen queue
+ * as the kernel reports it, and the access log's line.  Runs in TZ=UTC.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge/access_log.h"
+#include "bridge/scoreboard.h"
+#include "bridge/status.h"
+#include "tests/unit/mem_gateway.h"
+
+/* Two workers of two threads: one serving a request whose URI holds a
+ * quote, a control character and a byte that is not UTF-8; one idle with
+ * its RSS unknown.  The pool name needs escaping too. */
+static fw_status_thread_t threads_1[2] = {
+    {1, "GET", "/slow?x=\"1\"\x01\xff", 1500000, 2000}, {0, "", "", 0, 0}};
+static fw_status_thread_t threads_3[2] = {{0, "", "", 0, 7},
+                                          {0, "", "", 0, 0}};
+static fw_status_worker_t workers[2] = {
+    {1, 101, "busy", 1700000000, 5, 2048, threads_1},
+    {3, 103, "idle", 1700000050, 0, 0, threads_3}};
+static const fw_status_snapshot_t snapshot = {.pool = "w\"w\\",
+                                              .now = 1700000100,
+                                              .start_time = 1700000000,
+                                              .accepted = 42,
+                                              .listen_queue = 2,
+                                              .max_listen_queue = 5,
+                                              .listen_queue_len = 128,
+                                              .idle_workers = 1,
+                                              .active_workers = 1,
+                                              .total_workers = 2,
+                                              .max_active_workers = 2,
+                                              .max_children_reached = 1,
+                                              .slow_requests = 3,
+                                              .harakiri_kills = 4,
+                                              .threads = 2,
+                                              .nworkers = 2,
+                                              .workers = workers};
+
+static const char expected_plain[] =
+    "pool:                  w\"w\\\n"
+    "start time:            14/Nov/2023:22:13:20 +0000\n"
+    "start since:           100\n"
+    "accepted conn:         42\n"
+    "listen queue:          2\n"
+    "max listen queue:      5\n"
+    "listen queue len:      128\n"
+    "idle processes:        1\n"
+    "active processes:      1\n"
+    "total processes:       2\n"
+    "max active processes:  2\n"
+    "max children reached:  1\n"
+    "slow requests:         3\n"
+    "harakiri kills:        4\n"
+    "threads per process:   2\n"
+    "\n"
+    "************************\n"
+    "worker:                1\n"
+    "pid:                   101\n"
+    "state:                 busy\n"
+    "start time:            14/Nov/2023:22:13:20 +0000\n"
+    "start since:           100\n"
+    "requests:              5\n"
+    "rss:                   2048 kB\n"
+    "thread:                1: busy, GET /slow?x=\"1\"?? for 1500000 us, "
+    "last request 2000 us\n"
+    "thread:                2: idle, last request 0 us\n"
+    "\n"
+    "************************\n"
+    "worker:                3\n"
+    "pid:                   103\n"
+    "state:                 idle\n"
+    "start time:            14/Nov/2023:22:14:10 +0000\n"
+    "start since:           50\n"
+    "requests:              0\n"
+    "rss:                   unknown\n"
+    "thread:                1: idle, last request 7 us\n"
+    "thread:                2: idle, last request 0 us\n";
+
+static const char expected_json[] =
+    "{\"pool\":\"w\\\"w\\\\\",\"start_time\":1700000000,"
+    "\"start_since\":100,\"accepted_conn\":42,\"listen_queue\":2,"
+    "\"max_listen_queue\":5,\"listen_queue_len\":128,"
+    "\"idle_processes\":1,\"active_processes\":1,\"total_processes\":2,"
+    "\"max_active_processes\":2,\"max_children_reached\":1,"
+    "\"slow_requests\":3,\"harakiri_kills\":4,\"threads_per_process\":2,"
+    "\"workers\":[{\"worker\":1,\"pid\":101,\"state\":\"busy\","
+    "\"start_time\":1700000000,\"start_since\":100,\"requests\":5,"
+    "\"rss_bytes\":2097152,\"threads\":[{\"thread\":1,\"state\":\"busy\","
+    "\"request_method\":\"GET\","
+    "\"request_uri\":\"/slow?x=\\\"1\\\"\\u0001\\ufffd\","
+    "\"request_duration_us\":1500000,\"last_request_duration_us\":2000},"
+    "{\"thread\":2,\"state\":\"idle\",\"request_method\":null,"
+    "\"request_uri\":null,\"request_duration_us\":0,"
+    "\"last_request_duration_us\":0}]},{\"worker\":3,\"pid\":103,"
+    "\"state\":\"idle\",\"start_time\":1700000050,\"start_since\":50,"
+    "\"requests\":0,\"rss_bytes\":null,\"threads\":[{\"thread\":1,"
+    "\"state\":\"idle\",\"request_method\":null,\"request_uri\":null,"
+    "\"request_duration_us\":0,\"last_request_duration_us\":7},"
+    "{\"thread\":2,\"state\":\"idle\",\"request_method\":null,"
+    "\"request_uri\":null,\"request_duration_us\":0,"
+    "\"last_request_duration_us\":0}]}]}\n";
+
+static const char expected_openmetrics[] =
+    "# HELP fcgi_wsgi_start_time_seconds Unix time the pool started.\n"
+    "# TYPE fcgi_wsgi_start_time_seconds gauge\n"
+    "fcgi_wsgi_start_time_seconds{pool=\"w\\\"w\\\\\"} 1700000000\n"
+    "# HELP fcgi_wsgi_accepted_connections Requests the pool began, statu"
+    "s pages included.\n"
+    "# TYPE fcgi_wsgi_accepted_connections counter\n"
+    "fcgi_wsgi_accepted_connections_total{pool=\"w\\\"w\\\\\"} 42\n"
+    "# HELP fcgi_wsgi_listen_queue Connections waiting to be accepted.\n"
+    "# TYPE fcgi_wsgi_listen_queue gauge\n"
+    "fcgi_wsgi_listen_queue{pool=\"w\\\"w\\\\\"} 2\n"
+    "# HELP fcgi_wsgi_listen_queue_max Most connections seen waiting to b"
+    "e accepted.\n"
+    "# TYPE fcgi_wsgi_listen_queue_max gauge\n"
+    "fcgi_wsgi_listen_queue_max{pool=\"w\\\"w\\\\\"} 5\n"
+    "# HELP fcgi_wsgi_listen_queue_length Size of the listen queue (the b"
+    "acklog).\n"
+    "# TYPE fcgi_wsgi_listen_queue_length gauge\n"
+    "fcgi_wsgi_listen_queue_length{pool=\"w\\\"w\\\\\"} 128\n"
+    "# HELP fcgi_wsgi_idle_processes Workers with no request running.\n"
+    "# TYPE fcgi_wsgi_idle_processes gauge\n"
+    "fcgi_wsgi_idle_processes{pool=\"w\\\"w\\\\\"} 1\n"
+    "# HELP fcgi_wsgi_active_processes Workers with a request running.\n"
+    "# TYPE fcgi_wsgi_active_processes gauge\n"
+    "fcgi_wsgi_active_processes{pool=\"w\\\"w\\\\\"} 1\n"
+    "# HELP fcgi_wsgi_total_processes Workers alive.\n"
+    "# TYPE fcgi_wsgi_total_processes gauge\n"
+    "fcgi_wsgi_total_processes{pool=\"w\\\"w\\\\\"} 2\n"
+    "# HELP fcgi_wsgi_max_active_processes Most workers with a request ru"
+    "nning at once.\n"
+    "# TYPE fcgi_wsgi_max_active_processes gauge\n"
+    "fcgi_wsgi_max_active_processes{pool=\"w\\\"w\\\\\"} 2\n"
+    "# HELP fcgi_wsgi_max_children_reached Times the pool needed more wor"
+    "kers than max-children.\n"
+    "# TYPE fcgi_wsgi_max_children_reached counter\n"
+    "fcgi_wsgi_max_children_reached_total{pool=\"w\\\"w\\\\\"} 1\n"
+    "# HELP fcgi_wsgi_slow_requests Requests that ran longer than slowlog"
+    ".\n"
+    "# TYPE fcgi_wsgi_slow_requests counter\n"
+    "fcgi_wsgi_slow_requests_total{pool=\"w\\\"w\\\\\"} 3\n"
+    "# HELP fcgi_wsgi_harakiri Workers killed because a request ran longe"
+    "r than harakiri.\n"
+    "# TYPE fcgi_wsgi_harakiri counter\n"
+    "fcgi_wsgi_harakiri_total{pool=\"w\\\"w\\\\\"} 4\n"
+    "# HELP fcgi_wsgi_worker_requests Requests a worker finished.\n"
+    "# TYPE fcgi_wsgi_worker_requests counter\n"
+    "fcgi_wsgi_worker_requests_total{pool=\"w\\\"w\\\\\",worker=\"1\",pid"
+    "=\"101\"} 5\n"
+    "fcgi_wsgi_worker_requests_total{pool=\"w\\\"w\\\\\",worker=\"3\",pid"
+    "=\"103\"} 0\n"
+    "# HELP fcgi_wsgi_worker_rss_bytes Resident memory of a worker.\n"
+    "# TYPE fcgi_wsgi_worker_rss_bytes gauge\n"
+    "fcgi_wsgi_worker_rss_bytes{pool=\"w\\\"w\\\\\",worker=\"1\",pid=\"10"
+    "1\"} 2097152\n"
+    "# HELP fcgi_wsgi_worker_busy_threads Threads of a worker running a r"
+    "equest.\n"
+    "# TYPE fcgi_wsgi_worker_busy_threads gauge\n"
+    "fcgi_wsgi_worker_busy_threads{pool=\"w\\\"w\\\\\",worker=\"1\",pid="
+    "\"101\"} 1\n"
+    "fcgi_wsgi_worker_busy_threads{pool=\"w\\\"w\\\\\",worker=\"3\",pid="
+    "\"103\"} 0\n"
+    "# HELP fcgi_wsgi_request_duration_seconds How long the running reque"
+    "st has run; 0 when idle.\n"
+    "# TYPE fcgi_wsgi_request_duration_seconds gauge\n"
+    "fcgi_wsgi_request_duration_seconds{pool=\"w\\\"w\\\\\",worker=\"1\","
+    "pid=\"101\",thread=\"1\"} 1.500000\n"
+    "fcgi_wsgi_request_duration_seconds{pool=\"w\\\"w\\\\\",worker=\"1\","
+    "pid=\"101\",thread=\"2\"} 0.000000\n"
+    "fcgi_wsgi_request_duration_seconds{pool=\"w\\\"w\\\\\",worker=\"3\","
+    "pid=\"103\",thread=\"1\"} 0.000000\n"
+    "fcgi_wsgi_request_duration_seconds{pool=\"w\\\"w\\\\\",worker=\"3\","
+    "pid=\"103\",thread=\"2\"} 0.000000\n"
+    "# HELP fcgi_wsgi_last_request_duration_seconds How long the last fin"
+    "ished request ran.\n"
+    "# TYPE fcgi_wsgi_last_request_duration_seconds gauge\n"
+    "fcgi_wsgi_last_request_duration_seconds{pool=\"w\\\"w\\\\\",worker="
+    "\"1\",pid=\"101\",thread=\"1\"} 0.002000\n"
+    "fcgi_wsgi_last_request_duration_seconds{pool=\"w\\\"w\\\\\",worker="
+    "\"1\",pid=\"101\",thread=\"2\"} 0.000000\n"
+    "fcgi_wsgi_last_request_duration_seconds{pool=\"w\\\"w\\\\\",worker="
+    "\"3\",pid=\"103\",thread=\"1\"} 0.000007\n"
+    "fcgi_wsgi_last_request_duration_seconds{pool=\"w\\\"w\\\\\",worker="
+    "\"3\",pid=\"103\",thread=\"2\"} 0.000000\n"
+    "# EOF\n";
+
+/* Renders in fmt; the caller frees. */
+static char *
+render(const fw_status_snapshot_t *s, fw_status_format_e fmt)
+{
+    fw_status_buf_t b = {0};
+
+    assert_int_equal(fw_status_render(s, fmt, &b), 0);
+    assert_non_null(b.data);
+    return b.data;
+}
+
+static void
+test_plain_exact(void **state)
+{
+    char *text = render(&snapshot, FW_STATUS_PLAIN);
+
+    (void)state;
+    assert_string_equal(text, expected_plain);
+    free(text);
+}
+
+static void
+test_json_exact(void **state)
+{
+    char *text = render(&snapshot, FW_STATUS_JSON);
+
+    (void)state;
+    assert_string_equal(text, expected_json);
+    free(text);
+}
+
+static void
+test_openmetrics_exact(void **state)
+{
+    char *text = render(&snapshot, FW_STATUS_OPENMETRICS);
+
+    (void)state;
+    assert_string_equal(text, expected_openmetrics);
+    free(text);
+}
+
+/* A queue the kernel does not report: "unknown", null, no sample. */
+static void
+test_unknown_listen_queue(void **state)
+{
+    fw_status_snapshot_t s = snapshot;
+    char *text;
+
+    (void)state;
+    s.listen_queue = s.max_listen_queue = s.listen_queue_len = -1;
+    text = render(&s, FW_STATUS_PLAIN);
+    assert_non_null(strstr(text, "\nlisten queue:          unknown\n"
+                                 "max listen queue:      unknown\n"
+                                 "listen queue len:      unknown\n"));
+    free(text);
+    text = render(&s, FW_STATUS_JSON);
+    assert_non_null(strstr(text, ",\"listen_queue\":null,"
+                                 "\"max_listen_queue\":null,"
+                                 "\"listen_queue_len\":null,"));
+    free(text);
+    text = render(&s, FW_STATUS_OPENMETRICS);
+    assert_null(strstr(text, "listen_queue"));
+    free(text);
+}
+
+static void
+test_format_of_query(void **state)
+{
+    (void)state;
+    assert_int_equal(fw_status_format_of(NULL), FW_STATUS_PLAIN);
+    assert_int_equal(fw_status_format_of(""), FW_STATUS_PLAIN);
+    assert_int_equal(fw_status_format_of("json"), FW_STATUS_JSON);
+    assert_int_equal(fw_status_format_of("full&json"), FW_STATUS_JSON);
+    assert_int_equal(fw_status_format_of("json=1"), FW_STATUS_JSON);
+    assert_int_equal(fw_status_format_of("jsonx"), FW_STATUS_PLAIN);
+    assert_int_equal(fw_status_format_of("x=json"), FW_STATUS_PLAIN);
+    assert_int_equal(fw_status_format_of("openmetrics"),
+                     FW_STATUS_OPENMETRICS);
+    assert_string_equal(fw_status_content_type(FW_STATUS_OPENMETRICS),
+                        "application/openmetrics-text; version=1.0.0; "
+                        "charset=utf-8");
+}
+
+/* The path is SCRIPT_NAME+PATH_INFO, else DOCUMENT_URI, else REQUEST_URI
+ * without its query. */
+static void
+test_wants_paths(void **state)
+{
+    char *nginx[] = {"SCRIPT_NAME=/fcgi-status", "REQUEST_URI=/x", NULL};
+    char *split[] = {"SCRIPT_NAME=/fcgi", "PATH_INFO=-status", NULL};
+    char *info[] = {"SCRIPT_NAME=", "PATH_INFO=/ping", NULL};
+    char *doc[] = {"DOCUMENT_URI=/ping", "REQUEST_URI=/ping?x", NULL};
+    char *uri[] = {"REQUEST_URI=/fcgi-status?json", NULL};
+    char *deeper[] = {"SCRIPT_NAME=/fcgi-status/x", NULL};
+    char *prefix[] = {"SCRIPT_NAME=/pin", NULL};
+    char *other[] = {"SCRIPT_NAME=/", "PATH_INFO=/fcgi-status", NULL};
+
+    (void)state;
+    fw_status_configure(NULL, NULL, NULL, NULL, -1);
+    assert_false(fw_status_wants(nginx));
+    fw_status_configure("/fcgi-status", "/ping", NULL, NULL, -1);
+    assert_true(fw_status_wants(nginx));
+    assert_true(fw_status_wants(split));
+    assert_true(fw_status_wants(info));
+    assert_true(fw_status_wants(doc));
+    assert_true(fw_status_wants(uri));
+    assert_false(fw_status_wants(deeper));
+    assert_false(fw_status_wants(prefix));
+    assert_false(fw_status_wants(other));
+}
+
+static void
+test_ping_answered(void **state)
+{
+    static const char *const params[] = {
+        "REQUEST_METHOD=GET", "SCRIPT_NAME=/ping", "QUERY_STRING=", NULL};
+    mem_request_t m;
+
+    (void)state;
+    fw_status_configure("/fcgi-status", "/ping", "pong!", NULL, -1);
+    mem_request_init(&m, params, "ignored body", 12);
+    assert_int_equal(fw_status_serve(&m.req), FW_PYGLUE_DONE);
+    assert_string_equal(m.out, "Status: 200 OK\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 5\r\n"
+                               "Cache-Control: no-cache, no-store, "
+                               "must-revalidate, max-age=0\r\n"
+                               "\r\n"
+                               "pong!");
+    assert_int_equal(m.body_pos, 12); /* the body was read past */
+    assert_int_equal(m.flush_calls, 1);
+    mem_request_free(&m);
+}
+
+/*
+ * The status page from a real scoreboard: a worker without a master makes
+ * one slot; the status request itself is running and counted.
+ */
+static void
+test_status_from_scoreboard(void **state)
+{
+    static const char *const params[] = {
+        "REQUEST_METHOD=GET", "SCRIPT_NAME=/fcgi-status",
+        "REQUEST_URI=/fcgi-status?json", "QUERY_STRING=json", NULL};
+    mem_request_t m;
+    char expect[128];
+    const char *body;
+
+    (void)state;
+    fw_status_configure("/fcgi-status", NULL, NULL, "mypool", -1);
+    assert_int_equal(fw_scoreboard_claim(1), 0);
+    mem_request_init(&m, params, NULL, 0);
+    fw_scoreboard_request_begin(0, m.req.params);
+    assert_int_equal(fw_status_serve(&m.req), FW_PYGLUE_DONE);
+    (void)fw_scoreboard_request_end(0);
+
+    assert_non_null(strstr(m.out, "Content-Type: application/json\r\n"));
+    body = strstr(m.out, "\r\n\r\n");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "{\"pool\":\"mypool\","));
+    assert_non_null(strstr(body, "\"accepted_conn\":1,"));
+    assert_non_null(strstr(body, "\"listen_queue\":null,"));
+    assert_non_null(strstr(body, "\"active_processes\":1,"
+                                 "\"total_processes\":1,"
+                                 "\"max_active_processes\":1,"));
+    snprintf(expect, sizeof(expect),
+             "\"worker\":1,\"pid\":%ld,"
+             "\"state\":\"busy\"",
+             (long)getpid());
+    assert_non_null(strstr(body, expect));
+    assert_non_null(strstr(body, "\"request_method\":\"GET\","
+                                 "\"request_uri\":\"/fcgi-status?json\""));
+    assert_int_equal(atomic_load(&fw_scoreboard_worker(0)->requests), 1);
+    assert_int_equal(atomic_load(&fw_scoreboard_worker(0)->state),
+                     FW_WORKER_IDLE);
+    mem_request_free(&m);
+}
+
+/* Three connections wait on a unix socket and two on a TCP one. */
+static void
+test_listen_queue_from_kernel(void **state)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    socklen_t len = sizeof(in);
+    int clients[5], nclients = 0;
+    long queue, backlog;
+    int u, t;
+
+    (void)state;
+    snprintf(un.sun_path, sizeof(un.sun_path), "/tmp/fw-test-status-%ld",
+             (long)getpid());
+    unlink(un.sun_path);
+    u = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(u, (struct sockaddr *)&un, sizeof(un)), 0);
+    assert_int_equal(listen(u, 7), 0);
+    for (int i = 0; i < 3; i++) {
+        clients[nclients] = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_int_equal(
+            connect(clients[nclients++], (struct sockaddr *)&un, sizeof(un)),
+            0);
+    }
+    if (fw_status_listen_queue(u, &queue, &backlog) == 0) {
+        assert_int_equal(queue, 3);
+        assert_int_equal(backlog, 7);
+    } else {
+        print_message("unix_diag unavailable: unix queue not checked\n");
+    }
+
+    in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    t = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(t, (struct sockaddr *)&in, sizeof(in)), 0);
+    assert_int_equal(listen(t, 9), 0);
+    assert_int_equal(getsockname(t, (struct sockaddr *)&in, &len), 0);
+    for (int i = 0; i < 2; i++) {
+        clients[nclients] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(
+            connect(clients[nclients++], (struct sockaddr *)&in, sizeof(in)),
+            0);
+    }
+    assert_int_equal(fw_status_listen_queue(t, &queue, &backlog), 0);
+    assert_int_equal(queue, 2);
+    assert_int_equal(backlog, 9);
+
+    /* a socket that does not listen has no queue */
+    assert_int_equal(fw_status_listen_queue(clients[0], &queue, &backlog), -1);
+    assert_int_equal(queue, -1);
+    for (int i = 0; i < nclients; i++) {
+        close(clients[i]);
+    }
+    close(u);
+    close(t);
+    unlink(un.sun_path);
+}
+
+static void
+test_access_log_line(void **state)
+{
+    char *params[] = {"REMOTE_ADDR=127.0.0.1", "REQUEST_METHOD=GET",
+                      "REQUEST_URI=/a b\"\\\x01\xc3\xa9?q=1",
+                      "SERVER_PROTOCOL=HTTP/1.1", NULL};
+    char *bare[] = {NULL};
+    char line[300];
+    char small[256];
+    char *huge[3];
+    size_t n;
+
+    (void)state;
+    n = fw_access_log_format(line, sizeof(line), params, 200, 1234, 5678,
+                             1700000000, 4321);
+    assert_int_equal(n, strlen(line));
+    assert_string_equal(line, "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "
+                              "\"GET /a b\\x22\\x5C\\x01\\xC3\\xA9?q=1 "
+                              "HTTP/1.1\" 200 1234 5678 4321\n");
+
+    n = fw_access_log_format(line, sizeof(line), bare, 0, 0, 1, 1700000000, 1);
+    assert_string_equal(line, "- - - [14/Nov/2023:22:13:20 +0000] "
+                              "\"- - -\" 0 0 1 1\n");
+
+    /* a URI longer than the line: cut, the numbers still there */
+    huge[0] = malloc(1000);
+    memcpy(huge[0], "REQUEST_URI=", 12);
+    memset(huge[0] + 12, 'a', 987);
+    huge[0][999] = '\0';
+    huge[1] = "REQUEST_METHOD=GET";
+    huge[2] = NULL;
+    n = fw_access_log_format(small, sizeof(small), huge, 404, 9, 8, 0, 7);
+    assert_true(n < sizeof(small));
+    assert_int_equal(small[n - 1], '\n');
+    assert_non_null(strstr(small, "aaaa -\" 404 9 8 7\n"));
+    free(huge[0]);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_exact),
+        cmocka_unit_test(test_json_exact),
+        cmocka_unit_test(test_openmetrics_exact),
+        cmocka_unit_test(test_unknown_listen_queue),
+        cmocka_unit_test(test_format_of_query),
+        cmocka_unit_test(test_wants_paths),
+        cmocka_unit_test(test_ping_answered),
+        cmocka_unit_test(test_status_from_scoreboard),
+        cmocka_unit_test(test_listen_queue_from_kernel),
+        cmocka_unit_test(test_access_log_line),
+    };
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
