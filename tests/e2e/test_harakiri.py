@@ -1,0 +1,183 @@
+"""
+harakiri and slowlog through the real nginx, with tests/apps/slow_app.py
+behind (1 process of 1 thread, and 2 of 2): a request stuck past the
+harakiri limit has its worker's Python stacks logged (naming the view
+that was running), its worker killed and replaced, nginx answers 502 for
+that request alone; a request past slowlog has its stacks logged once and
+completes.
+"""
+
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import MAIN_TEMPLATE, Stack, server_env
+from e2elib import APPS_DIR, http_request, log_since, log_size
+
+APP = ['--chdir', APPS_DIR, '--module', 'slow_app']
+SHAPES = [(1, 1), (2, 2)]
+HARAKIRI_LINE = re.compile(
+    r'harakiri: worker (\d+) pid (\d+): GET /stuck running for '
+    r'(\d+\.\d) s \(limit 2 s\): its Python stacks follow')
+
+
+@pytest.fixture(params=SHAPES, ids=['1x1', '2x2'])
+def shape(request):
+    return request.param
+
+
+def make_site(request, tmp, server_cmd, processes, threads, args):
+    static = tmp / 'static'
+    static.mkdir(exist_ok=True)
+    stack = Stack(tmp / 'site', server_cmd,
+                  APP + ['--processes', processes, '--threads', threads,
+                         '--status-path', '/fcgi-status'] + args,
+                  MAIN_TEMPLATE, static, server_env())
+    request.addfinalizer(stack.stop)
+    stack.processes = processes
+    wait_children(stack, processes)
+    return stack
+
+
+def wait_children(stack, count, exclude=(), timeout=10.0):
+    """Waits until the master has count workers, none of them in exclude."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kids = stack.server.children()
+        if len(kids) == count and not set(kids) & set(exclude):
+            return kids
+        assert time.monotonic() < deadline, (kids, stack.logs())
+        time.sleep(0.05)
+
+
+def wait_log(stack, mark, pattern, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log_since(stack.server_log, mark)
+        if re.search(pattern, text):
+            return text
+        assert time.monotonic() < deadline, (pattern, stack.logs())
+        time.sleep(0.05)
+
+
+def status_json(stack):
+    resp = http_request(stack.port, 'GET', '/fcgi-status?json')
+    assert resp.status == 200, (resp, stack.logs())
+    return resp.json()
+
+
+def test_harakiri_kills_and_replaces(request, tmp, server_cmd, nginx_bin,
+                                     shape):
+    site = make_site(request, tmp, server_cmd, *shape, ['--harakiri', 2])
+    kids = site.server.children()
+    mark = log_size(site.server_log)
+
+    started = time.monotonic()
+    resp = http_request(site.port, 'GET', '/stuck', timeout=30)
+    took = time.monotonic() - started
+    assert resp.status == 502, (resp, site.logs())
+    assert 2.0 <= took < 6.0, (took, site.logs())
+
+    text = wait_log(site, mark, r'was killed by signal 9')
+    match = HARAKIRI_LINE.search(text)
+    assert match, text
+    victim = int(match.group(2))
+    assert victim in kids, (victim, kids)
+    assert 2.0 <= float(match.group(3)) < 3.0, match.group(0)
+    # the stacks follow the line, and name the view that was stuck
+    stacks = text[match.end():]
+    assert re.search(r'File ".*slow_app\.py", line \d+ in stuck_view',
+                     stacks), text
+    assert 'in application' in stacks, text
+    assert text.count('harakiri: worker') == 1, text
+    assert re.search(r'worker \d+ \(pid %d\) was killed by signal 9 '
+                     r'\(Killed\) after [\d.]+ s; it was serving GET /stuck'
+                     % victim, text), text
+
+    # replaced; every request after it is served
+    new = wait_children(site, len(kids), exclude=[victim])
+    for _ in range(10):
+        resp = http_request(site.port, 'GET', '/pid')
+        assert resp.status == 200, (resp, site.logs())
+        assert int(resp.text) in new, (resp.text, new)
+    page = status_json(site)
+    assert page['harakiri_kills'] == 1, page
+    assert victim not in [w['pid'] for w in page['workers']], page
+
+
+def test_harakiri_lets_the_other_threads_finish(request, tmp, server_cmd,
+                                                nginx_bin):
+    """One process of two threads: the request running beside the stuck
+    one (within the limit itself) completes before the worker is killed;
+    requests that come meanwhile wait for the replacement and are
+    served."""
+    site = make_site(request, tmp, server_cmd, 1, 2, ['--harakiri', 4])
+    [victim] = site.server.children()
+    mark = log_size(site.server_log)
+    results = {}
+
+    def get(name, path):
+        results[name] = http_request(site.port, 'GET', path, timeout=30)
+
+    stuck = threading.Thread(target=get, args=('stuck', '/stuck'))
+    stuck.start()
+    time.sleep(1.5)
+    beside = threading.Thread(target=get,
+                              args=('beside', '/slow?seconds=3.7'))
+    beside.start()
+    wait_log(site, mark, r'harakiri: worker 1 pid %d' % victim)
+    after = threading.Thread(target=get, args=('after', '/pid'))
+    after.start()
+    for t in (stuck, beside, after):
+        t.join(30)
+    text = log_since(site.server_log, mark)
+    assert results['stuck'].status == 502, (results, text)
+    assert results['beside'].status == 200, (results, text)
+    assert results['beside'].body == b'slow done\n'
+    assert results['after'].status == 200, (results, text)
+    assert int(results['after'].text) != victim
+    assert ('harakiri: worker 1 pid %d stops accepting; it is killed once '
+            'its 1 other request(s) finish' % victim) in text, text
+    assert re.search(r'in stuck_view', text), text
+
+
+def test_slowlog_logs_once_and_completes(request, tmp, server_cmd,
+                                         nginx_bin, shape):
+    site = make_site(request, tmp, server_cmd, *shape, ['--slowlog', 1])
+    kids = site.server.children()
+    mark = log_size(site.server_log)
+
+    resp = http_request(site.port, 'GET', '/slow?seconds=2.5', timeout=30)
+    assert resp.status == 200, (resp, site.logs())
+    assert resp.body == b'slow done\n'
+    time.sleep(0.5)  # past a tick or two: nothing more is logged
+    text = log_since(site.server_log, mark)
+    lines = re.findall(r'slowlog: worker \d+ pid (\d+): GET '
+                       r'/slow\?seconds=2\.5 running for (\d+\.\d) s '
+                       r'\(slowlog 1 s\): its Python stacks follow', text)
+    assert len(lines) == 1, text
+    assert int(lines[0][0]) in kids
+    assert 1.0 <= float(lines[0][1]) < 2.0, lines
+    assert re.search(r'File ".*slow_app\.py", line \d+ in slow_view', text)
+    assert 'killed' not in text, text
+    assert site.server.children() == kids  # nobody was killed
+
+    page = status_json(site)
+    assert page['slow_requests'] == 1, page
+    assert page['harakiri_kills'] == 0, page
+    resp = http_request(site.port, 'GET', '/pid')
+    assert resp.status == 200 and int(resp.text) in kids
+
+
+def test_harakiri_option_checks(server_cmd, tmp):
+    from conftest import run_server
+    done = run_server(server_cmd, APP + ['--socket', 'unix:%s/s' % tmp,
+                                         '--harakiri', '-1'])
+    assert done.returncode == 2, done
+    assert 'harakiri' in done.stderr, done
+    done = run_server(server_cmd, APP + ['--socket', 'unix:%s/s' % tmp,
+                                         '--status-path', 'fcgi-status'])
+    assert done.returncode == 2, done
+    assert "expected a URL path such as /fcgi-status" in done.stderr, done
