@@ -301,6 +301,19 @@ def typical(environ, start_response):
     return [data]
 
 
+def authorize(environ, start_response):
+    """A FastCGI Authorizer: 200 with Variable-* headers for "Bearer good",
+    else a 403 with headers and a body of its own."""
+    path = environ["PATH_INFO"]
+    if environ.get("HTTP_AUTHORIZATION") == "Bearer good":
+        start_response("200 OK", [("Variable-AUTH_USER", "alice"),
+                                  ("Variable-AUTH_PATH", path)])
+        return [b""]
+    start_response("403 Forbidden", [("Content-Type", "text/plain"),
+                                     ("X-Denied", "yes")])
+    return [b"denied: " + path.encode("latin-1") + b"\n"]
+
+
 APPS = {name: obj for name, obj in globals().items()
         if callable(obj) and not name.startswith("_")
         and getattr(obj, "__module__", None) == __name__

@@ -1,0 +1,165 @@
+"""
+The demo Django project behind the real Apache 2.4 + mod_fcgid
+(examples/apache/fcgid.conf.in): Apache starts fcgi-wsgi itself through
+fcgid-wrapper.sh with a listening socket on fd 0, an ini file and an
+almost empty environment, sends each process one request at a time, and
+stops them with SIGTERM.  At the root and under /app (ScriptAlias: CGI's
+SCRIPT_NAME + PATH_INFO; mount = /app in the ini), the same check-suite as
+every server.  Apache runs as User nobody when the tests run as root.
+"""
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from e2elib import ServerMissing, http_request, random_body
+from webservers import (CHECKS, PREFIX, App, ApacheSite, apache_binary,
+                        assert_sends, check_id, fetch_sends, kill_pids,
+                        measure_dir, record_sends, tls_for, version,
+                        wait_until)
+
+VARIANTS = {'root': '', 'app': PREFIX}
+
+
+@pytest.fixture(scope='module')
+def apache_bin():
+    try:
+        return apache_binary('fcgid')
+    except ServerMissing as e:
+        pytest.skip(str(e))
+
+
+def start_site(name, dir, app, static_root, session_tmp, tls=None):
+    prefix = VARIANTS[name]
+    return ApacheSite(name, dir, 'fcgid', app, static_root, session_tmp,
+                      prefix=prefix, mount=prefix or None, tls=tls)
+
+
+@pytest.fixture(scope='module', params=list(VARIANTS))
+def fcgid_site(request, session_tmp, server_cmd, apache_bin, django_env):
+    dir = Path(tempfile.mkdtemp(prefix='fcgid-', dir=session_tmp))
+    site = start_site(request.param, dir,
+                      App('fcgi-wsgi', server_cmd, django_env),
+                      django_env['DEMO_STATIC_ROOT'], session_tmp)
+    request.addfinalizer(site.stop)
+    return site
+
+
+@pytest.mark.parametrize('check', CHECKS, ids=check_id)
+def test_apache_fcgid(fcgid_site, check):
+    check(fcgid_site)
+
+
+def test_apache_fcgid_one_request_per_process(fcgid_site):
+    """mod_fcgid sends each process one request at a time: two slow
+    requests at once make it start a second fcgi-wsgi, and both take
+    about as long as one.  (mod_fcgid decides to spawn by polling: up to
+    3 tries.)"""
+    duration = 1.5  # /stream/?n=3&delay=0.75
+    tries = []
+    for _ in range(3):
+        results = []
+
+        def slow():
+            results.append(http_request(
+                fcgid_site.port, 'GET',
+                fcgid_site.prefix + '/stream/?n=3&delay=0.75'))
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=slow) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        elapsed = time.monotonic() - start
+        assert [r.status for r in results] == [200, 200], (
+            results, fcgid_site.logs())
+        assert all(r.body.count(b'\n') == 3 for r in results), results
+        processes = fcgid_site.app_processes()
+        tries.append((round(elapsed, 2), len(processes)))
+        # In parallel: well under two durations (a second process may
+        # have had to start Django first).
+        if len(processes) >= 2 and elapsed < 2 * duration - 0.3:
+            return
+    raise AssertionError('two requests at once never ran in two processes '
+                         '(elapsed s, processes): %s\n%s' % (
+                             tries, fcgid_site.logs()))
+
+
+def test_apache_fcgid_body_over_limit(fcgid_site):
+    """FcgidMaxRequestLen (20 MiB in fcgid.conf.in; 128 KiB by default):
+    a larger body gets a 500 from Apache, and the next request works."""
+    resp = http_request(fcgid_site.port, 'POST',
+                        fcgid_site.prefix + '/echo/body/',
+                        headers={'Content-Type': 'application/octet-stream'},
+                        body=random_body(21 * 1024 * 1024))
+    assert resp.status == 500, resp
+    assert 'exceeds MaxRequestLen (20971520)' in fcgid_site.logs()
+    after = http_request(fcgid_site.port, 'GET', fcgid_site.prefix + '/')
+    assert after.status == 200, (after, fcgid_site.logs())
+
+
+def test_apache_fcgid_stop_ends_the_app(tmp, session_tmp, server_cmd,
+                                        apache_bin, django_env):
+    """Stopping Apache (SIGTERM to the pid in its PidFile) stops every
+    fcgi-wsgi mod_fcgid started: fcgi-wsgi exits on SIGTERM (status 0),
+    none is left."""
+    site = start_site('root', tmp, App('fcgi-wsgi', server_cmd, django_env),
+                      django_env['DEMO_STATIC_ROOT'], session_tmp)
+    try:
+        assert http_request(site.port, 'GET', '/').status == 200, site.logs()
+        apps = site.app_processes()
+        assert apps, 'no fcgi-wsgi started by mod_fcgid\n' + site.logs()
+        status = site.stop_apache(kill_group=False)
+        assert status == 0, (status, site.logs())
+        left = wait_until(lambda: not site.app_processes(), 10)
+        assert left, 'left running after Apache stopped: %s\n%s' % (
+            site.app_processes(), site.logs())
+        log = site.logs()
+        assert 'terminated by calling exit(), return code: 0' in log, log
+        assert 'SIGKILL' not in log and 'signal 9' not in log, log
+    finally:
+        kill_pids([pid for pid, _ in site.app_processes()])
+        site.stop()
+
+
+@pytest.mark.parametrize('name', list(VARIANTS))
+def test_apache_fcgid_sends(name, tmp, session_tmp, apache_bin, django_env):
+    """What mod_fcgid sends, as fcgi_recorder.py (started by mod_fcgid
+    through the same wrapper) receives it."""
+    out_dir = tmp / 'out'
+    out_dir.mkdir()
+    site = start_site(name, tmp, App('recorder', out=out_dir / 'sent.jsonl'),
+                      django_env['DEMO_STATIC_ROOT'], session_tmp,
+                      tls_for(session_tmp, 'apache'))
+    try:
+        sent = fetch_sends(site)
+    finally:
+        site.stop()
+    record_sends(measure_dir(session_tmp),
+                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
+                 'mod_fcgid, ScriptAlias + CGIPassAuth', site, sent)
+    assert_sends(site, sent, split=True)
+
+
+def test_apache_fcgid_sends_without_cgipassauth(
+        tmp, session_tmp, apache_bin, django_env):
+    """Why the examples have CGIPassAuth On: without it Apache does not
+    pass the Authorization header on."""
+    out_dir = tmp / 'out'
+    out_dir.mkdir()
+    site = ApacheSite('noauth', tmp, 'fcgid',
+                      App('recorder', out=out_dir / 'sent.jsonl'),
+                      django_env['DEMO_STATIC_ROOT'], session_tmp,
+                      pass_auth=False)
+    try:
+        sent = fetch_sends(site)
+    finally:
+        site.stop()
+    record_sends(measure_dir(session_tmp),
+                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
+                 'mod_fcgid, ScriptAlias, CGIPassAuth **Off**', site, sent)
+    assert 'HTTP_AUTHORIZATION' not in sent[0], sent[0]
