@@ -28,7 +28,7 @@ static ssize_t cgi_read(fw_request_t *r, char *buf, size_t len);
 static int cgi_write(fw_request_t *r, const char *buf, size_t len);
 static int cgi_flush(fw_request_t *r);
 
-static const fw_gateway_ops_t cgi_ops = {cgi_read, cgi_write, cgi_flush};
+static const fw_gateway_ops_t cgi_ops = {cgi_read, cgi_write, cgi_flush, 0};
 
 static char **cgi_params; /* copy of the environment, NULL-terminated */
 static cgi_conn_t cgi_conn = {.in_fd = -1, .out_fd = -1};

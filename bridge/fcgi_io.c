@@ -28,7 +28,10 @@ static int fcgi_flush(fw_request_t *r);
 
 static int fcgi_end_stdout(fw_fcgi_conn_t *c);
 
-static const fw_gateway_ops_t fcgi_ops = {fcgi_read, fcgi_write, fcgi_flush};
+/* libfcgi's STDOUT buffer is 8 KiB less one record header; a write that
+ * fits in the empty buffer is a memcpy (see fcgi_write). */
+static const fw_gateway_ops_t fcgi_ops = {fcgi_read, fcgi_write, fcgi_flush,
+                                          8192 - 8};
 
 /* FastCGI's FCGI_AUTHORIZER role (fastcgi.h), and role = authorizer. */
 #define FCGI_ROLE_AUTHORIZER 2

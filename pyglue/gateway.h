@@ -45,8 +45,19 @@ typedef struct {
      */
     int (*write)(fw_request_t *r, const char *buf, size_t len);
 
-    /* Sends what write() buffered now.  0 or -1.  Called without the GIL. */
+    /*
+     * Sends what write() buffered now.  0 or -1.  Called without the GIL.
+     * Not needed at the end of a response: the server sends what is
+     * buffered when the request ends.
+     */
     int (*flush)(fw_request_t *r);
+
+    /*
+     * A promise: the first write() of a response, when it is at most this
+     * many bytes, only copies into the server's buffer and cannot block, so
+     * pyglue may make it without releasing the GIL.  0: no such promise.
+     */
+    size_t buffered_first_write;
 } fw_gateway_ops_t;
 
 struct fw_request_s {

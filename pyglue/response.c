@@ -2,8 +2,8 @@
  * response.c: calls the application and sends its response.  The header
  * block goes out with the first non-empty body chunk (or at the end of an
  * empty body), in the same gateway write when the chunk is small.  A list
- * or tuple body (and a wsgi.file_wrapper) is written in one go with one
- * flush at the end; any other iterable is flushed after each chunk, so
+ * or tuple body (and a wsgi.file_wrapper) is written in one go, and the
+ * server sends it with the end of the request; any other iterable is flushed after each chunk, so
  * that streamed responses reach the web server as they are produced.
  * Before the first byte goes out, what the application left of the
  * request body is drained (web servers stop sending it once the response
@@ -77,6 +77,20 @@ gateway_send(fw_start_response_t *sr, const char *data, size_t len, int flush)
     pending = sr->out;
     pending_len = sr->out_len;
     sr->out_len = 0;
+    if (!flush && !sr->gateway_written && pending_len + len > 0 &&
+        pending_len + len <= r->ops->buffered_first_write) {
+        /* the whole response is one copy into the server's buffer: no
+         * system call, so no reason to give the GIL away */
+        sr->gateway_written = 1;
+        if ((pending_len > 0 && r->ops->write(r, pending, pending_len) != 0) ||
+            (len > 0 && r->ops->write(r, data, len) != 0)) {
+            sr->client_gone = 1;
+            return -1;
+        }
+        sr->unflushed = 1;
+        return 0;
+    }
+    sr->gateway_written = 1;
     sr->sending = 1;
     Py_BEGIN_ALLOW_THREADS
     if (pending_len > 0) {
@@ -151,14 +165,18 @@ fw_response_send(fw_start_response_t *sr, const char *data, size_t len,
     return 0;
 }
 
-/* Writes what is pending and flushes, unless nothing was written. */
+/*
+ * Writes what is pending at the end of the response, without a flush: the
+ * server sends what it buffered when the request ends (with libfcgi, the
+ * body and END_REQUEST then leave in one write).
+ */
 static int
 out_finish(fw_start_response_t *sr)
 {
-    if (sr->out_len == 0 && !sr->unflushed) {
+    if (sr->out_len == 0) {
         return 0;
     }
-    return gateway_send(sr, NULL, 0, 1);
+    return gateway_send(sr, NULL, 0, 0);
 }
 
 int

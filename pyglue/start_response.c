@@ -467,6 +467,7 @@ fw_start_response_new(fw_request_t *r, char *out, size_t out_cap)
     sr->client_gone = 0;
     sr->unflushed = 0;
     sr->sending = 0;
+    sr->gateway_written = 0;
     sr->out = out;
     sr->out_len = 0;
     sr->out_cap = out != NULL ? out_cap : 0;

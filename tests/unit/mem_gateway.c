@@ -13,7 +13,7 @@ static ssize_t mem_read(fw_request_t *r, char *buf, size_t len);
 static int mem_write(fw_request_t *r, const char *buf, size_t len);
 static int mem_flush(fw_request_t *r);
 
-static const fw_gateway_ops_t mem_ops = {mem_read, mem_write, mem_flush};
+static const fw_gateway_ops_t mem_ops = {mem_read, mem_write, mem_flush, 0};
 
 static char *log_buf;
 static size_t log_len;

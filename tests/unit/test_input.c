@@ -339,7 +339,7 @@ pass_flush(fw_request_t *r)
 }
 
 static const fw_gateway_ops_t failing_read_ops = {failing_read, pass_write,
-                                                  pass_flush};
+                                                  pass_flush, 0};
 
 /* A gateway that notes how much of the body was read at the first write. */
 static long body_pos_at_first_write;
@@ -362,7 +362,7 @@ noting_write(fw_request_t *r, const char *buf, size_t len)
 }
 
 static const fw_gateway_ops_t noting_ops = {pass_read, noting_write,
-                                            pass_flush};
+                                            pass_flush, 0};
 
 /* The rest of the body is consumed before the response's first byte. */
 static void
