@@ -110,7 +110,13 @@ for i in $(seq $((READY_TIMEOUT * 10))); do
 done
 [ -S "$socket" ] || die "fcgi-wsgi: no socket after ${READY_TIMEOUT} s"
 
-sh examples/nginx/render.sh examples/nginx/fcgi-wsgi.conf.in \
+# nginx's locations are the ones fcgi-wsgi prints for these options.
+"${server_cmd[@]}" --print-config nginx --socket "unix:$socket" \
+    --chdir examples/django --module config.wsgi \
+    --static-map "/static/=$DEMO_STATIC_ROOT" > "$tmp/fcgi-wsgi.locations" ||
+    die "fcgi-wsgi --print-config nginx failed"
+cp /etc/nginx/fastcgi_params "$tmp/fastcgi_params"
+sh examples/nginx/render.sh examples/nginx/demo.conf.in \
     "$tmp/nginx.conf" "$PORT" "$socket" "$DEMO_STATIC_ROOT" "$tmp"
 setsid "$nginx_bin" -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" &
 nginx_pid=$!
