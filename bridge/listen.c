@@ -25,6 +25,25 @@
 #define LISTEN_SYSTEMD_MAX 1024
 
 /*
+ * A new unix stream socket and the address of path (which conf/ checked
+ * fits in sun_path).  The fd, or -1 after logging.
+ */
+static int
+listen_unix_socket(const char *path, struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        fw_log(FW_LOG_ERROR, "socket(): %s", strerror(errno));
+        return -1;
+    }
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+    return fd;
+}
+
+/*
  * A unix socket path that exists: a server still answering there keeps it
  * (error), a dead one's file is removed.  Anything but a socket is never
  * removed.  0 when the path is free now, -1 after logging.
@@ -45,14 +64,10 @@ listen_clear_stale(const char *path)
         return -1;
     }
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = listen_unix_socket(path, &sa);
     if (fd < 0) {
-        fw_log(FW_LOG_ERROR, "socket(): %s", strerror(errno));
         return -1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
     rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     close(fd);
     if (rc == 0) {
@@ -80,14 +95,10 @@ listen_unix(fw_listener_t *l, const char *path, unsigned mode, int backlog)
         return -1;
     }
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = listen_unix_socket(path, &sa);
     if (fd < 0) {
-        fw_log(FW_LOG_ERROR, "socket(): %s", strerror(errno));
         return -1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
 
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         fw_log(FW_LOG_ERROR, "socket unix:%s: cannot bind: %s", path,

@@ -168,14 +168,10 @@ has_any(const char *s, const char *chars)
     return s[0] == '\0' || s[strcspn(s, chars)] != '\0';
 }
 
-/* nginx and Apache: double quotes when a value needs them. */
+/* A double-quoted string (lighttpd always; nginx, Apache when needed). */
 static void
-put_quoted(FILE *out, const char *s)
+put_dquoted(FILE *out, const char *s)
 {
-    if (!has_any(s, " \t;{}\"'\\#")) {
-        fputs(s, out);
-        return;
-    }
     fputc('"', out);
     for (; *s != '\0'; s++) {
         if (*s == '"' || *s == '\\') {
@@ -186,18 +182,15 @@ put_quoted(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* lighttpd: always a double-quoted string. */
+/* nginx and Apache: double quotes when a value needs them. */
 static void
-put_lighttpd_str(FILE *out, const char *s)
+put_quoted(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\') {
-            fputc('\\', out);
-        }
-        fputc(*s, out);
+    if (!has_any(s, " \t;{}\"'\\#")) {
+        fputs(s, out);
+        return;
     }
-    fputc('"', out);
+    put_dquoted(out, s);
 }
 
 /* A shell word (single quotes when needed), for the comments. */
@@ -571,15 +564,15 @@ print_lighttpd(pc_t *pc, fw_conf_state_t *st)
 
         fputs("alias.url += ( ", pc->out);
         if (e->is_file) {
-            put_lighttpd_str(pc->out, e->prefix);
+            put_dquoted(pc->out, e->prefix);
             fputs(" => ", pc->out);
-            put_lighttpd_str(pc->out, e->dir);
+            put_dquoted(pc->out, e->dir);
         } else {
             snprintf(path, sizeof(path), "%s/", e->prefix);
-            put_lighttpd_str(pc->out, path);
+            put_dquoted(pc->out, path);
             fputs(" => ", pc->out);
             snprintf(path, sizeof(path), "%s/", e->dir);
-            put_lighttpd_str(pc->out, path);
+            put_dquoted(pc->out, path);
         }
         fputs(" )\n", pc->out);
     }
@@ -596,11 +589,11 @@ print_lighttpd(pc_t *pc, fw_conf_state_t *st)
         fputs(")\" {\n", pc->out);
     }
     fprintf(pc->out, "%sfastcgi.server += ( ", in);
-    put_lighttpd_str(pc->out, mount[0] != '\0' ? mount : "/");
+    put_dquoted(pc->out, mount[0] != '\0' ? mount : "/");
     fputs(" => ( (\n", pc->out);
     if (pc->c->listen.kind == FW_SOCK_UNIX) {
         fprintf(pc->out, "%s    \"socket\" => ", in);
-        put_lighttpd_str(pc->out, pc->socket_path);
+        put_dquoted(pc->out, pc->socket_path);
         fputs(",\n", pc->out);
     } else {
         char host[sizeof(pc->client_host)];
@@ -611,7 +604,7 @@ print_lighttpd(pc_t *pc, fw_conf_state_t *st)
             (int)strcspn(pc->client_host + (pc->client_host[0] == '['), "]"),
             pc->client_host + (pc->client_host[0] == '['));
         fprintf(pc->out, "%s    \"host\" => ", in);
-        put_lighttpd_str(pc->out, host);
+        put_dquoted(pc->out, host);
         fprintf(pc->out, ",\n%s    \"port\" => %d,\n", in, pc->c->listen.port);
     }
     fprintf(pc->out, "%s    \"check-local\" => \"disable\"", in);
