@@ -24,7 +24,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 # The bridge pieces the unit tests drive directly (no libfcgi, no socket
 # of a web server).
-UNIT_BRIDGE = bridge/fcgi_guard.c bridge/log.c bridge/status.c \
+UNIT_BRIDGE = bridge/fcgi_guard.c bridge/fdio.c bridge/log.c bridge/status.c \
               bridge/scoreboard.c bridge/access_log.c bridge/notify.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
@@ -113,7 +113,8 @@ bench: all
 
 # The guard's scanner under libFuzzer (clang), bounded: FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
-build/fuzz/fuzz_guard: tests/fuzz/fuzz_guard.c tests/fuzz/log_stub.c bridge/fcgi_guard.c
+build/fuzz/fuzz_guard: tests/fuzz/fuzz_guard.c tests/fuzz/log_stub.c bridge/fcgi_guard.c \
+                      bridge/fdio.c
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -g -O1 -I. -fsanitize=fuzzer,address,undefined \
 	    -o $@ $^

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bridge/cgi.h"
+#include "bridge/fdio.h"
 #include "bridge/log.h"
 
 extern char **environ;
@@ -217,19 +218,7 @@ cgi_write(fw_request_t *r, const char *buf, size_t len)
 {
     cgi_conn_t *c = r->conn;
 
-    while (len > 0) {
-        ssize_t n = write(c->out_fd, buf, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return fw_fdio_write_all(c->out_fd, buf, len);
 }
 
 /* Nothing is buffered here: every write() went out already. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bridge/fcgi_guard.h"
+#include "bridge/fdio.h"
 #include "bridge/log.h"
 
 #define FCGI_HEADER_LEN 8
@@ -160,24 +161,6 @@ fw_fcgi_guard_scan(const unsigned char *buf, size_t len, size_t *consumed,
     return FW_GUARD_WAIT;
 }
 
-static int
-guard_write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void
 guard_record_header(unsigned char *p, int type, int id, size_t content)
 {
@@ -222,12 +205,12 @@ guard_answer_management(int fd, size_t len)
 
         guard_record_header(out, FCGI_GET_VALUES_RESULT, 0, content);
         memcpy(out + FCGI_HEADER_LEN, mpxs, content);
-        return guard_write_all(fd, out, FCGI_HEADER_LEN + content);
+        return fw_fdio_write_all(fd, out, FCGI_HEADER_LEN + content);
     }
     guard_record_header(out, FCGI_UNKNOWN_TYPE, 0, 8);
     memset(out + FCGI_HEADER_LEN, 0, 8);
     out[FCGI_HEADER_LEN] = rec[1];
-    return guard_write_all(fd, out, FCGI_HEADER_LEN + 8);
+    return fw_fdio_write_all(fd, out, FCGI_HEADER_LEN + 8);
 }
 
 static void
@@ -238,7 +221,7 @@ guard_answer_unknown_role(int fd, int id, int role)
     guard_record_header(out, FCGI_END_REQUEST, id, 8);
     memset(out + FCGI_HEADER_LEN, 0, 8);
     out[FCGI_HEADER_LEN + 4] = FCGI_UNKNOWN_ROLE;
-    (void)guard_write_all(fd, out, sizeof(out));
+    (void)fw_fdio_write_all(fd, out, sizeof(out));
     fw_log(FW_LOG_WARN, "refused a request for unknown FastCGI role %d",
            role);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bridge/fcgi_io.h"
+#include "bridge/fdio.h"
 #include "bridge/log.h"
 
 #define FCGI_VERSION_1 1
@@ -291,20 +292,8 @@ static int
 fcgi_end_stdout(fw_fcgi_conn_t *c)
 {
     unsigned char hdr[FCGI_HEADER_SIZE] = {FCGI_VERSION_1, FCGI_STDOUT_TYPE};
-    size_t done = 0;
 
     hdr[2] = (unsigned char)((c->fcgx.requestId >> 8) & 0xff);
     hdr[3] = (unsigned char)(c->fcgx.requestId & 0xff);
-    while (done < sizeof(hdr)) {
-        ssize_t w = write(c->fcgx.ipcFd, hdr + done, sizeof(hdr) - done);
-
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    return 0;
+    return fw_fdio_write_all(c->fcgx.ipcFd, hdr, sizeof(hdr));
 }
