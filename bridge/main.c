@@ -118,6 +118,47 @@ main_listen(fw_listener_t *l, const fw_conf_t *conf,
                           FW_LISTEN_BACKLOG);
 }
 
+/*
+ * Apache's mod_fcgid starts each application process itself, with the
+ * listening socket on fd 0, and sends it one request at a time: it starts
+ * more processes when it wants more.  Such a launch (fd 0, parent named
+ * apache2 or httpd) serves one request at a time whatever the ini says.
+ */
+static void
+main_fit_mod_fcgid(fw_conf_t *conf, const fw_listener_t *l)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    if (l->fd != STDIN_FILENO) {
+        return;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getppid());
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    if (fgets(comm, sizeof(comm), f) == NULL) {
+        comm[0] = '\0';
+    }
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    if (strcmp(comm, "apache2") != 0 && strcmp(comm, "httpd") != 0) {
+        return;
+    }
+    if (conf->max_children > 1 || conf->threads > 1) {
+        fw_log(FW_LOG_INFO,
+               "started by %s (mod_fcgid): serving one request at a time; "
+               "mod_fcgid starts more processes when it needs them "
+               "(processes %d and threads %d ignored)",
+               comm, conf->max_children, conf->threads);
+    }
+    conf->processes = 1;
+    conf->max_children = 1;
+    conf->threads = 1;
+    conf->pm_mode = FW_PM_STATIC;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,6 +236,7 @@ main(int argc, char **argv)
         status = rc == 2 ? 2 : 1;
         goto failed;
     }
+    main_fit_mod_fcgid(&conf, &listener);
     if (!reload && listener.unix_path[0] != '\0' &&
         fw_privs_chown_socket(&privs, listener.unix_path) < 0) {
         goto failed;

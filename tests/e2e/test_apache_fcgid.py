@@ -163,3 +163,35 @@ def test_apache_fcgid_sends_without_cgipassauth(
                  'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
                  'mod_fcgid, ScriptAlias, CGIPassAuth **Off**', site, sent)
     assert 'HTTP_AUTHORIZATION' not in sent[0], sent[0]
+
+
+class ManyWorkersApp(App):
+    """The demo with an ini asking for 3 processes of 2 threads, as a
+    uwsgi.ini copied over might."""
+
+    def program(self, dir, mount=None, processes=None):
+        command, ini = super().program(dir, mount, processes=3)
+        with open(ini, 'a') as f:
+            f.write('threads = 2\n')
+        return command, ini
+
+
+def test_apache_fcgid_launch_serves_one_request_at_a_time(
+        tmp, session_tmp, server_cmd, apache_bin, django_env):
+    """Started by mod_fcgid (fd 0, parent apache2), fcgi-wsgi serves one
+    request at a time whatever the ini says: one worker of one thread
+    under its master, and the log says why."""
+    site = start_site('root', tmp,
+                      ManyWorkersApp('fcgi-wsgi', server_cmd, django_env),
+                      django_env['DEMO_STATIC_ROOT'], session_tmp)
+    try:
+        resp = http_request(site.port, 'GET', '/echo/one/')
+        assert resp.status == 200, (resp, site.logs())
+        log = site.logs()
+        assert 'serving one request at a time' in log, log
+        assert '(processes 3 and threads 2 ignored)' in log, log
+        # a master and its single worker for the one launch
+        assert len(site.app_processes()) == 2, (site.app_processes(), log)
+    finally:
+        kill_pids([pid for pid, _ in site.app_processes()])
+        site.stop()
