@@ -150,33 +150,31 @@ class Proc:
 
     def group_members(self):
         """Pids still in this process's group (its workers, say)."""
-        pids = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path('/proc', entry, 'stat').read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(')', 1)[1].split()
-            if int(fields[2]) == self.pid and fields[0] != 'Z':
-                pids.append(int(entry))
-        return pids
+        return [pid for pid, _, pgid, _ in proc_table() if pgid == self.pid]
 
     def children(self):
         """Live direct children of this process."""
-        kids = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path('/proc', entry, 'stat').read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(')', 1)[1].split()
-            if int(fields[1]) == self.pid and fields[0] != 'Z':
-                kids.append(int(entry))
-        return sorted(kids)
+        return sorted(pid for pid, ppid, _, _ in proc_table()
+                      if ppid == self.pid)
+
+
+def proc_table():
+    """(pid, ppid, pgid, cmdline) of every live (not zombie) process."""
+    rows = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path('/proc', entry, 'stat').read_text()
+            cmd = Path('/proc', entry, 'cmdline').read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(')', 1)[1].split()
+        if fields[0] == 'Z':
+            continue
+        rows.append((int(entry), int(fields[1]), int(fields[2]),
+                     cmd.replace(b'\0', b' ').decode('utf-8', 'replace')))
+    return rows
 
 
 def stop_all():

@@ -36,6 +36,7 @@ from conftest import server_env
 from e2elib import (APPS_DIR, DJANGO_DIR, HTTP_TIMEOUT, NGINX_DIR, PYTHON,
                     READY_TIMEOUT, REPO, STOP_TIMEOUT, STYLE_CSS, Browser,
                     Proc, Response, ServerMissing, csrf_token, free_port,
+                    proc_table,
                     http_request, random_body, sha256, stream_lines, tail,
                     wait_tcp, wait_unix_socket)
 
@@ -134,25 +135,6 @@ def pid_alive(pid):
     except OSError:
         return False
     return stat.rsplit(')', 1)[1].split()[0] != 'Z'
-
-
-def proc_table():
-    """(pid, ppid, pgid, cmdline) of every live process."""
-    rows = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path('/proc', entry, 'stat').read_text()
-            cmd = Path('/proc', entry, 'cmdline').read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(')', 1)[1].split()
-        if fields[0] == 'Z':
-            continue
-        rows.append((int(entry), int(fields[1]), int(fields[2]),
-                     cmd.replace(b'\0', b' ').decode('utf-8', 'replace')))
-    return rows
 
 
 def children_of(pid):
