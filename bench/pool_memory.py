@@ -97,6 +97,8 @@ class Server:
                 str(processes)]
         if lazy:
             args.append('--lazy-apps')
+        if os.geteuid() == 0:
+            args.append('--allow-root')  # else refused as root, without uid
         self.processes = processes
         self.t0 = time.time()
         with open(self.log, 'wb') as log:

@@ -46,8 +46,12 @@ sed -e "s|@TMP@|$tmp|g" -e "s|@PORT_FW@|$port_fw|" -e "s|@PORT_UW@|$port_uw|" \
 # sockets in our private temp dir.
 [ "$(id -u)" != 0 ] || sed -i '1i user root;' "$tmp/nginx.conf"
 
-"$top/fcgi-wsgi" --socket "$tmp/fw.sock" --chdir "$here" --module hello \
-    --processes "$procs" --threads "$threads" --logto "$tmp/fw.log" &
+# As root, fcgi-wsgi serves only when told to (uWSGI and gunicorn do anyway).
+allow_root=()
+[ "$(id -u)" != 0 ] || allow_root=(--allow-root)
+"$top/fcgi-wsgi" "${allow_root[@]}" --socket "$tmp/fw.sock" --chdir "$here" \
+    --module hello --processes "$procs" --threads "$threads" \
+    --logto "$tmp/fw.log" &
 pids+=($!)
 uwsgi --plugin python3 --socket "$tmp/uwsgi.sock" --chdir "$here" \
     --module hello --master --processes "$procs" --threads "$threads" \

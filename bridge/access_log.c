@@ -19,6 +19,8 @@
 #define ACCESS_LINE_MAX 4096
 /* Room kept after the request line for the numbers that follow it. */
 #define ACCESS_TAIL 96
+/* REMOTE_ADDR bytes written (an IPv6 address with a zone fits). */
+#define ACCESS_ADDR_MAX 64
 
 static const char *access_path;
 static int access_fd = -1;
@@ -89,28 +91,20 @@ fw_access_log_reopen(void)
     return 0;
 }
 
-/* The value of param `name` (nlen bytes long), or "-". */
-static const char *
-access_param(char **params, const char *name, size_t nlen)
-{
-    for (char **p = params; p != NULL && *p != NULL; p++) {
-        if (strncmp(*p, name, nlen) == 0 && (*p)[nlen] == '=') {
-            return (*p)[nlen + 1] != '\0' ? *p + nlen + 1 : "-";
-        }
-    }
-    return "-";
-}
-
-#define ACCESS_PARAM(params, lit) access_param(params, lit, sizeof(lit) - 1)
-
-/* Appends s escaped (\xHH) at buf+*used, stopping before limit. */
+/*
+ * Appends param p's value (p may be NULL) escaped at buf+*used: quotes,
+ * backslashes, control (NUL too) and non-ASCII bytes as \xHH.  Stops
+ * before limit; "-" when p is absent or empty.
+ */
 static void
-access_escaped(char *buf, size_t *used, size_t limit, const char *s)
+access_escaped(char *buf, size_t *used, size_t limit, const fw_param_t *p)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const char *s = p != NULL && p->value_len > 0 ? p->value : "-";
+    size_t len = p != NULL && p->value_len > 0 ? p->value_len : 1;
 
-    for (; *s != '\0' && *used + 4 < limit; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < len && *used + 4 < limit; i++) {
+        unsigned char c = (unsigned char)s[i];
 
         if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
             buf[(*used)++] = '\\';
@@ -141,24 +135,25 @@ access_date(time_t t)
 }
 
 size_t
-fw_access_log_format(char *buf, size_t size, char **params, int status,
+fw_access_log_format(char *buf, size_t size, const fw_request_t *r, int status,
                      uint64_t bytes, uint64_t duration_us, time_t started,
                      pid_t pid)
 {
-    size_t used;
+    size_t used = 0;
     int n;
 
-    n = snprintf(buf, size, "%.64s - - %s \"",
-                 ACCESS_PARAM(params, "REMOTE_ADDR"), access_date(started));
-    used = n < 0 ? 0 : (size_t)n;
+    access_escaped(buf, &used, ACCESS_ADDR_MAX + 4,
+                   FW_PARAM(r, "REMOTE_ADDR"));
+    n = snprintf(buf + used, size - used, " - - %s \"", access_date(started));
+    used += n < 0 ? 0 : (size_t)n;
     access_escaped(buf, &used, size - ACCESS_TAIL,
-                   ACCESS_PARAM(params, "REQUEST_METHOD"));
+                   FW_PARAM(r, "REQUEST_METHOD"));
     buf[used++] = ' ';
     access_escaped(buf, &used, size - ACCESS_TAIL - 16,
-                   ACCESS_PARAM(params, "REQUEST_URI"));
+                   FW_PARAM(r, "REQUEST_URI"));
     buf[used++] = ' ';
     access_escaped(buf, &used, size - ACCESS_TAIL,
-                   ACCESS_PARAM(params, "SERVER_PROTOCOL"));
+                   FW_PARAM(r, "SERVER_PROTOCOL"));
     n = snprintf(buf + used, size - used,
                  "\" %d %" PRIu64 " %" PRIu64 " %ld\n", status, bytes,
                  duration_us, (long)pid);
@@ -169,7 +164,8 @@ fw_access_log_format(char *buf, size_t size, char **params, int status,
 }
 
 void
-fw_access_log_request(const fw_fcgi_conn_t *c, uint64_t duration_us)
+fw_access_log_request(const fw_request_t *r, int status, uint64_t body_bytes,
+                      uint64_t duration_us)
 {
     char line[ACCESS_LINE_MAX];
     size_t len;
@@ -178,8 +174,7 @@ fw_access_log_request(const fw_fcgi_conn_t *c, uint64_t duration_us)
         return;
     }
     len = fw_access_log_format(
-        line, sizeof(line), c->req.params, fw_fcgi_io_status(c),
-        c->resp_body_bytes, duration_us,
+        line, sizeof(line), r, status, body_bytes, duration_us,
         time(NULL) - (time_t)(duration_us / 1000000u), getpid());
     (void)!write(access_fd, line, len);
 }

@@ -12,7 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "bridge/fcgi_io.h"
+#include "pyglue/gateway.h"
 
 /*
  * Remembers path (NULL or "": no access log) and checks, by opening it,
@@ -30,22 +30,27 @@ int fw_access_log_open(void);
 int fw_access_log_reopen(void);
 
 /*
- * Logs the request c holds (its params are still there: call before
- * fw_fcgi_io_end) with its response status and body bytes as counted by
- * fcgi_io, and its duration in µs.  Does nothing when off.
+ * Logs request r (call while its params are still valid, before the
+ * connection layer ends it) with the response status and body bytes the
+ * caller counted (status 0: no response was sent) and its duration in µs.
+ * Reads only r->params.  Does nothing when off.
  */
-void fw_access_log_request(const fw_fcgi_conn_t *c, uint64_t duration_us);
+void fw_access_log_request(const fw_request_t *r, int status,
+                           uint64_t body_bytes, uint64_t duration_us);
 
 /*
- * Formats one line into buf (with its '\n'), Common Log Format followed
- * by the duration in µs and the worker's pid:
- *   ADDR - - [24/Nov/2025:09:50:00 +0100] "GET /uri HTTP/1.1" 200 1234 567
- * 4321 The request line's quotes, backslashes, control and non-ASCII bytes are
- * written \xHH; a long URI is cut to fit.  Returns the length (< size;
- * size must be at least 256).
+ * Formats one line for r into buf (with its '\n'), Common Log Format
+ * followed by the duration in µs and the worker's pid:
+ *   ADDR - - [24/Nov/2025:09:50:00 +0100] "GET / HTTP/1.1" 200 12 567 4321
+ *
+ * Params are taken by their length: quotes, backslashes, control (NUL
+ * too) and non-ASCII bytes of the address and the request line are
+ * written \xHH; "-" stands for an absent or empty one; the address is cut
+ * at 64 bytes and a long URI to fit.  Returns the length (< size; size
+ * must be at least 256).
  */
-size_t fw_access_log_format(char *buf, size_t size, char **params, int status,
-                            uint64_t bytes, uint64_t duration_us,
+size_t fw_access_log_format(char *buf, size_t size, const fw_request_t *r,
+                            int status, uint64_t bytes, uint64_t duration_us,
                             time_t started, pid_t pid);
 
 #endif /* FW_ACCESS_LOG_H */

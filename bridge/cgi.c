@@ -29,69 +29,96 @@ static ssize_t cgi_read(fw_request_t *r, char *buf, size_t len);
 static int cgi_write(fw_request_t *r, const char *buf, size_t len);
 static int cgi_flush(fw_request_t *r);
 
-static const fw_gateway_ops_t cgi_ops = {cgi_read, cgi_write, cgi_flush, 0};
+static const fw_gateway_ops_t cgi_ops = {
+    .read = cgi_read, .write = cgi_write, .flush = cgi_flush};
 
-static char **cgi_params; /* copy of the environment, NULL-terminated */
+/* The request's parameters: the environment, copied. */
+static char **cgi_env; /* "NAME\0VALUE" copies (malloc'd), cgi_nparams */
+static fw_param_t *cgi_params; /* into cgi_env; NULL: not made */
+static size_t cgi_nparams;
 static cgi_conn_t cgi_conn = {.in_fd = -1, .out_fd = -1};
 
 /* CONTENT_LENGTH as a count: 0 when absent, empty or not all digits. */
 static long long
-cgi_content_length(void)
+cgi_content_length(const fw_request_t *r)
 {
-    const char *p = getenv("CONTENT_LENGTH");
+    const fw_param_t *p = FW_PARAM(r, "CONTENT_LENGTH");
     long long n = 0;
 
-    if (p == NULL || *p == '\0') {
+    if (p == NULL || p->value_len == 0) {
         return 0;
     }
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || n > (LLONG_MAX - 9) / 10) {
+    for (size_t i = 0; i < p->value_len; i++) {
+        char c = p->value[i];
+
+        if (c < '0' || c > '9' || n > (LLONG_MAX - 9) / 10) {
             fw_log(FW_LOG_WARN,
-                   "CONTENT_LENGTH=%s: not a length; the body "
+                   "CONTENT_LENGTH=%.*s: not a length; the body "
                    "is not read",
-                   getenv("CONTENT_LENGTH"));
+                   (int)(p->value_len < 64 ? p->value_len : 64), p->value);
             return 0;
         }
-        n = n * 10 + (*p - '0');
+        n = n * 10 + (c - '0');
     }
     return n;
-}
-
-/* A copy of the environment (malloc'd strings).  NULL when out of memory. */
-static char **
-cgi_copy_environ(void)
-{
-    size_t n = 0;
-    char **copy;
-
-    while (environ[n] != NULL) {
-        n++;
-    }
-    copy = calloc(n + 1, sizeof(*copy));
-    if (copy == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        copy[i] = strdup(environ[i]);
-        if (copy[i] == NULL) {
-            for (size_t j = 0; j < i; j++) {
-                free(copy[j]);
-            }
-            free(copy);
-            return NULL;
-        }
-    }
-    return copy;
 }
 
 static void
 cgi_free_params(void)
 {
-    for (size_t i = 0; cgi_params != NULL && cgi_params[i] != NULL; i++) {
-        free(cgi_params[i]);
+    for (size_t i = 0; i < cgi_nparams; i++) {
+        free(cgi_env[i]);
     }
+    free(cgi_env);
     free(cgi_params);
+    cgi_env = NULL;
     cgi_params = NULL;
+    cgi_nparams = 0;
+    cgi_conn.req.params = NULL;
+    cgi_conn.req.nparams = 0;
+}
+
+/*
+ * Copies the environment into cgi_env and cgi_params: each "NAME=VALUE"
+ * split at its first '=' (which becomes the name's NUL); an entry without
+ * one is skipped.  0, or -1 when out of memory (nothing kept).
+ */
+static int
+cgi_copy_environ(void)
+{
+    size_t n = 0;
+
+    while (environ[n] != NULL) {
+        n++;
+    }
+    cgi_env = calloc(n + 1, sizeof(*cgi_env));
+    cgi_params = calloc(n + 1, sizeof(*cgi_params));
+    if (cgi_env == NULL || cgi_params == NULL) {
+        cgi_free_params();
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *eq = strchr(environ[i], '=');
+        char *copy;
+
+        if (eq == NULL) {
+            continue;
+        }
+        copy = strdup(environ[i]);
+        if (copy == NULL) {
+            cgi_free_params();
+            return -1;
+        }
+        eq = copy + (eq - environ[i]);
+        *eq = '\0';
+        cgi_env[cgi_nparams] = copy;
+        cgi_params[cgi_nparams].name = copy;
+        cgi_params[cgi_nparams].name_len = (size_t)(eq - copy);
+        cgi_params[cgi_nparams].value = eq + 1;
+        cgi_params[cgi_nparams].value_len = strlen(eq + 1);
+        cgi_nparams++;
+    }
+    return 0;
 }
 
 /*
@@ -135,13 +162,18 @@ fw_cgi_detect(void)
         return 0;
     }
     fw_log_set_role("cgi");
-    cgi_params = cgi_copy_environ();
-    if (cgi_params == NULL) {
+    if (cgi_copy_environ() < 0) {
         fw_log(FW_LOG_ERROR, "CGI: out of memory");
         return -1;
     }
     unsetenv("HTTP_PROXY");
-    cgi_conn.remaining = cgi_content_length();
+    cgi_conn.req.ops = &cgi_ops;
+    cgi_conn.req.conn = &cgi_conn;
+    cgi_conn.req.params = cgi_params;
+    cgi_conn.req.nparams = cgi_nparams;
+    cgi_conn.req.role = FW_ROLE_RESPONDER;
+    cgi_conn.req.input_terminated = 0; /* the body ends at CONTENT_LENGTH */
+    cgi_conn.remaining = cgi_content_length(&cgi_conn.req);
     if (cgi_take_stdio() < 0) {
         cgi_free_params();
         return -1;
@@ -160,10 +192,6 @@ fw_cgi_serve(const fw_app_config_t *app)
     if (cgi_params == NULL) {
         return 1; /* fw_cgi_detect failed (logged) */
     }
-    cgi_conn.req.ops = &cgi_ops;
-    cgi_conn.req.conn = &cgi_conn;
-    cgi_conn.req.params = cgi_params;
-    cgi_conn.req.role = FW_ROLE_RESPONDER;
     cgi_app.run_once = 1;
     cgi_app.multithread = 0;
 

@@ -21,11 +21,22 @@
 #include "bridge/signals.h"
 #include "pyglue/pyglue.h"
 
-/* A worker that dies sooner than this after it was ready is a crash. */
-#define CHILDREN_CRASH_SECONDS 1.0
-/* This many crashes in a row start the back-off. */
+/*
+ * Two guards against respawn storms (see fw_children_may_spawn):
+ *  - the crash-loop back-off, for workers that die before they are ready
+ *    (the app cannot start): after CHILDREN_CRASH_LOOP in a row, forking
+ *    pauses 1, 2, 4 ... CHILDREN_BACKOFF_MAX s;
+ *  - a bound on the fork rate, for workers that die once ready (a request
+ *    killed them): at most children_forks_max forks a second, then the
+ *    next waits for the second to end (at most 1 s).  Ready workers that
+ *    die within CHILDREN_QUICK_SECONDS without having served a request,
+ *    CHILDREN_CRASH_LOOP times in a row, bring the bound down to one fork
+ *    a second until a worker lives or serves.
+ */
 #define CHILDREN_CRASH_LOOP 5
 #define CHILDREN_BACKOFF_MAX 30.0
+#define CHILDREN_QUICK_SECONDS 1.0
+#define CHILDREN_FORKS_MIN 16 /* a second, at least (else: the slots) */
 /* RSS sampling period, seconds. */
 #define CHILDREN_RSS_PERIOD 1.0
 
@@ -34,9 +45,14 @@ static int children_slots;   /* entries with a scoreboard slot */
 static int children_cap;     /* entries in all */
 static int children_threads; /* request slots per worker */
 static double children_grace;
-static int children_crashes;
-static int children_backoff; /* back-offs since the last healthy worker */
-static double children_respawn_at;
+static int children_crashes; /* in a row: died before they were ready */
+static int children_backoff; /* back-offs since a worker was last ready */
+static double children_respawn_at; /* the back-off: no fork before this */
+static int children_quick_deaths;  /* in a row: ready, died at once, having
+                                      served nothing */
+static int children_forks_max;     /* forks in one second */
+static double children_window_at;  /* the current second began */
+static int children_window_forks;  /* forks in it */
 static double children_rss_at;
 
 double
@@ -64,6 +80,8 @@ fw_children_init(int slots, int threads, double grace)
     children_cap = slots;
     children_threads = threads;
     children_grace = grace;
+    children_forks_max =
+        slots > CHILDREN_FORKS_MIN ? slots : CHILDREN_FORKS_MIN;
     children = calloc((size_t)children_cap, sizeof(*children));
     if (children == NULL) {
         fw_log(FW_LOG_ERROR, "out of memory");
@@ -129,6 +147,14 @@ children_become(fw_children_run_pt run, void *arg, int slot, pid_t master)
     exit(run(arg, slot));
 }
 
+/* Forks allowed in the current second. */
+static int
+children_window_max(void)
+{
+    return children_quick_deaths >= CHILDREN_CRASH_LOOP ? 1
+                                                        : children_forks_max;
+}
+
 fw_child_t *
 fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
 {
@@ -143,6 +169,10 @@ fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
     if (slot < 0) {
         fw_log(FW_LOG_WARN, "no free scoreboard slot for a new worker");
         return NULL;
+    }
+    if (fw_children_now() - children_window_at >= 1.0) {
+        children_window_at = fw_children_now();
+        children_window_forks = 0;
     }
     /* the child takes the slot over (fw_scoreboard_set_self) */
     w = fw_scoreboard_worker(slot);
@@ -163,6 +193,13 @@ fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
         return NULL;
     }
 
+    if (++children_window_forks == children_window_max() &&
+        children_quick_deaths < CHILDREN_CRASH_LOOP) {
+        fw_log(FW_LOG_WARN,
+               "%d worker(s) started within a second, the most allowed: "
+               "the next waits for the second to end",
+               children_window_forks);
+    }
     c = &children[slot];
     memset(c, 0, sizeof(*c));
     c->pid = pid;
@@ -230,8 +267,9 @@ children_name(const fw_child_t *c, char *buf, size_t size)
 }
 
 /*
- * Counts a crash; past the threshold, starts the next back-off (1, 2, 4...
- * 30 s).  The workers of one round that die together lengthen it once.
+ * Counts a worker that died before it was ready; past the threshold,
+ * starts the next back-off (1, 2, 4... 30 s).  The workers of one round
+ * that die together lengthen it once.
  */
 static void
 children_count_crash(void)
@@ -250,20 +288,74 @@ children_count_crash(void)
     children_backoff++;
     children_respawn_at = now + wait;
     fw_log(FW_LOG_ERROR,
-           "crash loop: %d workers in a row died before or within %.0f s "
-           "of being ready; next start in %.0f s",
-           children_crashes, CHILDREN_CRASH_SECONDS, wait);
+           "crash loop: %d workers in a row died before they were ready; "
+           "next start in %.0f s",
+           children_crashes, wait);
 }
 
-/* Logs how c ended and counts it for the crash guard; into *out. */
+/* A worker was ready: the application starts, the back-off ends. */
+static void
+children_healthy_start(void)
+{
+    children_crashes = 0;
+    children_backoff = 0;
+}
+
+/*
+ * Counts a ready worker that died at once having served nothing (a
+ * request killed it before it was counted, or the worker cannot run);
+ * past the threshold, one fork a second.
+ */
+static void
+children_count_quick_death(void)
+{
+    if (++children_quick_deaths == CHILDREN_CRASH_LOOP) {
+        fw_log(FW_LOG_ERROR,
+               "%d workers in a row died within %.0f s of being ready "
+               "without serving a request: starting one a second until a "
+               "worker serves",
+               children_quick_deaths, CHILDREN_QUICK_SECONDS);
+    }
+}
+
+/* Whether the dead worker c's slot shows a request running, or served. */
+static int
+children_served(const fw_child_t *c)
+{
+    fw_score_worker_t *w = fw_scoreboard_worker(c->slot);
+
+    if (atomic_load(&w->requests) > 0) {
+        return 1;
+    }
+    for (int t = 0; t < children_threads; t++) {
+        if (atomic_load(&fw_scoreboard_request(c->slot, t)->busy)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Logs how c ended and counts it for the guards; into *out.  Whether it
+ * was ready, and what it was serving, come from its scoreboard slot (not
+ * yet freed), which the worker writes at once: the master's view (c->state)
+ * may be a tick late.
+ */
 static void
 children_ended(fw_child_t *c, int status, int stopping,
                fw_children_reaped_t *out)
 {
     double now = fw_children_now();
     double lived = now - c->started_at;
+    fw_score_worker_t *w = c->slot >= 0 ? fw_scoreboard_worker(c->slot) : NULL;
+    int took_slot = w != NULL && atomic_load(&w->pid) == c->pid;
+    int board = took_slot ? atomic_load(&w->state) : FW_WORKER_STARTING;
+    int ready = c->adopted || c->state != FW_CHILD_STARTING ||
+                board == FW_WORKER_IDLE || board == FW_WORKER_BUSY ||
+                board == FW_WORKER_STOPPING;
     int expected = stopping || c->state == FW_CHILD_LEAVING ||
-                   c->state == FW_CHILD_RETIRING;
+                   c->state == FW_CHILD_RETIRING ||
+                   board == FW_WORKER_STOPPING;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     int crash = 0;
     char name[96];
@@ -276,7 +368,7 @@ children_ended(fw_child_t *c, int status, int stopping,
             fw_log(FW_LOG_INFO, "%s stopped", name);
         }
     } else {
-        if (c->state == FW_CHILD_STARTING) {
+        if (!ready) {
             snprintf(serving, sizeof(serving), ", before it was ready%s",
                      WIFEXITED(status) &&
                              WEXITSTATUS(status) == FW_CHILD_EXIT_NO_APP
@@ -296,21 +388,24 @@ children_ended(fw_child_t *c, int status, int stopping,
                    WEXITSTATUS(status), lived, serving);
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == FW_CHILD_EXIT_NO_APP &&
-            c->state == FW_CHILD_STARTING) {
+            !ready) {
             out->failed_to_load++;
         }
-        crash = !expected && !c->adopted &&
-                (c->state == FW_CHILD_STARTING ||
-                 now - c->ready_at < CHILDREN_CRASH_SECONDS);
+        crash = !expected && !c->adopted && !ready;
     }
 
-    if (!c->adopted) {
-        if (crash) {
-            out->crashed++;
-            children_count_crash();
+    if (crash) {
+        out->crashed++;
+        children_count_crash();
+    } else if (!c->adopted && ready) {
+        double ready_at = c->ready_at > 0 ? c->ready_at : now;
+
+        children_healthy_start();
+        if (!expected && !clean && now - ready_at < CHILDREN_QUICK_SECONDS &&
+            !(took_slot && children_served(c))) {
+            children_count_quick_death();
         } else if (!expected || clean) {
-            children_crashes = 0;
-            children_backoff = 0;
+            children_quick_deaths = 0;
         }
     }
     /* The slot itself is freed by fw_scoreboard_reap (it also takes the
@@ -385,12 +480,16 @@ fw_children_refresh(double now)
                 c->state = FW_CHILD_READY;
                 c->ready_at = now;
                 c->idle_since = now;
+                children_healthy_start();
             } else if (state == FW_WORKER_STOPPING) {
                 c->state = FW_CHILD_LEAVING;
                 c->kill_at = now + children_grace;
             }
             break;
         case FW_CHILD_READY:
+            if (now - c->ready_at >= CHILDREN_QUICK_SECONDS && !c->adopted) {
+                children_quick_deaths = 0; /* a worker lives */
+            }
             if (state == FW_WORKER_STOPPING) {
                 c->state = FW_CHILD_LEAVING;
                 c->kill_at = now + children_grace;
@@ -463,8 +562,21 @@ fw_children_active(const fw_child_t *c)
     return atomic_load(&fw_scoreboard_worker(c->slot)->active);
 }
 
+double
+fw_children_spawn_wait(double now)
+{
+    double wait = children_respawn_at - now;
+
+    if (now - children_window_at < 1.0 &&
+        children_window_forks >= children_window_max() &&
+        children_window_at + 1.0 - now > wait) {
+        wait = children_window_at + 1.0 - now;
+    }
+    return wait > 0 ? wait : 0;
+}
+
 int
 fw_children_may_spawn(double now)
 {
-    return now >= children_respawn_at;
+    return fw_children_spawn_wait(now) <= 0;
 }

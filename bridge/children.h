@@ -38,7 +38,7 @@ typedef struct {
 /* What one fw_children_reap found. */
 typedef struct {
     int exited;         /* children reaped */
-    int crashed;        /* of which died before ready or soon after */
+    int crashed;        /* of which died before they were ready */
     int failed_to_load; /* of which exited FW_CHILD_EXIT_NO_APP */
 } fw_children_reaped_t;
 
@@ -74,9 +74,10 @@ fw_child_t *fw_children_spawn(fw_children_run_pt run, void *arg,
 /*
  * Reaps every child that ended (waitpid until none), logs each (pid,
  * status or signal, the requests it was serving when it died) and counts
- * crashes for the back-off.  The caller then frees the scoreboard slots
- * (fw_scoreboard_reap), after the log has read them.  stopping: the master is
- * stopping, so clean exits are expected and not reported one by one.
+ * it for the guards (fw_children_may_spawn).  The caller then frees the
+ * scoreboard slots (fw_scoreboard_reap), after the log has read them.
+ * stopping: the master is stopping, so clean exits are expected and not
+ * reported one by one.
  */
 fw_children_reaped_t fw_children_reap(int stopping);
 
@@ -106,12 +107,19 @@ int fw_children_alive(void);
 int fw_children_active(const fw_child_t *c);
 
 /*
- * The crash-loop guard: after 5 crashes in a row (a worker that died
- * before it was ready, or within a second of it), spawning pauses 1, 2,
- * 4... up to 30 s, one step per round of workers.  A worker that lives
- * longer resets it.  Returns whether spawning is allowed at now.
+ * Whether a fork is allowed at now, under two guards.  The crash-loop
+ * back-off: after 5 workers in a row died before they were ready (the app
+ * cannot start), forking pauses 1, 2, 4... up to 30 s, one step per round
+ * of workers; a worker that gets ready ends it.  The fork rate: a worker
+ * that dies once ready (a request killed it) is replaced at once, but at
+ * most max(16, slots) workers start in a second, the next waiting for the
+ * second to end (at most 1 s); after 5 ready workers in a row died within
+ * a second without serving a request, one a second, until one serves.
  */
 int fw_children_may_spawn(double now);
+
+/* Seconds from now until fw_children_may_spawn allows a fork; 0: now. */
+double fw_children_spawn_wait(double now);
 
 /* Monotonic seconds. */
 double fw_children_now(void);

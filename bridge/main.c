@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/allow.h"
 #include "bridge/cgi.h"
-#include "bridge/fcgi_io.h"
 #include "bridge/listen.h"
 #include "bridge/log.h"
 #include "bridge/master.h"
@@ -211,6 +211,9 @@ main(int argc, char **argv)
     }
 
     msg = fw_privs_resolve(&privs, conf.uid, conf.gid, conf.chown_socket);
+    if (msg == NULL) {
+        msg = fw_privs_check_root(&privs, conf.allow_root);
+    }
     if (msg != NULL) {
         fprintf(stderr, "fcgi-wsgi: %s\n", msg);
         if (!reload) {
@@ -220,6 +223,10 @@ main(int argc, char **argv)
         goto failed;
     }
     if (main_set_env(&conf.env) < 0) {
+        goto failed;
+    }
+    if (fw_allow_setup(&conf) < 0) { /* after env: FCGI_WEB_SERVER_ADDRS */
+        status = 2;
         goto failed;
     }
     if (conf.chdir != NULL && chdir(conf.chdir) < 0) {
@@ -248,10 +255,6 @@ main(int argc, char **argv)
     if (fw_privs_drop(&privs) < 0) {
         goto failed;
     }
-    if (fw_fcgi_io_global_init() < 0) {
-        goto failed;
-    }
-    fw_fcgi_io_force_authorizer(conf.force_authorizer);
     if (fw_scoreboard_create(2 * conf.max_children, conf.threads) < 0) {
         goto failed;
     }
@@ -282,6 +285,13 @@ main(int argc, char **argv)
     mc.worker.max_requests = conf.max_requests;
     mc.worker.max_requests_delta = conf.max_requests_delta;
     mc.worker.reload_on_rss = conf.reload_on_rss;
+    mc.worker.socket_timeout = conf.socket_timeout;
+    mc.worker.keepalive_timeout = conf.keepalive_timeout;
+    mc.worker.buffer_size = (size_t)conf.buffer_size;
+    mc.worker.limit_post = (unsigned long long)conf.limit_post;
+    mc.worker.post_buffering = (size_t)conf.post_buffering;
+    mc.worker.max_reqs = conf.max_children * conf.threads;
+    mc.worker.force_authorizer = conf.force_authorizer;
     mc.lazy_apps = conf.lazy_apps;
     mc.pm = conf.pm_mode;
     mc.max_children = conf.max_children;

@@ -8,7 +8,8 @@
  * States (the only place they change is master_set_state):
  *
  *   RUNNING    serving; the pool follows pm; dead or recycled workers are
- *              replaced (with the crash-loop back-off).
+ *              replaced at once (under the crash-loop back-off and the
+ *              fork rate bound of children.h).
  *   RELOADING  a reload's new generation is starting while the workers of
  *              the previous master image (adopted, see below) keep
  *              serving; once the new generation has its first workers
@@ -266,14 +267,16 @@ master_worker_main(void *arg, int slot)
     return fw_worker_run(&wc);
 }
 
-/* Forks up to n workers; returns how many were forked. */
+/* Forks up to n workers, as long as the fork rate allows (the rest wait
+ * for a later loop); returns how many were forked. */
 static int
 master_spawn(master_t *m, int n)
 {
     int done = 0;
 
-    while (done < n && fw_children_spawn(master_worker_main, (void *)m->mc,
-                                         m->generation) != NULL) {
+    while (done < n && fw_children_may_spawn(fw_children_now()) &&
+           fw_children_spawn(master_worker_main, (void *)m->mc,
+                             m->generation) != NULL) {
         done++;
     }
     return done;
@@ -804,12 +807,15 @@ master_start(master_t *m)
 }
 
 /* The loop's wait: the signal pipe, and the listening socket when the
- * pool may grow on a connection.  Returns whether one is pending. */
+ * pool may grow on a connection; a tick, or less when a fork pause ends
+ * sooner.  Returns whether a connection is pending. */
 static int
 master_wait(master_t *m, double now)
 {
     struct pollfd fds[2];
     nfds_t n = 1;
+    double pause = fw_children_spawn_wait(now);
+    int timeout = MASTER_TICK_MS;
 
     fds[0].fd = fw_signals_fd();
     fds[0].events = POLLIN;
@@ -818,7 +824,10 @@ master_wait(master_t *m, double now)
         fds[1].events = POLLIN;
         n = 2;
     }
-    if (poll(fds, n, MASTER_TICK_MS) <= 0) {
+    if (pause > 0 && pause * 1000 < MASTER_TICK_MS) {
+        timeout = (int)(pause * 1000) + 1;
+    }
+    if (poll(fds, n, timeout) <= 0) {
         return 0;
     }
     return n == 2 && (fds[1].revents & POLLIN);

@@ -140,6 +140,27 @@ fw_privs_resolve(fw_privs_t *p, const char *uid, const char *gid,
     return NULL;
 }
 
+const char *
+fw_privs_check_root(const fw_privs_t *p, int allow_root)
+{
+    if (allow_root || geteuid() != 0 || (p->set_uid && p->uid != 0)) {
+        return NULL;
+    }
+    if (p->set_uid) {
+        snprintf(privs_msg, sizeof(privs_msg),
+                 "refusing to serve as root (uid = %s): set uid to another "
+                 "user, such as uid = www-data (and gid), or allow-root = "
+                 "true / --allow-root to run as root anyway",
+                 p->user[0] != '\0' ? p->user : "0");
+    } else {
+        snprintf(privs_msg, sizeof(privs_msg),
+                 "refusing to serve as root: set uid = www-data (and gid), "
+                 "or allow-root = true / --allow-root to run as root "
+                 "anyway");
+    }
+    return privs_msg;
+}
+
 int
 fw_privs_chown_socket(const fw_privs_t *p, const char *path)
 {

@@ -1,7 +1,8 @@
 /*
  * privs.h: `uid`, `gid` and `chown-socket`: names or numbers resolved at
  * start-up, the socket file's owner set after binding, and the privileges
- * dropped after that (before the application is imported).
+ * dropped after that (before the application is imported); `allow-root`:
+ * no serving as root unless asked.
  */
 #ifndef FW_PRIVS_H
 #define FW_PRIVS_H
@@ -25,6 +26,14 @@ typedef struct {
  */
 const char *fw_privs_resolve(fw_privs_t *p, const char *uid, const char *gid,
                              const char *chown_socket);
+
+/*
+ * The root guard (php-fpm's -R): started as root (euid 0) and told to
+ * become no other user (no uid, or a uid that is root), fcgi-wsgi would
+ * serve as root.  Returns NULL when it would not, or allow_root is set;
+ * else the message (in a static buffer) for the caller to print.
+ */
+const char *fw_privs_check_root(const fw_privs_t *p, int allow_root);
 
 /* chown-socket: gives path to the configured owner.  0, or -1 after
  * logging. */

@@ -174,19 +174,23 @@ fw_scoreboard_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Copies the value of param `name` (NUL-terminated, cut to size). */
+/*
+ * Copies param p's value (p may be NULL: "") into dst as a C string of
+ * fewer than size bytes, cut to fit; a NUL inside the value is stored as
+ * '?' so that readers see the rest of it.
+ */
 static void
-score_copy_param(char *dst, size_t size, char **params, const char *name)
+score_copy_param(char *dst, size_t size, const fw_param_t *p)
 {
-    size_t nlen = strlen(name);
+    size_t n = p != NULL ? p->value_len : 0;
 
-    dst[0] = '\0';
-    for (char **p = params; p != NULL && *p != NULL; p++) {
-        if (strncmp(*p, name, nlen) == 0 && (*p)[nlen] == '=') {
-            snprintf(dst, size, "%s", *p + nlen + 1);
-            return;
-        }
+    if (n > size - 1) {
+        n = size - 1;
     }
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = p->value[i] != '\0' ? p->value[i] : '?';
+    }
+    dst[n] = '\0';
 }
 
 /* Raises *max to value if it is lower. */
@@ -200,7 +204,7 @@ score_raise(atomic_int *max, int value)
 }
 
 void
-fw_scoreboard_request_begin(int thread, char **params)
+fw_scoreboard_request_begin(int thread, const fw_request_t *r)
 {
     fw_score_request_t *rq;
     fw_score_worker_t *w;
@@ -211,8 +215,9 @@ fw_scoreboard_request_begin(int thread, char **params)
     }
     w = &score_workers[score_self];
     rq = fw_scoreboard_request(score_self, thread);
-    score_copy_param(rq->method, sizeof(rq->method), params, "REQUEST_METHOD");
-    score_copy_param(rq->uri, sizeof(rq->uri), params, "REQUEST_URI");
+    score_copy_param(rq->method, sizeof(rq->method),
+                     FW_PARAM(r, "REQUEST_METHOD"));
+    score_copy_param(rq->uri, sizeof(rq->uri), FW_PARAM(r, "REQUEST_URI"));
     atomic_store(&rq->started_us, score_thread_started_us);
     atomic_fetch_add(&rq->seq, 1);
     atomic_store(&rq->busy, 1);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pyglue/gateway.h"
+
 typedef enum {
     FW_WORKER_EMPTY = 0, /* no process in this slot */
     FW_WORKER_STARTING,  /* forked, not yet accepting */
@@ -95,10 +97,11 @@ int fw_scoreboard_self(void);
  */
 void fw_scoreboard_reap(void);
 
-/* Serving-thread hooks: around each request.  params is the FastCGI
- * NAME=VALUE list (method and URI are copied from it).  end returns the
- * request's duration in µs (0 without a scoreboard). */
-void fw_scoreboard_request_begin(int thread, char **params);
+/* Serving-thread hooks: around each request.  begin copies r's
+ * REQUEST_METHOD and REQUEST_URI (by their length, cut to fit; a NUL
+ * inside becomes '?') and reads nothing else of r.  end returns the
+ * request's duration in µs (measured without a scoreboard too). */
+void fw_scoreboard_request_begin(int thread, const fw_request_t *r);
 uint64_t fw_scoreboard_request_end(int thread);
 
 /* CLOCK_MONOTONIC in µs: the clock of started_us. */

@@ -55,59 +55,46 @@ fw_status_configure(const char *status, const char *ping,
 
 /* ---- which requests are ours ------------------------------------------ */
 
-/* The value of param `name`, or NULL. */
-static const char *
-param(char **params, const char *name, size_t nlen)
-{
-    for (char **p = params; p != NULL && *p != NULL; p++) {
-        if (strncmp(*p, name, nlen) == 0 && (*p)[nlen] == '=') {
-            return *p + nlen + 1;
-        }
-    }
-    return NULL;
-}
-
-#define PARAM(params, lit) param(params, lit, sizeof(lit) - 1)
-
 /*
- * Whether the request's path is `path`: SCRIPT_NAME+PATH_INFO when either
- * is given (nginx's fastcgi_params, lighttpd, mod_fcgid), else
- * DOCUMENT_URI, else REQUEST_URI up to its '?'.
+ * Whether the request's path is `path` (a C string): SCRIPT_NAME+PATH_INFO
+ * when either is given (nginx's fastcgi_params, lighttpd, mod_fcgid), else
+ * DOCUMENT_URI, else REQUEST_URI up to its first '?'.  The values are
+ * compared as the bytes they are: a NUL inside one never matches.
  */
 static int
-path_is(char **params, const char *path)
+path_is(const fw_request_t *r, const char *path)
 {
-    const char *script = PARAM(params, "SCRIPT_NAME");
-    const char *info = PARAM(params, "PATH_INFO");
+    const fw_param_t *script = FW_PARAM(r, "SCRIPT_NAME");
+    const fw_param_t *info = FW_PARAM(r, "PATH_INFO");
+    const fw_param_t *uri;
     size_t plen = strlen(path);
 
     if (script != NULL || info != NULL) {
-        size_t slen = script != NULL ? strlen(script) : 0;
+        size_t slen = script != NULL ? script->value_len : 0;
+        size_t ilen = info != NULL ? info->value_len : 0;
 
-        if (info == NULL) {
-            info = "";
-        }
-        return slen <= plen &&
-               strncmp(path, script != NULL ? script : "", slen) == 0 &&
-               strcmp(path + slen, info) == 0;
+        return slen + ilen == plen &&
+               (slen == 0 || memcmp(path, script->value, slen) == 0) &&
+               (ilen == 0 || memcmp(path + slen, info->value, ilen) == 0);
     }
-    script = PARAM(params, "DOCUMENT_URI");
-    if (script != NULL) {
-        return strcmp(script, path) == 0;
+    uri = FW_PARAM(r, "DOCUMENT_URI");
+    if (uri != NULL) {
+        return uri->value_len == plen && memcmp(uri->value, path, plen) == 0;
     }
-    script = PARAM(params, "REQUEST_URI");
-    return script != NULL && strncmp(script, path, plen) == 0 &&
-           (script[plen] == '\0' || script[plen] == '?');
+    uri = FW_PARAM(r, "REQUEST_URI");
+    return uri != NULL && uri->value_len >= plen &&
+           memcmp(uri->value, path, plen) == 0 &&
+           (uri->value_len == plen || uri->value[plen] == '?');
 }
 
 int
-fw_status_wants(char **params)
+fw_status_wants(const fw_request_t *r)
 {
     if (status_path == NULL && ping_path == NULL) {
         return 0;
     }
-    return (status_path != NULL && path_is(params, status_path)) ||
-           (ping_path != NULL && path_is(params, ping_path));
+    return (status_path != NULL && path_is(r, status_path)) ||
+           (ping_path != NULL && path_is(r, ping_path));
 }
 
 /* ---- output buffer ---------------------------------------------------- */
@@ -722,31 +709,40 @@ fw_status_content_type(fw_status_format_e fmt)
     }
 }
 
-/* Whether the query string has the key `name` ("json", "a=1&json=x"). */
+/*
+ * Whether query[0..len) has the key `name` ("json", "a=1&json=x"): a
+ * '&'-separated field that is name, or starts with name and '='.
+ */
 static int
-query_has(const char *query, const char *name)
+query_has(const char *query, size_t len, const char *name)
 {
     size_t n = strlen(name);
+    size_t i = 0;
 
-    while (query != NULL && *query != '\0') {
-        size_t key = strcspn(query, "=&");
+    while (i < len) {
+        const char *field = query + i;
+        const char *amp = memchr(field, '&', len - i);
+        size_t flen = amp != NULL ? (size_t)(amp - field) : len - i;
 
-        if (key == n && strncmp(query, name, n) == 0) {
+        if (flen >= n && memcmp(field, name, n) == 0 &&
+            (flen == n || field[n] == '=')) {
             return 1;
         }
-        query += strcspn(query, "&");
-        query += *query == '&';
+        i += flen + 1;
     }
     return 0;
 }
 
 fw_status_format_e
-fw_status_format_of(const char *query)
+fw_status_format_of(const char *query, size_t len)
 {
-    if (query_has(query, "json")) {
+    if (query == NULL) {
+        return FW_STATUS_PLAIN;
+    }
+    if (query_has(query, len, "json")) {
         return FW_STATUS_JSON;
     }
-    if (query_has(query, "openmetrics")) {
+    if (query_has(query, len, "openmetrics")) {
         return FW_STATUS_OPENMETRICS;
     }
     return FW_STATUS_PLAIN;
@@ -801,8 +797,10 @@ respond(fw_request_t *r, const char *status, const char *type,
 fw_pyglue_result_e
 fw_status_serve(fw_request_t *r)
 {
-    const char *method = PARAM(r->params, "REQUEST_METHOD");
-    int head_only = method != NULL && strcmp(method, "HEAD") == 0;
+    const fw_param_t *method = FW_PARAM(r, "REQUEST_METHOD");
+    const fw_param_t *query = FW_PARAM(r, "QUERY_STRING");
+    int head_only = method != NULL && method->value_len == 4 &&
+                    memcmp(method->value, "HEAD", 4) == 0;
     fw_status_format_e fmt;
     fw_status_snapshot_t snap;
     fw_status_buf_t page = {0};
@@ -811,14 +809,15 @@ fw_status_serve(fw_request_t *r)
     if (drain_body(r) < 0) {
         return FW_PYGLUE_ABORT;
     }
-    if (ping_path != NULL && path_is(r->params, ping_path) &&
-        (status_path == NULL || !path_is(r->params, status_path))) {
+    if (ping_path != NULL && path_is(r, ping_path) &&
+        (status_path == NULL || !path_is(r, status_path))) {
         rc = respond(r, "200 OK", "text/plain; charset=utf-8", ping_response,
                      strlen(ping_response), head_only);
         return rc < 0 ? FW_PYGLUE_ABORT : FW_PYGLUE_DONE;
     }
 
-    fmt = fw_status_format_of(PARAM(r->params, "QUERY_STRING"));
+    fmt = query != NULL ? fw_status_format_of(query->value, query->value_len)
+                        : FW_STATUS_PLAIN;
     if (fw_status_snapshot_take(&snap) < 0) {
         static const char msg[] = "status unavailable\n";
 

@@ -78,12 +78,12 @@ void fw_status_configure(const char *status_path, const char *ping_path,
                          int listen_fd);
 
 /*
- * Whether params (a request's NAME=VALUE list) ask for the status or the
- * ping page: their path is SCRIPT_NAME+PATH_INFO, or DOCUMENT_URI, or
- * REQUEST_URI without its query.  Costs nothing when neither page is
+ * Whether r's params ask for the status or the ping page: their path is
+ * SCRIPT_NAME+PATH_INFO, or DOCUMENT_URI, or REQUEST_URI without its
+ * query.  Reads only r->params.  Costs nothing when neither page is
  * configured.
  */
-int fw_status_wants(char **params);
+int fw_status_wants(const fw_request_t *r);
 
 /*
  * Answers a request for which fw_status_wants said yes: reads what is left
@@ -109,8 +109,11 @@ int fw_status_render(const fw_status_snapshot_t *s, fw_status_format_e fmt,
 /* The Content-Type of fmt. */
 const char *fw_status_content_type(fw_status_format_e fmt);
 
-/* The format a QUERY_STRING names: "json", "openmetrics", else plain. */
-fw_status_format_e fw_status_format_of(const char *query);
+/*
+ * The format a QUERY_STRING query[0..len) names: "json", "openmetrics",
+ * else plain (also when query is NULL).
+ */
+fw_status_format_e fw_status_format_of(const char *query, size_t len);
 
 /*
  * The listening socket's queue: connections waiting to be accepted, and

@@ -1,10 +1,12 @@
 /*
  * worker.c: the serving loop of a process.  Every serving thread waits in
- * epoll_wait on one set holding the listening socket, the connections kept
- * open after a request (FCGI_KEEP_CONN, each armed one-shot so exactly one
- * thread takes its next request), and a wake eventfd.  A thread is never
- * pinned to a kept connection: with more kept connections than threads,
- * each is served when it has a request.
+ * epoll_wait on one set holding the listening socket, every connection
+ * that is waiting for bytes (a new one whose request has not all arrived,
+ * one kept open after a request, one answered and closing: conns.c, each
+ * armed one-shot so exactly one thread takes it), and a wake eventfd.  A
+ * connection holds a thread only while its request is served: a silent,
+ * slow or kept connection waits in the set, at no cost, until its
+ * deadline (socket-timeout, keepalive-timeout).
  *
  * Serving threads never see a process signal: every signal is blocked in
  * them and the main thread takes signals with sigtimedwait.  To stop, the
@@ -18,9 +20,9 @@
  * raises SIGUSR2 at its own process and pokes the master, which forks the
  * replacement at once).
  */
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -34,25 +36,17 @@
 #include <unistd.h>
 #include <stdio.h>
 
-#include "bridge/fcgi_guard.h"
-#include "bridge/fcgi_io.h"
+#include "bridge/allow.h"
+#include "bridge/conns.h"
 #include "bridge/log.h"
 #include "bridge/observe.h"
 #include "bridge/scoreboard.h"
 #include "bridge/worker.h"
 #include "pyglue/pyglue.h"
 
-/* How long a new connection may take to send its request before it waits
- * in the epoll set instead of in a thread. */
-#define WORKER_FIRST_BYTES_MS 50
-
 /* Connections one thread may accept in a row before it looks at the kept
  * connections again. */
 #define WORKER_ACCEPT_BURST 16
-
-/* epoll data of the two descriptors that are not connections. */
-#define WORKER_EV_LISTEN UINT64_MAX
-#define WORKER_EV_WAKE (UINT64_MAX - 1)
 
 typedef struct {
     pthread_t tid;
@@ -62,6 +56,7 @@ typedef struct {
 static int worker_epfd = -1;
 static int worker_listen_fd = -1;
 static int worker_wake_fd = -1;
+static int worker_spare_fd = -1; /* given up when out of descriptors */
 static atomic_int worker_alive;
 
 /* Recycling: the config, this process's request limit (max-requests plus
@@ -78,88 +73,85 @@ static atomic_int worker_quitting; /* SIGQUIT: no last look */
 static atomic_int worker_accepting = 1;
 static char worker_recycle_reason[128];
 
-/* Waits (one-shot) for the next request on a kept connection. */
-static void
-worker_park(int fd, int first)
-{
-    struct epoll_event ev;
+static void worker_check_recycle(void);
 
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    ev.data.u64 = (uint64_t)fd;
-    if (epoll_ctl(worker_epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd,
-                  &ev) < 0) {
-        fw_log(FW_LOG_WARN, "cannot keep a connection open: %s",
-               strerror(errno));
-        close(fd);
+/*
+ * Serves what a connection has ready, as long as it has a request ready
+ * (several when the web server pipelines them), then parks or closes it.
+ */
+static void
+worker_drive(worker_thread_t *wt, fw_pyglue_thread_t *py, fw_conn_t *c,
+             fw_conn_next_e next)
+{
+    while (next == FW_CONN_SERVE) {
+        fw_pyglue_result_e res;
+        uint64_t us;
+
+        fw_scoreboard_request_begin(wt->index, &c->req);
+        res = fw_status_wants(&c->req) ? fw_status_serve(&c->req)
+                                       : fw_pyglue_handle(py, &c->req);
+        us = fw_scoreboard_request_end(wt->index);
+        fw_access_log_request(&c->req, fw_conn_status(c), c->resp_body_bytes,
+                              us);
+        next = fw_conn_finish(c, res == FW_PYGLUE_ABORT, fw_conn_now_ms());
+        worker_check_recycle();
+    }
+    if (next == FW_CONN_WAIT) {
+        fw_conns_park(c);
+    } else {
+        fw_conns_close(c, NULL);
     }
 }
 
 /*
- * Lets a connection's request reach libfcgi only once it has all arrived
- * and passed fcgi_guard.c's checks.  A new connection whose first bytes
- * are not there yet gets a short wait (the web server writes right after
- * connecting), then waits in the epoll set like a kept connection, so a
- * silent client never holds a thread.  Returns 1 to serve now, 0 when the
- * connection was parked or closed.  `registered`: fd is in the epoll set.
- */
-static int
-worker_guard(int fd, int registered)
-{
-    fw_guard_result_e res = fw_fcgi_guard_check(fd, registered);
-
-    if (res == FW_GUARD_WAIT && !registered) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-        if (poll(&pfd, 1, WORKER_FIRST_BYTES_MS) > 0) {
-            res = fw_fcgi_guard_check(fd, 0);
-        }
-    }
-    switch (res) {
-    case FW_GUARD_READY:
-        return 1;
-    case FW_GUARD_WAIT:
-        worker_park(fd, !registered);
-        return 0;
-    default:
-        close(fd);
-        return 0;
-    }
-}
-
-/*
- * Serves one request on fd, then parks the connection if the web server
- * asked to keep it, or closes it.
+ * Out of descriptors: the oldest idle connection is closed to make room;
+ * with none, the spare descriptor is given up for a moment to accept the
+ * waiting connection and close it, so the queue does not spin epoll.
  */
 static void
-worker_serve(worker_thread_t *wt, fw_fcgi_conn_t *conn,
-             fw_pyglue_thread_t *py, int fd, int kept)
+worker_out_of_fds(void)
 {
-    fw_pyglue_result_e res;
+    static _Atomic int64_t last_log;
+    int64_t now = fw_conn_now_ms();
+    int fd;
 
-    if (!worker_guard(fd, kept)) {
+    if (fw_conns_evict_idle()) {
         return;
     }
-    if (fw_fcgi_io_begin(conn, fd, kept) < 0) {
-        return; /* closed; a closed fd leaves the epoll set by itself */
+    if (worker_spare_fd >= 0) {
+        close(worker_spare_fd);
+        worker_spare_fd = -1;
     }
-    fw_scoreboard_request_begin(wt->index, conn->req.params);
-    res = fw_status_wants(conn->req.params) ? fw_status_serve(&conn->req)
-                                            : fw_pyglue_handle(py, &conn->req);
-    fw_access_log_request(conn, fw_scoreboard_request_end(wt->index));
-    fd = fw_fcgi_io_end(conn, res == FW_PYGLUE_ABORT);
+    fd = accept(worker_listen_fd, NULL, NULL);
     if (fd >= 0) {
-        worker_park(fd, !kept);
+        close(fd);
+    }
+    worker_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (now - atomic_load(&last_log) >= 1000) {
+        atomic_store(&last_log, now);
+        fw_log(FW_LOG_WARN,
+               "accept: out of descriptors with %d connections open, none "
+               "idle: refused a connection",
+               fw_conns_count());
     }
 }
 
-/* Accepts what is waiting on the listening socket; -1 if nothing was. */
-static int
+/* Accepts what is waiting on the listening socket and reads what it sent;
+ * NULL if nothing was waiting (or it was refused). */
+static fw_conn_t *
 worker_accept(void)
 {
-    int fd = accept(worker_listen_fd, NULL, NULL);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    int fd = accept4(worker_listen_fd, (struct sockaddr *)&peer, &peer_len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (fd >= 0) {
-        return fd;
+        if (!fw_allow_check((struct sockaddr *)&peer, peer_len)) {
+            close(fd);
+            return NULL;
+        }
+        return fw_conns_open(fd);
     }
     switch (errno) {
     case EAGAIN:
@@ -170,12 +162,16 @@ worker_accept(void)
     case ECONNABORTED:
     case EPROTO:
         break;
+    case EMFILE:
+    case ENFILE:
+        worker_out_of_fds();
+        break;
     default:
         fw_log(FW_LOG_ERROR, "accept: %s: pausing 100 ms", strerror(errno));
         nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
         break;
     }
-    return -1;
+    return NULL;
 }
 
 /* This process's resident set in MiB, from /proc/self/statm; -1 if
@@ -256,19 +252,18 @@ leave:
  * only thread, which was busy: it looks no further (max-requests exact).
  */
 static void
-worker_last_look(worker_thread_t *wt, fw_fcgi_conn_t *conn,
-                 fw_pyglue_thread_t *py)
+worker_last_look(worker_thread_t *wt, fw_pyglue_thread_t *py)
 {
-    int fd;
+    fw_conn_t *c;
 
     if (atomic_load(&worker_quitting) ||
         (atomic_load(&worker_recycling) && worker_conf != NULL &&
          worker_conf->threads == 1)) {
         return;
     }
-    fd = accept(worker_listen_fd, NULL, NULL);
-    if (fd >= 0) {
-        worker_serve(wt, conn, py, fd, 0);
+    c = worker_accept();
+    if (c != NULL) {
+        worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
     }
 }
 
@@ -276,21 +271,19 @@ static void *
 worker_thread_main(void *arg)
 {
     worker_thread_t *wt = arg;
-    fw_fcgi_conn_t conn;
     fw_pyglue_thread_t *py;
 
-    fw_fcgi_io_init(&conn);
     py = fw_pyglue_thread_attach();
     if (py == NULL) {
-        fw_log(FW_LOG_ERROR, "thread %d: cannot attach to Python",
-               wt->index);
+        fw_log(FW_LOG_ERROR, "thread %d: cannot attach to Python", wt->index);
         atomic_fetch_sub(&worker_alive, 1);
         return NULL;
     }
 
     for (;;) {
         struct epoll_event ev;
-        int n = epoll_wait(worker_epfd, &ev, 1, -1);
+        fw_conn_t *c;
+        int n = epoll_wait(worker_epfd, &ev, 1, fw_conns_sweep());
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -303,32 +296,32 @@ worker_thread_main(void *arg)
         if (n == 0) {
             continue;
         }
-        if (ev.data.u64 == WORKER_EV_WAKE) {
-            worker_last_look(wt, &conn, py);
+        if (ev.data.u64 == FW_CONNS_EV_WAKE) {
+            worker_last_look(wt, py);
             break;
         }
-        if (ev.data.u64 == WORKER_EV_LISTEN) {
+        if (ev.data.u64 == FW_CONNS_EV_LISTEN) {
             /*
              * Under load the next connection is usually waiting already:
              * take up to WORKER_ACCEPT_BURST in a row without going back
              * to epoll_wait (one system call less each), then let the
              * kept connections have their turn.
              */
-            for (int burst = 0; burst < WORKER_ACCEPT_BURST &&
-                                atomic_load(&worker_accepting);
+            for (int burst = 0;
+                 burst < WORKER_ACCEPT_BURST && atomic_load(&worker_accepting);
                  burst++) {
-                int fd = worker_accept();
-
-                if (fd < 0) {
+                c = worker_accept();
+                if (c == NULL) {
                     break;
                 }
-                worker_serve(wt, &conn, py, fd, 0);
-                worker_check_recycle();
+                worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
             }
             continue;
         }
-        worker_serve(wt, &conn, py, (int)ev.data.u64, 1);
-        worker_check_recycle();
+        c = fw_conns_take(ev.data.u64);
+        if (c != NULL) {
+            worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
+        }
     }
 
     fw_pyglue_thread_detach(py);
@@ -361,14 +354,14 @@ worker_poll_setup(int listen_fd)
     }
 
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = WORKER_EV_LISTEN;
+    ev.data.u64 = FW_CONNS_EV_LISTEN;
     if (epoll_ctl(worker_epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
         fw_log(FW_LOG_ERROR, "epoll_ctl(listening socket): %s",
                strerror(errno));
         return -1;
     }
     ev.events = EPOLLIN; /* level-triggered: once written, wakes all */
-    ev.data.u64 = WORKER_EV_WAKE;
+    ev.data.u64 = FW_CONNS_EV_WAKE;
     if (epoll_ctl(worker_epfd, EPOLL_CTL_ADD, worker_wake_fd, &ev) < 0) {
         fw_log(FW_LOG_ERROR, "epoll_ctl(eventfd): %s", strerror(errno));
         return -1;
@@ -441,9 +434,21 @@ fw_worker_run(const fw_worker_config_t *wc)
     worker_signals_block(&waited);
     worker_recycle_setup(wc);
     fw_observe_worker_start();
-    if (worker_poll_setup(wc->listen_fd) < 0) {
+    if (worker_poll_setup(wc->listen_fd) < 0 ||
+        fw_conns_setup(worker_epfd) < 0) {
         return 1;
     }
+    worker_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fw_conn_setup(&(fw_conn_conf_t){
+        .socket_timeout = wc->socket_timeout,
+        .keepalive_timeout = wc->keepalive_timeout,
+        .buffer_size = wc->buffer_size,
+        .limit_post = wc->limit_post,
+        .post_buffering = wc->post_buffering,
+        .max_conns = fw_conns_max(),
+        .max_reqs = wc->max_reqs,
+        .force_authorizer = wc->force_authorizer,
+    });
 
     threads = calloc((size_t)wc->threads, sizeof(*threads));
     if (threads == NULL) {

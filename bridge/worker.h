@@ -6,6 +6,7 @@
 #ifndef FW_WORKER_H
 #define FW_WORKER_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -18,6 +19,14 @@ typedef struct {
     int max_requests;       /* recycle after this many requests; 0: never */
     int max_requests_delta; /* + a random 0..delta, drawn per process */
     int reload_on_rss;      /* recycle above this RSS, MiB; 0: never */
+    /* the FastCGI wire (bridge/wire/wire_conn.h) */
+    int socket_timeout;            /* seconds for a peer's next bytes */
+    int keepalive_timeout;         /* seconds a kept connection may idle */
+    size_t buffer_size;            /* PARAMS bytes a request may send */
+    unsigned long long limit_post; /* body bytes; 0: unlimited */
+    size_t post_buffering;         /* length-less body kept in memory */
+    int max_reqs;                  /* processes x threads: GET_VALUES */
+    int force_authorizer;          /* role = authorizer */
 } fw_worker_config_t;
 
 /*

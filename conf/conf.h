@@ -54,22 +54,22 @@ typedef struct {
     int threads;
 
     /* the process manager (bridge/master.c, bridge/children.c) */
-    bool lazy_apps;       /* import the app in each worker, not the master */
-    char *pm;             /* static | dynamic | ondemand */
-    int max_children;     /* 0: processes (after the checks: the pool max) */
-    int start_servers;    /* 0: between the spares (after the checks) */
+    bool lazy_apps;    /* import the app in each worker, not the master */
+    char *pm;          /* static | dynamic | ondemand */
+    int max_children;  /* 0: processes (after the checks: the pool max) */
+    int start_servers; /* 0: between the spares (after the checks) */
     int min_spare;
-    int max_spare;        /* 0: min(3, max_children) (after the checks) */
-    int idle_timeout;     /* ondemand: seconds idle before a worker goes */
-    int max_requests;     /* recycle a worker after this many; 0: never */
+    int max_spare;          /* 0: min(3, max_children) (after the checks) */
+    int idle_timeout;       /* ondemand: seconds idle before a worker goes */
+    int max_requests;       /* recycle a worker after this many; 0: never */
     int max_requests_delta; /* + a random 0..delta per worker */
-    int reload_on_rss;    /* MiB; 0: never */
+    int reload_on_rss;      /* MiB; 0: never */
     int worker_shutdown_timeout; /* seconds a graceful stop may take */
-    fw_strlist_t touch_reload; /* reload when a file's mtime changes */
+    fw_strlist_t touch_reload;   /* reload when a file's mtime changes */
     char *pidfile;
     char *uid;
     char *gid;
-    char *chown_socket;   /* USER[:GROUP] */
+    char *chown_socket; /* USER[:GROUP] */
 
     /* roles and deployment (bridge/fcgi_io.c, conf/print_config.c) */
     char *role;              /* "auto" (each request's) or "authorizer" */
@@ -84,6 +84,18 @@ typedef struct {
     char *pool_name;     /* NULL: the module's name */
     int harakiri;        /* seconds; 0: off */
     int slowlog;         /* seconds; 0: off */
+
+    /* the FastCGI wire: limits and who may connect (bridge/wire/,
+     * bridge/allow.c, bridge/privs.c) */
+    int socket_timeout;           /* seconds waiting for a peer's next bytes */
+    int keepalive_timeout;        /* seconds a kept connection may sit idle */
+    long long buffer_size;        /* bytes of PARAMS a request may send */
+    long long limit_post;         /* bytes of body; 0: unlimited */
+    long long post_buffering;     /* bytes of a length-less body kept in
+                                     memory before it goes to a temp file */
+    fw_strlist_t allowed_clients; /* "ADDR[/BITS],...": each item checked
+                                     with fw_conf_parse_cidr, no spaces */
+    bool allow_root;              /* serve as root without uid/gid */
 
     /* derived by the checks */
     bool force_authorizer; /* role = authorizer */
@@ -115,5 +127,21 @@ void fw_conf_free(fw_conf_t *c);
 
 /* Prints --help: every option with its default and one line of meaning. */
 void fw_conf_usage(FILE *out);
+
+/* One address or network of allowed-clients (or FCGI_WEB_SERVER_ADDRS). */
+typedef struct {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network order; AF_INET uses 4; bits past
+                               the prefix are 0 */
+    int prefix;             /* leading bits that must match */
+} fw_cidr_t;
+
+/*
+ * Parses the len bytes at s, "ADDR" or "ADDR/BITS" (IPv4 up to /32, IPv6
+ * up to /128, numeric only, no spaces), into out.  An IPv4-mapped IPv6
+ * network (::ffff:10.0.0.0/104) becomes the IPv4 one (10.0.0.0/8).  Pure:
+ * the conf checks and bridge/allow.c share it.  0, or -1 if it is not one.
+ */
+int fw_conf_parse_cidr(const char *s, size_t len, fw_cidr_t *out);
 
 #endif /* FW_CONF_H */

@@ -1,10 +1,11 @@
 /*
  * conf_check.c: checks of values that their type alone cannot check
- * (socket address, module name, mount prefix, env), run when an option is
- * set, and the check of the whole once everything is loaded.  It reads
- * strings only: it opens, binds and resolves nothing.
+ * (socket address, module name, mount prefix, env, allowed-clients), run
+ * when an option is set, and the check of the whole once everything is
+ * loaded.  It reads strings only: it opens, binds and resolves nothing.
  */
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include "conf/conf_int.h"
@@ -300,6 +301,131 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
         st, "expected static, dynamic or ondemand, got '%s'", value);
 }
 
+/* Clears the bits of a past its first prefix bits (nbytes long). */
+static void
+cidr_mask(unsigned char *a, size_t nbytes, int prefix)
+{
+    for (size_t i = 0; i < nbytes; i++) {
+        int keep = prefix - (int)(i * 8);
+
+        if (keep <= 0) {
+            a[i] = 0;
+        } else if (keep < 8) {
+            a[i] &= (unsigned char)(0xff << (8 - keep));
+        }
+    }
+}
+
+int
+fw_conf_parse_cidr(const char *s, size_t len, fw_cidr_t *out)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    char text[64]; /* the longest IPv6 text is 45 bytes */
+    const char *slash = memchr(s, '/', len);
+    size_t addr_len = slash != NULL ? (size_t)(slash - s) : len;
+    int max_bits;
+    long bits = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (addr_len == 0 || addr_len >= sizeof(text)) {
+        return -1;
+    }
+    memcpy(text, s, addr_len);
+    text[addr_len] = '\0';
+    if (inet_pton(AF_INET, text, out->addr) == 1) {
+        out->family = AF_INET;
+        max_bits = 32;
+    } else if (inet_pton(AF_INET6, text, out->addr) == 1) {
+        out->family = AF_INET6;
+        max_bits = 128;
+    } else {
+        return -1;
+    }
+    if (slash != NULL) {
+        size_t n = len - addr_len - 1;
+
+        if (n == 0 || n > 3) {
+            return -1;
+        }
+        bits = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (slash[1 + i] < '0' || slash[1 + i] > '9') {
+                return -1;
+            }
+            bits = bits * 10 + (slash[1 + i] - '0');
+        }
+        if (bits > max_bits) {
+            return -1;
+        }
+    }
+    out->prefix = bits >= 0 ? (int)bits : max_bits;
+    if (out->family == AF_INET6 && out->prefix >= 96 &&
+        memcmp(out->addr, mapped, sizeof(mapped)) == 0) {
+        memmove(out->addr, out->addr + 12, 4);
+        memset(out->addr + 4, 0, 12);
+        out->family = AF_INET;
+        out->prefix -= 96;
+    }
+    cidr_mask(out->addr, sizeof(out->addr), out->prefix);
+    return 0;
+}
+
+/*
+ * allowed-clients = ADDR[/BITS][, ADDR[/BITS]]... (php-fpm's
+ * listen.allowed_clients; repeatable).  Each entry must parse
+ * (fw_conf_parse_cidr); the value is kept without its blanks.
+ */
+const char *
+fw_conf_check_allowed_clients(fw_conf_state_t *st, const char *value,
+                              char **keep)
+{
+    size_t vlen = strlen(value);
+    char *out = conf_oom(malloc(vlen + 1));
+    size_t used = 0;
+    const char *p = value;
+
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        size_t lead = strspn(p, " \t");
+        size_t end = n;
+        fw_cidr_t cidr;
+
+        while (end > lead && (p[end - 1] == ' ' || p[end - 1] == '\t')) {
+            end--;
+        }
+        if (end == lead ||
+            fw_conf_parse_cidr(p + lead, end - lead, &cidr) < 0) {
+            free(out);
+            if (end == lead) {
+                return fw_conf_table_msg(
+                    st,
+                    "an empty entry in '%s': expected IPv4/IPv6 "
+                    "addresses or networks separated by commas",
+                    value);
+            }
+            return fw_conf_table_msg(
+                st,
+                "'%.*s' is not an IPv4/IPv6 address or network: expected "
+                "such as 127.0.0.1, 10.0.0.0/8, ::1 or fd00::/8 (IPv4 up to "
+                "/32, IPv6 up to /128), separated by commas",
+                (int)(end - lead), p + lead);
+        }
+        if (used > 0) {
+            out[used++] = ',';
+        }
+        memcpy(out + used, p + lead, end - lead);
+        used += end - lead;
+        if (p[n] == '\0') {
+            break;
+        }
+        p += n + 1;
+    }
+    out[used] = '\0';
+    *keep = out;
+    return NULL;
+}
+
 static bool
 given(fw_conf_state_t *st, const char *name)
 {
@@ -373,8 +499,7 @@ fw_conf_check_url_path(fw_conf_state_t *st, const char *value, char **keep)
             st, "expected a URL path such as /fcgi-status, got '%s'", value);
     }
     for (const char *p = value; *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' ||
-            *p == '#') {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#') {
             return fw_conf_table_msg(st,
                                      "a URL path has no space, control "
                                      "character, '?' or '#', got '%s'",

@@ -25,6 +25,8 @@ typedef enum {
     FW_OPT_STR,         /* char *: the last one given wins */
     FW_OPT_LIST,        /* fw_strlist_t: every one given is appended */
     FW_OPT_INT,         /* int within [min, max] */
+    FW_OPT_SIZE,        /* long long bytes within [size_min, size_max]:
+                           digits, maybe k, m or g (1024-based) */
     FW_OPT_MODE,        /* unsigned: an octal file mode, 0 to 0777 */
     FW_OPT_BOOL,        /* bool: true/false, yes/no, on/off, 1/0 */
     FW_OPT_INI,         /* read that ini file there and then */
@@ -56,10 +58,11 @@ struct fw_opt {
     size_t off;            /* offsetof(fw_conf_t, ...) */
     fw_opt_check_fn check; /* optional, STR and LIST */
     int min, max;          /* FW_OPT_INT */
-    const char *bare;      /* value when given with none; NULL: required */
-    const char *def;       /* default, applied first and shown by --help */
-    const char *metavar;   /* --help: "--chdir DIR" */
-    const char *help;      /* --help: one line; FW_OPT_REFUSE: the error */
+    long long size_min, size_max; /* FW_OPT_SIZE */
+    const char *bare;    /* value when given with none; NULL: required */
+    const char *def;     /* default, applied first and shown by --help */
+    const char *metavar; /* --help: "--chdir DIR" */
+    const char *help;    /* --help: one line; FW_OPT_REFUSE: the error */
 };
 
 /* One fw_conf_load call: the config being filled and what goes with it. */
@@ -105,6 +108,8 @@ const char *fw_conf_check_role(fw_conf_state_t *st, const char *value,
                                char **keep);
 const char *fw_conf_check_url_path(fw_conf_state_t *st, const char *value,
                                    char **keep);
+const char *fw_conf_check_allowed_clients(fw_conf_state_t *st,
+                                          const char *value, char **keep);
 int fw_conf_check_all(fw_conf_state_t *st);
 
 /* The checked allocator: out of memory ends the program, with a line. */

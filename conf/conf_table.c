@@ -15,6 +15,9 @@
 #include "conf/print_config.h"
 
 #define FIELD(f) .field = true, .off = offsetof(fw_conf_t, f)
+#define FW_MIB (1024LL * 1024)
+/* socket-timeout, keepalive-timeout: a day, far from overflowing in ms */
+#define FW_CONF_MAX_TIMEOUT 86400
 
 /* uWSGI options that mean nothing to fcgi-wsgi: accepted, value checked. */
 #define NOOP_BOOL(n)                                                          \
@@ -221,6 +224,14 @@ const fw_opt_t fw_conf_table_rows[] = {
      FIELD(gid),
      .metavar = "GROUP",
      .help = "run as this group"},
+    {.name = "allow-root",
+     .aliases = "R",
+     .type = FW_OPT_BOOL,
+     FIELD(allow_root),
+     .bare = "true",
+     .def = "false",
+     .metavar = "[BOOL]",
+     .help = "serve as root, with no uid"},
     {.name = "chown-socket",
      .type = FW_OPT_STR,
      FIELD(chown_socket),
@@ -283,6 +294,54 @@ const fw_opt_t fw_conf_table_rows[] = {
      .def = "0",
      .metavar = "S",
      .help = "log stacks of requests over S s"},
+    /* the FastCGI wire: limits, and who may connect (bridge/allow.h) */
+    {.name = "socket-timeout",
+     .type = FW_OPT_INT,
+     FIELD(socket_timeout),
+     .min = 1,
+     .max = FW_CONF_MAX_TIMEOUT,
+     .def = "60",
+     .metavar = "S",
+     .help = "close a peer silent S s mid-request"},
+    {.name = "keepalive-timeout",
+     .type = FW_OPT_INT,
+     FIELD(keepalive_timeout),
+     .min = 1,
+     .max = FW_CONF_MAX_TIMEOUT,
+     .def = "75",
+     .metavar = "S",
+     .help = "close a kept connection idle for S s"},
+    {.name = "buffer-size",
+     .type = FW_OPT_SIZE,
+     FIELD(buffer_size),
+     .size_min = 1024,
+     .size_max = 16 * FW_MIB,
+     .def = "64k",
+     .metavar = "SIZE",
+     .help = "most bytes of params; more get 431"},
+    {.name = "limit-post",
+     .type = FW_OPT_SIZE,
+     FIELD(limit_post),
+     .size_min = 0,
+     .size_max = LLONG_MAX,
+     .def = "0",
+     .metavar = "SIZE",
+     .help = "most bytes of a body (0: no limit)"},
+    {.name = "post-buffering",
+     .type = FW_OPT_SIZE,
+     FIELD(post_buffering),
+     .size_min = 0,
+     .size_max = 1024 * FW_MIB,
+     .def = "1m",
+     .metavar = "SIZE",
+     .help = "unsized body: in memory, then a file"},
+    {.name = "allowed-clients",
+     .aliases = "listen.allowed_clients",
+     .type = FW_OPT_LIST,
+     FIELD(allowed_clients),
+     .check = fw_conf_check_allowed_clients,
+     .metavar = "ADDRS",
+     .help = "TCP clients allowed (default: any)"},
     {.name = "role",
      .type = FW_OPT_STR,
      FIELD(role),
@@ -341,8 +400,6 @@ const fw_opt_t fw_conf_table_rows[] = {
     NOOP_STR("plugins", "plugin"),
     NOOP_STR("procname-prefix", NULL),
     NOOP_STR("procname-prefix-spaced", NULL),
-    NOOP_INT("buffer-size"),
-    NOOP_INT("post-buffering"),
 
     /* Refused: fcgi-wsgi will never speak these protocols. */
     REFUSE("http"),
@@ -371,7 +428,6 @@ const fw_opt_t fw_conf_table_rows[] = {
     LATER("wsgi-file"),
     LATER("file"),
     LATER("listen"),
-    LATER("socket-timeout"),
     LATER("stats"),
     LATER("logger"),
     LATER("log-format"),
@@ -491,6 +547,82 @@ parse_int(fw_conf_state_t *st, const fw_opt_t *opt, const char *value,
                              opt->min, opt->max, value);
 }
 
+/* "16m", "1k", "1000": n in the largest unit that divides it. */
+static void
+size_text(long long n, char *buf, size_t size)
+{
+    static const char units[] = "gmk";
+
+    for (int i = 0; n != 0 && i < 3; i++) {
+        long long unit = 1LL << (10 * (3 - i));
+
+        if (n % unit == 0) {
+            snprintf(buf, size, "%lld%c", n / unit, units[i]);
+            return;
+        }
+    }
+    snprintf(buf, size, "%lld", n);
+}
+
+/*
+ * A size: digits, then maybe one of k/K, m/M, g/G (1024-based), within
+ * [size_min, size_max] of opt.
+ */
+static const char *
+parse_size(fw_conf_state_t *st, const fw_opt_t *opt, const char *value,
+           long long *out)
+{
+    size_t digits = strspn(value, "0123456789");
+    const char *unit = value + digits;
+    int shift = -1;
+    char lo[32];
+    char hi[32];
+
+    switch (*unit) {
+    case '\0':
+        shift = 0;
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        break;
+    }
+    if (digits > 0 && digits <= 18 && shift >= 0 &&
+        (shift == 0 || unit[1] == '\0')) {
+        long long n = strtoll(value, NULL, 10);
+
+        if (n <= (LLONG_MAX >> shift)) {
+            n <<= shift;
+            if (n >= opt->size_min && n <= opt->size_max) {
+                *out = n;
+                return NULL;
+            }
+        }
+    }
+    size_text(opt->size_min, lo, sizeof(lo));
+    size_text(opt->size_max, hi, sizeof(hi));
+    if (opt->size_max == LLONG_MAX) {
+        return fw_conf_table_msg(st,
+                                 "expected a size >= %s in bytes, or with "
+                                 "k, m or g (1024-based) as 64k, got '%s'",
+                                 lo, value);
+    }
+    return fw_conf_table_msg(st,
+                             "expected a size from %s to %s in bytes, or "
+                             "with k, m or g (1024-based) as 64k, got '%s'",
+                             lo, hi, value);
+}
+
 static const char *
 parse_mode(fw_conf_state_t *st, const char *value, unsigned *out)
 {
@@ -545,6 +677,7 @@ set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
     char *keep = NULL;
     const char *msg = NULL;
     int n = 0;
+    long long size = 0;
     unsigned mode = 0;
     bool b = false;
 
@@ -598,6 +731,12 @@ set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
         msg = parse_int(st, opt, value, &n);
         if (msg == NULL && opt->field) {
             *(int *)field_of(st->c, opt) = n;
+        }
+        return msg;
+    case FW_OPT_SIZE:
+        msg = parse_size(st, opt, value, &size);
+        if (msg == NULL && opt->field) {
+            *(long long *)field_of(st->c, opt) = size;
         }
         return msg;
     case FW_OPT_MODE:
@@ -827,6 +966,16 @@ fw_conf_usage(FILE *out)
           "variable).\n"
           "Booleans: true/false, yes/no, on/off, 1/0; bare on the command "
           "line: true.\n"
+          "Sizes: bytes, or with k, m or g (1024-based): 64k, 1m.\n"
+          "allowed-clients: IPv4/IPv6 addresses and networks (127.0.0.1, "
+          "10.0.0.0/8,\n"
+          "::1, fd00::/8), comma-separated or repeated; with none, any client "
+          "may\n"
+          "connect over TCP (FCGI_WEB_SERVER_ADDRS in the environment adds "
+          "to the\n"
+          "list); unix sockets are always allowed.  Started as root, "
+          "fcgi-wsgi serves\n"
+          "only if uid (and gid) name another user, or with allow-root.\n"
           "\n",
           out);
     usage_names(out, "Accepted and ignored (uWSGI):", is_noop);

@@ -330,14 +330,23 @@ build_args(fw_conf_state_t *st, args_t *a, const char *const *skip)
             snprintf(num, sizeof(num), "%d", *(const int *)field);
             args_add_opt(a, opt->name, num);
             break;
+        case FW_OPT_SIZE:
+            snprintf(num, sizeof(num), "%lld", *(const long long *)field);
+            args_add_opt(a, opt->name, num);
+            break;
         case FW_OPT_MODE:
             snprintf(num, sizeof(num), "%03o", *(const unsigned *)field);
             args_add_opt(a, opt->name, num);
             break;
-        case FW_OPT_BOOL:
-            args_add_opt(a, opt->name,
-                         *(const bool *)field ? "true" : "false");
+        case FW_OPT_BOOL: {
+            /* one word: a boolean given bare takes no "true" after it */
+            char word[96];
+
+            snprintf(word, sizeof(word), "--%s=%s", opt->name,
+                     *(const bool *)field ? "true" : "false");
+            args_add(a, word);
             break;
+        }
         default:
             break;
         }
@@ -673,9 +682,10 @@ print_systemd_service(pc_t *pc, fw_conf_state_t *st)
             "Restart=on-failure\n",
             pc->c->worker_shutdown_timeout,
             pc->c->worker_shutdown_timeout + 15);
-    if (pc->c->uid == NULL) {
-        fputs("# fcgi-wsgi runs as root unless told otherwise: set the "
-              "user here (or uid =)\n"
+    if (pc->c->uid == NULL && !pc->c->allow_root) {
+        fputs("# fcgi-wsgi refuses to serve as root: set the user here (or "
+              "uid =, or\n"
+              "# allow-root = true to run as root anyway)\n"
               "# User=www-data\n"
               "# Group=www-data\n",
               pc->out);

@@ -18,6 +18,10 @@ PYTHON=/usr/bin/python3
 PORT=${PORT:-8080}
 READY_TIMEOUT=15
 read -r -a server_cmd <<< "${FCGI_WSGI:-$repo/fcgi-wsgi}"
+# fcgi-wsgi refuses to serve as root without a uid (php-fpm's rule); the
+# demo runs it as whoever runs this script, root included (make run on a
+# fresh machine), so as root it says so.
+[ "$(id -u)" != 0 ] || server_cmd+=(--allow-root)
 
 die() {
     echo "run-demo: $*" >&2

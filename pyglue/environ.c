@@ -1,22 +1,29 @@
 /*
  * environ.c: builds each request's WSGI environ: a PyDict_Copy of a
- * template made once (wsgi.* entries and defaults), then every FastCGI
+ * template made once (wsgi.* entries and defaults), then every request
  * parameter decoded straight into it.  It reads no body and writes
- * nothing; it only looks at r->params.
+ * nothing; it only looks at r->params and r->input_terminated.
  *
- * Parameters: "NAME=VALUE" split at the first '='; both decoded as latin-1
- * into native str (PEP 3333: a UTF-8 path "/caf\xc3\xa9" arrives as
- * "/cafÃ©").  Well-known names are interned once (keys.c); common values
- * are shared objects.  Names starting with "wsgi." are ignored, and so
- * are HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes the request
+ * Parameters: length-delimited name and value bytes (fw_param_t), taken
+ * whole: a NUL or a '=' inside either is kept, and every comparison is by
+ * length.  Both are decoded as latin-1 into native str (PEP 3333: a
+ * UTF-8 path "/caf\xc3\xa9" arrives as "/cafÃ©").  Well-known names are
+ * interned once (keys.c); common values are shared objects.  Empty names
+ * and names starting with "wsgi." are ignored, and so are
+ * HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes the request
  * headers as HTTP_*; CGI and PEP 3333 want only CONTENT_TYPE and
- * CONTENT_LENGTH).
+ * CONTENT_LENGTH).  CONTENT_LENGTH counts as absent for wsgi.input unless
+ * all of its bytes are digits ("12\0x" is not 12).
+ *
+ * wsgi.input_terminated is r->input_terminated: True when the gateway's
+ * read() returns 0 at the true end of the body (FastCGI), so that an
+ * application may read a body sent without CONTENT_LENGTH to its end.
  *
  * Defaults when the web server does not send them: REQUEST_METHOD "GET",
  * QUERY_STRING "", SERVER_NAME "localhost", SERVER_PORT "80" ("443" for
  * https), SERVER_PROTOCOL "HTTP/1.0", SCRIPT_NAME "", PATH_INFO "".
- * wsgi.url_scheme is "https" when HTTPS is "on" or "1" (any case) or
- * REQUEST_SCHEME is "https", else "http".
+ * wsgi.url_scheme is "https" when HTTPS is exactly "on" (any case) or "1",
+ * or REQUEST_SCHEME is exactly "https" (any case), else "http".
  *
  * SCRIPT_NAME and PATH_INFO (the full path is SCRIPT_NAME + PATH_INFO as
  * sent):
@@ -41,12 +48,12 @@
  *     when the web server speaks FastCGI);
  *   - CONTENT_LENGTH is left out and wsgi.input is empty;
  *   - PATH_INFO is the path of the request being authorized: REQUEST_URI
- *     up to '?', %XX-decoded, "//" merged and "." / ".." segments resolved
- *     (as web servers map a URL to a file, so that the application decides
- *     on the path that is served, not on "/public/../private"); SCRIPT_NAME
- *     is "" (or the mount, by the rule above).  Without REQUEST_URI, the
- *     paths sent are used as for a responder.  REQUEST_URI itself is
- *     passed on untouched.
+ *     up to its first '?', %XX-decoded, "//" merged and "." / ".."
+ *     segments resolved (as web servers map a URL to a file, so that the
+ *     application decides on the path that is served, not on
+ *     "/public/../private"); SCRIPT_NAME is "" (or the mount, by the rule
+ *     above).  Without REQUEST_URI, the paths sent are used as for a
+ *     responder.  REQUEST_URI itself is passed on untouched.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -107,6 +114,7 @@ fw_environ_init(const fw_app_config_t *cfg)
         PyDict_SetItem(t, FW_KEY(WSGI_URL_SCHEME), FW_VALUE(SCHEME_HTTP)) <
             0 ||
         PyDict_SetItem(t, FW_KEY(WSGI_INPUT), Py_None) < 0 ||
+        PyDict_SetItem(t, FW_KEY(WSGI_INPUT_TERMINATED), Py_True) < 0 ||
         PyDict_SetItem(t, FW_KEY(WSGI_ERRORS), errors) < 0 ||
         PyDict_SetItem(t, FW_KEY(WSGI_MULTITHREAD),
                        cfg->multithread ? Py_True : Py_False) < 0 ||
@@ -178,22 +186,34 @@ decode_value(const char *p, size_t len)
     return PyUnicode_DecodeLatin1(p, (Py_ssize_t)len, NULL);
 }
 
-/* CONTENT_LENGTH as a number: -1 when empty or not all digits. */
+/*
+ * CONTENT_LENGTH p[0..len) as a number: -1 when empty, too large, or not
+ * all digits (a NUL inside is not a digit either).
+ */
 static long long
-parse_content_length(const char *p)
+parse_content_length(const char *p, size_t len)
 {
     long long n = 0;
 
-    if (*p == '\0') {
+    if (len == 0) {
         return -1;
     }
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || n > (LLONG_MAX - 9) / 10) {
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || n > (LLONG_MAX - 9) / 10) {
             return -1;
         }
-        n = n * 10 + (*p - '0');
+        n = n * 10 + (p[i] - '0');
     }
     return n;
+}
+
+/* Whether p[0..len) is the ASCII text lit, ignoring case. */
+static int
+value_is(const char *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return len == n && strncasecmp(p, lit, n) == 0;
 }
 
 /*
@@ -311,8 +331,8 @@ resolve_segments(const char *path, size_t len, char *out)
         }
         if (j == len && seg_len == 0 && o > 0 && out[o - 1] != '/') {
             out[o++] = '/'; /* "/a/" stays a directory */
-        } else if (j == len && seg_len > 0 && seg_len <= 2 &&
-                   seg[0] == '.' && (seg_len == 1 || seg[1] == '.')) {
+        } else if (j == len && seg_len > 0 && seg_len <= 2 && seg[0] == '.' &&
+                   (seg_len == 1 || seg[1] == '.')) {
             out[o++] = '/'; /* "/a/." and "/a/b/.." name "/a/" */
         }
         i = j;
@@ -325,22 +345,22 @@ resolve_segments(const char *path, size_t len, char *out)
 
 /*
  * The Authorizer role's path (see the header comment) from REQUEST_URI
- * uri (NUL-terminated): into info->path_buf (PyMem), pointed at by
+ * uri[0..uri_len): into info->path_buf (PyMem), pointed at by
  * info->path_info, with info->script_name "".  A URI that is not a path
  * ("*") is used as it is.  0, or -1 with an exception set.
  */
 static int
-authorizer_path(fw_request_info_t *info, const char *uri)
+authorizer_path(fw_request_info_t *info, const char *uri, size_t uri_len)
 {
     char *decoded;
     size_t n = 0;
-    size_t len;
-    size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
-                    : strncasecmp(uri, "https://", 8) == 0 ? 8
-                                                           : 0;
+    const char *query = memchr(uri, '?', uri_len);
+    size_t len = query != NULL ? (size_t)(query - uri) : uri_len;
+    size_t scheme = len >= 7 && strncasecmp(uri, "http://", 7) == 0    ? 7
+                    : len >= 8 && strncasecmp(uri, "https://", 8) == 0 ? 8
+                                                                       : 0;
 
-    len = strcspn(uri, "?");
-    if (scheme > 0 && len >= scheme) {
+    if (scheme > 0) {
         /* absolute-form: drop the scheme and the authority */
         const char *slash = memchr(uri + scheme, '/', len - scheme);
 
@@ -393,7 +413,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     int https = 0;
     int port_seen = 0;
     int authorizer = r->role == FW_ROLE_AUTHORIZER;
-    const char *request_uri = NULL; /* the Authorizer role's path */
+    const fw_param_t *request_uri = NULL; /* the Authorizer role's path */
 
     info->method = "GET";
     info->method_len = 3;
@@ -415,23 +435,17 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
         return NULL;
     }
 
-    for (char **param = r->params; param != NULL && *param != NULL; param++) {
-        const char *p = *param;
-        const char *eq = strchr(p, '=');
-        const char *v;
-        size_t nlen;
-        size_t vlen;
+    for (size_t i = 0; i < r->nparams; i++) {
+        const fw_param_t *param = &r->params[i];
+        const char *p = param->name;
+        size_t nlen = param->name_len;
+        const char *v = param->value;
+        size_t vlen = param->value_len;
         PyObject *key; /* borrowed */
 
-        if (eq == NULL || eq == p) {
+        if (nlen == 0 || (nlen >= 5 && memcmp(p, "wsgi.", 5) == 0)) {
             continue;
         }
-        nlen = (size_t)(eq - p);
-        if (nlen >= 5 && memcmp(p, "wsgi.", 5) == 0) {
-            continue;
-        }
-        v = eq + 1;
-        vlen = strlen(v);
         key = fw_keys_find(p, nlen);
         if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
             key == FW_KEY(HTTP_CONTENT_LENGTH)) {
@@ -442,7 +456,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
             continue; /* no body; the role is set below */
         }
         if (key == FW_KEY(REQUEST_URI)) {
-            request_uri = v;
+            request_uri = param;
         }
 
         if (key == FW_KEY(SCRIPT_NAME)) {
@@ -459,11 +473,11 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
             info->method = v;
             info->method_len = vlen;
         } else if (key == FW_KEY(CONTENT_LENGTH)) {
-            info->content_length = parse_content_length(v);
+            info->content_length = parse_content_length(v, vlen);
         } else if (key == FW_KEY(HTTPS)) {
-            https |= strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0;
+            https |= value_is(v, vlen, "on") || value_is(v, vlen, "1");
         } else if (key == FW_KEY(REQUEST_SCHEME)) {
-            https |= strcasecmp(v, "https") == 0;
+            https |= value_is(v, vlen, "https");
         } else if (key == FW_KEY(SERVER_PORT)) {
             port_seen = 1;
         }
@@ -498,9 +512,14 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
         if (PyDict_SetItem(env, FW_KEY(FCGI_ROLE), FW_VALUE(ROLE_AUTHORIZER)) <
                 0 ||
             (request_uri != NULL &&
-             authorizer_path(info, request_uri) < 0)) {
+             authorizer_path(info, request_uri->value,
+                             request_uri->value_len) < 0)) {
             goto error;
         }
+    }
+    if (!r->input_terminated &&
+        PyDict_SetItem(env, FW_KEY(WSGI_INPUT_TERMINATED), Py_False) < 0) {
+        goto error; /* the template says True */
     }
     if (set_paths(env, info) < 0) {
         goto error;

@@ -13,6 +13,7 @@
 /*
  * What the C side needs to know about a request, pointing into
  * r->params (valid until the request ends): for log lines and wsgi.input.
+ * The strings are length-delimited and may hold NULs.
  */
 typedef struct {
     const char *method; /* REQUEST_METHOD, "GET" when absent */
@@ -21,7 +22,7 @@ typedef struct {
     size_t script_name_len;
     const char *path_info; /* PATH_INFO as sent ("" when absent) */
     size_t path_info_len;
-    long long content_length; /* -1: absent, empty or not a number */
+    long long content_length; /* -1: absent, empty or not all digits */
     char *path_buf; /* owned (PyMem): the Authorizer role's path, which
                        path_info points into; freed by
                        fw_environ_info_clear */
@@ -38,10 +39,11 @@ int fw_environ_init(const fw_app_config_t *cfg);
 void fw_environ_fini(void);
 
 /*
- * The environ for r: a copy of the template, every parameter decoded as
- * latin-1 into a native str, SCRIPT_NAME/PATH_INFO fixed up (see
- * environ.c; the Authorizer role too), wsgi.url_scheme and a new
- * wsgi.input.  Fills info (release it with fw_environ_info_clear); *input
+ * The environ for r: a copy of the template, every parameter (name and
+ * value, length-delimited) decoded as latin-1 into a native str,
+ * SCRIPT_NAME/PATH_INFO fixed up (see environ.c; the Authorizer role too),
+ * wsgi.url_scheme, wsgi.input_terminated from r->input_terminated and a
+ * new wsgi.input.  Fills info (release it with fw_environ_info_clear); *input
  * gets a new reference to the wsgi.input object (also in the dict).
  * New reference, or NULL with an exception set (*input then NULL).
  * GIL held.

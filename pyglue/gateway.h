@@ -1,12 +1,14 @@
 /*
  * gateway.h: the whole interface pyglue needs from a server.  The bridge
- * implements it over libfcgi (bridge/fcgi_io.c); the unit tests implement it
- * in memory (tests/unit/mem_gateway.c).  Nothing here knows about FastCGI.
+ * implements it over its own FastCGI connection layer (bridge/wire/) and
+ * over CGI (bridge/cgi.c); the unit tests implement it in memory
+ * (tests/unit/mem_gateway.c).  Nothing here knows about FastCGI.
  */
 #ifndef FW_GATEWAY_H
 #define FW_GATEWAY_H
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 typedef enum {
@@ -58,14 +60,60 @@ typedef struct {
      * pyglue may make it without releasing the GIL.  0: no such promise.
      */
     size_t buffered_first_write;
+
+    /*
+     * The application will read no more of the body: the server disposes
+     * of the rest itself (without making the response wait for it), and
+     * read() returns 0 from now on.  0 when nothing was left, 1 when some
+     * of the body was (or may have been) thrown away, -1 when the
+     * connection failed.  NULL: pyglue reads the rest through read() and drops it.  Called
+     * without the GIL.
+     */
+    int (*discard)(fw_request_t *r);
 } fw_gateway_ops_t;
+
+/*
+ * One request parameter exactly as the web server sent it: length-delimited
+ * bytes (a NUL or a '=' inside is kept).  Each is also followed by a NUL
+ * byte that is not counted, so a value without NULs reads as a C string.
+ */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} fw_param_t;
 
 struct fw_request_s {
     const fw_gateway_ops_t *ops;
-    void *conn;   /* the server's own per-request state */
-    char **params; /* NULL-terminated "NAME=VALUE" strings, as sent */
+    void *conn;               /* the server's own per-request state */
+    const fw_param_t *params; /* nparams of them, in the order sent */
+    size_t nparams;
     fw_role_e role;
+    /*
+     * 1: read() returns 0 at the true end of the body whatever
+     * CONTENT_LENGTH says (wsgi.input_terminated).  FastCGI ends the body
+     * with an empty STDIN record; CGI has only CONTENT_LENGTH.
+     */
+    int input_terminated;
 };
+
+/* The first parameter named `name` (name_len bytes), or NULL. */
+static inline const fw_param_t *
+fw_gateway_param(const fw_request_t *r, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < r->nparams; i++) {
+        const fw_param_t *p = &r->params[i];
+
+        if (p->name_len == name_len && memcmp(p->name, name, name_len) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* fw_gateway_param with a string literal: FW_PARAM(r, "REQUEST_URI"). */
+#define FW_PARAM(r, lit) fw_gateway_param((r), (lit), sizeof(lit) - 1)
 
 /*
  * The process-wide log: one call per message, no trailing newline needed.

@@ -582,8 +582,15 @@ fw_input_drain(PyObject *op)
 
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    while ((n = r->ops->read(r, scratch, sizeof(scratch))) > 0) {
-        drained += (unsigned long long)n;
+    if (r->ops->discard != NULL) {
+        /* the server disposes of the rest without reading it here */
+        n = r->ops->discard(r);
+        drained = n > 0 ? 1 : 0;
+        n = n < 0 ? -1 : 0;
+    } else {
+        while ((n = r->ops->read(r, scratch, sizeof(scratch))) > 0) {
+            drained += (unsigned long long)n;
+        }
     }
     Py_END_ALLOW_THREADS
     self->busy = 0;

@@ -18,6 +18,7 @@
     X(WSGI_VERSION, "wsgi.version")                                           \
     X(WSGI_URL_SCHEME, "wsgi.url_scheme")                                     \
     X(WSGI_INPUT, "wsgi.input")                                               \
+    X(WSGI_INPUT_TERMINATED, "wsgi.input_terminated")                         \
     X(WSGI_ERRORS, "wsgi.errors")                                             \
     X(WSGI_MULTITHREAD, "wsgi.multithread")                                   \
     X(WSGI_MULTIPROCESS, "wsgi.multiprocess")                                 \

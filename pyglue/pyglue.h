@@ -9,9 +9,9 @@
 #include "gateway.h"
 
 typedef struct {
-    const char *program;           /* argv[0], for sys.argv and messages */
-    const char *home;              /* virtualenv directory, or NULL */
-    const char *chdir;             /* directory already chdir()ed to, or NULL */
+    const char *program; /* argv[0], for sys.argv and messages */
+    const char *home;    /* virtualenv directory, or NULL */
+    const char *chdir;   /* directory already chdir()ed to, or NULL */
     const char *const *pythonpath; /* extra sys.path entries, in order */
     size_t npythonpath;
     const char *module;   /* "pkg.mod" */
@@ -49,9 +49,10 @@ typedef enum {
 
 /*
  * Runs the WSGI application for one request: takes the GIL, builds environ
- * from r->params, calls the app, sends its response through r->ops, calls
- * close(), releases the GIL.  Every Python error is logged here and turned
- * into a 500 when no header was sent yet.  Never raises.
+ * from r->params (r->nparams length-delimited pairs) and
+ * r->input_terminated, calls the app, sends its response through r->ops,
+ * calls close(), releases the GIL.  Every Python error is logged here and
+ * turned into a 500 when no header was sent yet.  Never raises.
  */
 fw_pyglue_result_e fw_pyglue_handle(fw_pyglue_thread_t *t, fw_request_t *r);
 

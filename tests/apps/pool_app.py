@@ -6,11 +6,13 @@ code it runs, sleeps on demand, and keeps memory on demand.
 Paths: /pid, /version, /flags (wsgi.multiprocess/multithread),
 /slow?t=S (sleeps S seconds, at most 10; with POOL_APP_STARTED set, first
 appends a line to that file, so a test knows the request began),
-/alloc?mb=N (allocates N MiB and keeps it).  The reload tests copy this
-file and change VERSION.
+/alloc?mb=N (allocates N MiB and keeps it), /crash (the worker kills
+itself with SIGKILL in the middle of the request: a crash a request
+causes).  The reload tests copy this file and change VERSION.
 """
 
 import os
+import signal
 import time
 from urllib.parse import parse_qs
 
@@ -43,6 +45,8 @@ def application(environ, start_response):
                 f.write('%d\n' % os.getpid())
         time.sleep(seconds)
         return _text(start_response, '%s %d' % (VERSION, os.getpid()))
+    if path == '/crash':
+        os.kill(os.getpid(), signal.SIGKILL)
     if path == '/alloc':
         mb = min(int(query.get('mb', ['1'])[0]), 512)
         _KEPT.append(b'\x01' * (mb * 1024 * 1024))

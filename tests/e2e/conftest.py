@@ -8,7 +8,8 @@ teardown, even when a test fails; every phase of a test runs under an alarm.
 Run from the repository root:
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 Environment: FW_E2E_NO_SKIP=1 (a skip fails), FW_E2E_SERVER (a command
-replacing ./fcgi-wsgi),
+replacing ./fcgi-wsgi), FW_E2E_ALLOW_ROOT=0 (as root, do not add
+--allow-root, which is added when the binary's --help names it),
 FW_E2E_KEEP=1 (keep the temp dir and its logs), FW_E2E_TEST_TIMEOUT (s).
 """
 

@@ -41,8 +41,8 @@ class ServerMissing(Exception):
     """The binary under test or a web server is not installed / built."""
 
 
-def server_argv():
-    """The command that starts the server under test."""
+def server_binary_argv():
+    """The command of the server under test, as built (or FW_E2E_SERVER)."""
     override = os.environ.get('FW_E2E_SERVER')
     if override:
         argv = shlex.split(override)
@@ -52,6 +52,33 @@ def server_argv():
     if not os.access(binary, os.X_OK):
         raise ServerMissing('%s is not built (run make)' % binary)
     return [str(binary)]
+
+
+_HAS_ALLOW_ROOT = {}
+
+
+def allow_root_args():
+    """
+    ['--allow-root'] when the tests run as root, since fcgi-wsgi refuses to
+    serve as root without a uid (php-fpm's -R); [] otherwise, with
+    FW_E2E_ALLOW_ROOT=0, or for a binary whose --help lacks the option (one
+    from before it, through FW_E2E_SERVER).
+    """
+    if os.geteuid() != 0 or os.environ.get('FW_E2E_ALLOW_ROOT') == '0':
+        return []
+    argv = tuple(server_binary_argv())
+    if argv not in _HAS_ALLOW_ROOT:
+        done = subprocess.run(list(argv) + ['--help'], capture_output=True,
+                              text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+        _HAS_ALLOW_ROOT[argv] = '--allow-root' in done.stdout
+    return ['--allow-root'] if _HAS_ALLOW_ROOT[argv] else []
+
+
+def server_argv():
+    """The command that starts the server under test (allow_root_args
+    included: every test starts it through this)."""
+    return server_binary_argv() + allow_root_args()
 
 
 def nginx_binary():
@@ -557,3 +584,274 @@ def fcgi_request(address, path='/', method='GET', query='', body=b'',
     finally:
         if own:
             sock.close()
+
+
+# ------------------------------------------------- FastCGI, record by record
+# For the wire tests (test_wire_attacks.py, test_cgi_fcgi.py, tests/soak):
+# records built byte-exact (any padding, any id, any type) and a reader
+# that returns every record the server sends, each wait with a deadline.
+
+FCGI_ABORT_REQUEST, FCGI_DATA = 2, 8
+FCGI_GET_VALUES, FCGI_GET_VALUES_RESULT, FCGI_UNKNOWN_TYPE = 9, 10, 11
+FCGI_AUTHORIZER, FCGI_FILTER = 2, 3
+FCGI_REQUEST_COMPLETE, FCGI_CANT_MPX_CONN = 0, 1
+FCGI_OVERLOADED, FCGI_UNKNOWN_ROLE = 2, 3
+FCGI_RECORD_NAMES = {1: 'BEGIN_REQUEST', 2: 'ABORT_REQUEST',
+                     3: 'END_REQUEST', 4: 'PARAMS', 5: 'STDIN', 6: 'STDOUT',
+                     7: 'STDERR', 8: 'DATA', 9: 'GET_VALUES',
+                     10: 'GET_VALUES_RESULT', 11: 'UNKNOWN_TYPE'}
+
+
+def fcgi_record(rtype, rid, content=b'', padding=None):
+    """
+    Exactly one record: content (at most 65535 bytes) and `padding` zero
+    bytes after it (default: up to a multiple of 8, as libfcgi pads).
+    """
+    assert len(content) <= 65535, len(content)
+    if padding is None:
+        padding = -len(content) % 8
+    return (_HEADER.pack(1, rtype, rid, len(content), padding) + content
+            + b'\0' * padding)
+
+
+def fcgi_stream(rtype, rid, data, padding=None, chunk=65535):
+    """data as records of at most chunk bytes, then the empty record."""
+    out = [fcgi_record(rtype, rid, data[i:i + chunk], padding)
+           for i in range(0, len(data), chunk)]
+    out.append(fcgi_record(rtype, rid, b'', padding))
+    return b''.join(out)
+
+
+def fcgi_begin(rid=1, role=FCGI_RESPONDER, keep_conn=False, padding=None):
+    """A BEGIN_REQUEST record."""
+    return fcgi_record(FCGI_BEGIN_REQUEST, rid,
+                       struct.pack('!HB5x', role,
+                                   FCGI_KEEP_CONN if keep_conn else 0),
+                       padding)
+
+
+def fcgi_pairs(pairs):
+    """Name-value pairs (a list of (name, value), bytes or str) encoded;
+    unlike fcgi_params a name may repeat, and bytes are kept as given."""
+    out = []
+    for name, value in pairs:
+        name = name.encode('latin-1') if isinstance(name, str) else name
+        value = value.encode('utf-8') if isinstance(value, str) else value
+        out.append(_pair_length(len(name)) + _pair_length(len(value)) + name
+                   + value)
+    return b''.join(out)
+
+
+def fcgi_parse_pairs(data):
+    """The (name, value) bytes pairs of a PARAMS/GET_VALUES stream."""
+    pairs, pos = [], 0
+
+    def length():
+        nonlocal pos
+        if data[pos] < 128:
+            pos += 1
+            return data[pos - 1]
+        value = struct.unpack('!I', data[pos:pos + 4])[0] & 0x7fffffff
+        pos += 4
+        return value
+
+    while pos < len(data):
+        name_len = length()
+        value_len = length()
+        name = data[pos:pos + name_len]
+        value = data[pos + name_len:pos + name_len + value_len]
+        pos += name_len + value_len
+        pairs.append((name, value))
+    return pairs
+
+
+def fcgi_get_values(names, padding=None):
+    """A GET_VALUES record (request id 0) asking for names (repeats kept)."""
+    return fcgi_record(FCGI_GET_VALUES, 0,
+                       fcgi_pairs([(n, b'') for n in names]), padding)
+
+
+def fcgi_cgi_params(path='/', method='GET', query='', body_length=None,
+                    extra=None):
+    """The CGI params fcgi_request sends, as a dict (extra merged last;
+    a None value in extra removes that param)."""
+    params = {
+        'GATEWAY_INTERFACE': 'CGI/1.1', 'REQUEST_METHOD': method,
+        'SCRIPT_NAME': '', 'PATH_INFO': path, 'QUERY_STRING': query,
+        'REQUEST_URI': path + ('?' + query if query else ''),
+        'SERVER_NAME': '127.0.0.1', 'SERVER_PORT': '80',
+        'SERVER_PROTOCOL': 'HTTP/1.1', 'REMOTE_ADDR': '127.0.0.1',
+        'REMOTE_PORT': '40000', 'HTTP_HOST': '127.0.0.1',
+    }
+    if body_length is not None:
+        params['CONTENT_LENGTH'] = str(body_length)
+        params['CONTENT_TYPE'] = 'application/octet-stream'
+    for name, value in (extra or {}).items():
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = value
+    return params
+
+
+def fcgi_request_bytes(path='/', method='GET', query='', body=b'',
+                       extra=None, request_id=1, keep_conn=False,
+                       padding=None, content_length=True):
+    """
+    The bytes of one whole request (BEGIN_REQUEST, PARAMS, STDIN), every
+    record with `padding` (default: to a multiple of 8).  content_length
+    false: no CONTENT_LENGTH param even with a body.
+    """
+    params = fcgi_cgi_params(path, method, query,
+                             len(body) if body and content_length else None,
+                             extra)
+    return (fcgi_begin(request_id, keep_conn=keep_conn, padding=padding)
+            + fcgi_stream(FCGI_PARAMS, request_id,
+                          fcgi_params(params), padding)
+            + fcgi_stream(FCGI_STDIN, request_id, body, padding))
+
+
+class FcgiAnswer(FcgiResponse):
+    """A response read record by record: FcgiResponse plus the
+    END_REQUEST's protocol status and every other record seen meanwhile
+    (others: (type, id, content) of other types or ids)."""
+
+    def __init__(self, stdout, stderr, app_status, protocol_status, others):
+        super().__init__(stdout, stderr, app_status)
+        self.protocol_status = protocol_status
+        self.others = others
+
+
+class FcgiReader:
+    """
+    Reads records off a socket, each call bounded by a deadline
+    (time.monotonic()).  record() returns (type, id, content), None at a
+    clean EOF; a reset is raised as ConnectionResetError; a deadline
+    passed as TimeoutError.
+    """
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b''
+        self.eof = False
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError('no FastCGI bytes before the deadline')
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(262144)
+        except socket.timeout:
+            raise TimeoutError('no FastCGI bytes before the deadline')
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return bool(chunk)
+
+    def record(self, deadline):
+        while True:
+            if len(self.buf) >= 8:
+                _, rtype, rid, clen, plen = _HEADER.unpack(self.buf[:8])
+                if len(self.buf) >= 8 + clen + plen:
+                    content = self.buf[8:8 + clen]
+                    self.buf = self.buf[8 + clen + plen:]
+                    return rtype, rid, content
+            if self.eof or not self._fill(deadline):
+                if self.buf:
+                    raise AssertionError(
+                        'EOF inside a record: %d bytes left %r'
+                        % (len(self.buf), self.buf[:40]))
+                return None
+
+    def response(self, rid, deadline):
+        """Records up to END_REQUEST for rid: an FcgiAnswer.  EOF before
+        it is an AssertionError saying what came."""
+        stdout, stderr, others = [], [], []
+        while True:
+            rec = self.record(deadline)
+            if rec is None:
+                raise AssertionError(
+                    'FastCGI connection closed before END_REQUEST of id %d;'
+                    ' got stdout %r, other records %r'
+                    % (rid, b''.join(stdout)[:300], others[:5]))
+            rtype, got_id, content = rec
+            if got_id == rid and rtype == FCGI_STDOUT:
+                stdout.append(content)
+            elif got_id == rid and rtype == FCGI_STDERR:
+                stderr.append(content)
+            elif got_id == rid and rtype == FCGI_END_REQUEST:
+                app_status, protocol_status = struct.unpack(
+                    '!IB3x', content[:8])
+                return FcgiAnswer(b''.join(stdout), b''.join(stderr),
+                                  app_status, protocol_status, others)
+            else:
+                others.append(rec)
+
+    def closed(self, deadline):
+        """True once the peer closed (EOF or reset) before deadline,
+        discarding whatever it sent; False if still open then."""
+        try:
+            while not self.eof:
+                self.buf = b''
+                self._fill(deadline)
+            return True
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+
+# ------------------------------------------------------- process figures
+
+CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of pid in seconds (None if it is gone)."""
+    try:
+        stat = Path('/proc/%d/stat' % pid).read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def proc_fds(pid):
+    """{fd: link target} of pid (empty if it is gone)."""
+    out = {}
+    try:
+        names = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            out[int(name)] = os.readlink('/proc/%d/fd/%s' % (pid, name))
+        except OSError:
+            pass
+    return out
+
+
+def proc_rss_bytes(pid):
+    """Resident set size of pid in bytes (None if it is gone)."""
+    try:
+        statm = Path('/proc/%d/statm' % pid).read_text().split()
+    except OSError:
+        return None
+    return int(statm[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def zombie_children(pid):
+    """Pids of pid's children that are zombies (exited, not reaped)."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path('/proc', entry, 'stat').read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(')', 1)[1].split()
+        if fields[0] == 'Z' and int(fields[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)

@@ -1,8 +1,9 @@
 """
 The process manager under load, through the real nginx: a worker killed
-with SIGKILL, SIGTERM and SIGQUIT to the master, max-requests and
-reload-on-rss recycling, pm dynamic and ondemand, the crash-loop back-off,
-pidfile, SIGUSR1, uid/gid/chown-socket, wsgi.multiprocess.  The app is
+with SIGKILL, requests that kill their worker (replaced at once), SIGTERM
+and SIGQUIT to the master, max-requests and reload-on-rss recycling, pm
+dynamic and ondemand, the crash-loop back-off, pidfile, SIGUSR1,
+uid/gid/chown-socket, wsgi.multiprocess.  The app is
 tests/apps/pool_app.py; the load is tests/e2e/loadgen.py's client threads.
 Failed-request counts are printed (pytest -s shows them).
 """
@@ -20,7 +21,7 @@ import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
 from e2elib import (APPS_DIR, fcgi_request, http_request, log_size,
-                    log_since, wait_unix_socket)
+                    log_since, wait_for_log, wait_unix_socket)
 from loadgen import Load, lines, proc_uid, wait_until
 
 APP = ['--chdir', APPS_DIR, '--module', 'pool_app']
@@ -85,6 +86,58 @@ def test_kill9_worker_under_load(pool_stack):
     assert 'was killed by signal 9' in log, log
     if failed:
         assert 'it was serving GET /slow?t=0.1' in log, log
+
+
+def crash_request(sock, n):
+    """GET /crash?n=N straight to fcgi-wsgi: the worker serving it dies,
+    the connection closes (or is reset: the dead worker had not read all
+    of it) with no answer.  Returns when it closed."""
+    try:
+        resp = fcgi_request(sock, '/crash', query='n=%d' % n)
+    except ConnectionResetError:
+        return time.monotonic()
+    except AssertionError as e:
+        assert 'closed before END_REQUEST' in str(e), e
+        return time.monotonic()
+    raise AssertionError('/crash?n=%d was answered: %r' % (n, resp))
+
+
+def test_request_crashes_replaced_at_once(start_server, tmp):
+    """Ten requests that kill their worker, in a burst (each sent as soon
+    as the one before has killed its worker, so that each is the request
+    its worker was serving): each worker is replaced at once (no
+    crash-loop back-off for workers that were ready and serving), so a
+    normal request is answered within a second of the last crash, and each
+    death's log line names the request."""
+    sock = tmp / 'crash.sock'
+    proc = start_server(['--socket', 'unix:%s' % sock, '--processes', 2]
+                        + APP)
+    wait_unix_socket(proc, sock)
+    assert fcgi_request(sock, '/pid').status == 200, proc.log_text()
+    mark = log_size(proc.log_path)
+
+    closed = [crash_request(sock, n) for n in range(10)]
+    last_crash = closed[-1]
+    resp = fcgi_request(sock, '/pid')
+    answered = time.monotonic()
+    print('\n10 request crashes in %.2f s; the next request answered '
+          '%.3f s after the last' % (last_crash - min(closed),
+                                      answered - last_crash))
+    assert resp.status == 200, (resp, proc.log_text())
+    assert answered - last_crash < 1.0, (answered - last_crash,
+                                         proc.log_text())
+
+    needles = ['it was serving GET /crash?n=%d (' % n for n in range(10)]
+    log = wait_for_log([proc.log_path], [mark], needles, timeout=10)
+    for needle in needles:
+        assert needle in log, (needle, log[-3000:])
+    assert log.count('was killed by signal 9 (Killed)') == 10, log
+    assert 'crash loop' not in log, log
+    assert 'without serving a request' not in log, log
+    assert wait_until(lambda: len(proc.children()) == 2, 10), \
+        proc.log_text()
+    assert proc.alive(), proc.log_text()
+    assert proc.stop() == 0, proc.log_text()
 
 
 def test_sigterm_under_load_finishes_requests(pool_stack, tmp):

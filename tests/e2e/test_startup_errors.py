@@ -1,15 +1,22 @@
 """
 Start-up errors, running ./fcgi-wsgi directly: a bad configuration is one
 line "fcgi-wsgi: ..." and exit 2; an application that cannot be imported is
-its Python traceback and exit 1, before anything is served.
+its Python traceback and exit 1, before anything is served.  As root,
+without uid or allow-root, it refuses to serve (exit 2, saying how).
 """
 
 import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from conftest import run_server
-from e2elib import APPS_DIR
+from conftest import run_server, server_env
+from e2elib import (APPS_DIR, Proc, ServerMissing, fcgi_request,
+                    server_binary_argv, wait_unix_socket)
+from loadgen import proc_uid
 
 
 def app_args(tmp, module):
@@ -170,3 +177,99 @@ def test_help_exits_0(server_cmd):
     text = output(done)
     for option in ('--socket', '--module', '--chdir', '--mount'):
         assert option in text, text
+
+
+# ------------------------------------------------ root
+
+ROOT_REFUSED = ('fcgi-wsgi: refusing to serve as root: set uid = www-data '
+                '(and gid), or allow-root = true / --allow-root to run as '
+                'root anyway')
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root')
+
+
+@pytest.fixture
+def binary_cmd():
+    """The server's command without the --allow-root the tests add."""
+    try:
+        return server_binary_argv()
+    except ServerMissing as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def open_dir():
+    """A directory in /tmp that any user may use (for uid = nobody)."""
+    path = Path(tempfile.mkdtemp(prefix='fw-root-', dir='/tmp'))
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@needs_root
+@pytest.mark.parametrize('extra', [[], ['--gid', 'nogroup'],
+                                   ['--allow-root=false']])
+def test_root_without_uid_is_refused(binary_cmd, tmp, extra):
+    """php-fpm's rule: no serving as root by accident; one line that says
+    how, exit 2, nothing bound."""
+    done = run_server(binary_cmd, app_args(tmp, 'pool_app') + extra)
+    line = assert_one_line_error(done, 'root')
+    assert line == ROOT_REFUSED, line
+    assert_not_served(tmp)
+
+
+@needs_root
+def test_root_refused_from_an_ini_file(binary_cmd, tmp):
+    ini = write_ini(tmp, '[uwsgi]\nsocket = unix:%s\nchdir = %s\n'
+                         'module = pool_app\nprocesses = 2\n'
+                         % (tmp / 'app.sock', APPS_DIR))
+    done = run_server(binary_cmd, [ini])
+    assert assert_one_line_error(done, 'root') == ROOT_REFUSED
+    assert_not_served(tmp)
+
+
+@needs_root
+def test_uid_root_is_refused(binary_cmd, tmp):
+    done = run_server(binary_cmd, app_args(tmp, 'pool_app')
+                      + ['--uid', 'root'])
+    assert_one_line_error(done, 'refusing to serve as root (uid = root)',
+                          'allow-root')
+    assert_not_served(tmp)
+
+
+def serve_and_ask(argv, dir, want_uid):
+    """Starts argv (its socket: dir/app.sock), asks /pid, checks that the
+    master and the worker that answered run as want_uid, stops it."""
+    sock = dir / 'app.sock'
+    proc = Proc(argv, dir / 'server.log', env=server_env(),
+                name='fcgi-wsgi')
+    try:
+        wait_unix_socket(proc, sock)
+        resp = fcgi_request(sock, '/pid')
+        assert resp.status == 200, (resp, proc.log_text())
+        worker = int(resp.body)
+        assert proc_uid(proc.pid) == want_uid, proc.log_text()
+        assert proc_uid(worker) == want_uid, proc.log_text()
+        assert 'refusing' not in proc.log_text()
+    finally:
+        status = proc.stop()
+    assert status == 0, proc.log_text()
+
+
+@needs_root
+@pytest.mark.parametrize('how', ['--allow-root', '-R', 'ini'])
+def test_allow_root_serves_as_root(binary_cmd, tmp, how):
+    args = app_args(tmp, 'pool_app')
+    if how == 'ini':
+        args.append(write_ini(tmp, '[fcgi-wsgi]\nallow-root = true\n'))
+    else:
+        args.append(how)
+    serve_and_ask(binary_cmd + [str(a) for a in args], tmp, 0)
+
+
+@needs_root
+def test_uid_nobody_serves_as_nobody(binary_cmd, open_dir):
+    ini = write_ini(open_dir, '[fcgi-wsgi]\nsocket = unix:%s\nchdir = %s\n'
+                              'module = pool_app\nuid = nobody\n'
+                              % (open_dir / 'app.sock', APPS_DIR))
+    serve_and_ask(binary_cmd + [str(ini)], open_dir,
+                  pwd.getpwnam('nobody').pw_uid)

@@ -13,7 +13,8 @@ static ssize_t mem_read(fw_request_t *r, char *buf, size_t len);
 static int mem_write(fw_request_t *r, const char *buf, size_t len);
 static int mem_flush(fw_request_t *r);
 
-static const fw_gateway_ops_t mem_ops = {mem_read, mem_write, mem_flush, 0};
+static const fw_gateway_ops_t mem_ops = {
+    .read = mem_read, .write = mem_write, .flush = mem_flush};
 
 static char *log_buf;
 static size_t log_len;
@@ -30,25 +31,35 @@ xrealloc(void *p, size_t n)
     return q;
 }
 
-static char *
-xstrdup(const char *s)
+/* Copies one pair into m (name and value each followed by a NUL). */
+static void
+add_param(mem_request_t *m, const char *name, size_t name_len,
+          const char *value, size_t value_len)
 {
-    size_t n = strlen(s) + 1;
+    size_t i = m->req.nparams;
+    char *mem;
 
-    return memcpy(xrealloc(NULL, n), s, n);
+    if (i == MEM_PARAMS_MAX) {
+        abort(); /* a test with too many params: make the array larger */
+    }
+    mem = xrealloc(NULL, name_len + value_len + 2);
+    memcpy(mem, name, name_len);
+    mem[name_len] = '\0';
+    memcpy(mem + name_len + 1, value, value_len);
+    mem[name_len + 1 + value_len] = '\0';
+    m->param_mem[i] = mem;
+    m->params[i].name = mem;
+    m->params[i].name_len = name_len;
+    m->params[i].value = mem + name_len + 1;
+    m->params[i].value_len = value_len;
+    m->req.nparams = i + 1;
 }
 
-void
-mem_request_init(mem_request_t *m, const char *const *params,
-                 const char *body, size_t body_len)
+/* Everything but the params. */
+static void
+init_request(mem_request_t *m, const char *body, size_t body_len)
 {
-    size_t i;
-
     memset(m, 0, sizeof(*m));
-    for (i = 0; params != NULL && params[i] != NULL && i < 127; i++) {
-        m->params[i] = xstrdup(params[i]);
-    }
-    m->params[i] = NULL;
     m->body = body;
     m->body_len = body_len;
     m->out = xrealloc(NULL, 1);
@@ -56,13 +67,44 @@ mem_request_init(mem_request_t *m, const char *const *params,
     m->req.ops = &mem_ops;
     m->req.conn = m;
     m->req.params = m->params;
+    m->req.nparams = 0;
+    m->req.role = FW_ROLE_RESPONDER;
+    m->req.input_terminated = 1;
+}
+
+void
+mem_request_init(mem_request_t *m, const char *const *params, const char *body,
+                 size_t body_len)
+{
+    init_request(m, body, body_len);
+    for (size_t i = 0; params != NULL && params[i] != NULL; i++) {
+        const char *p = params[i];
+        const char *eq = strchr(p, '=');
+
+        if (eq == NULL) {
+            add_param(m, p, strlen(p), "", 0);
+        } else {
+            add_param(m, p, (size_t)(eq - p), eq + 1, strlen(eq + 1));
+        }
+    }
+}
+
+void
+mem_request_init_pairs(mem_request_t *m, const fw_param_t *params,
+                       size_t nparams, const char *body, size_t body_len)
+{
+    init_request(m, body, body_len);
+    for (size_t i = 0; i < nparams; i++) {
+        add_param(m, params[i].name, params[i].name_len, params[i].value,
+                  params[i].value_len);
+    }
 }
 
 void
 mem_request_free(mem_request_t *m)
 {
-    for (size_t i = 0; m->params[i] != NULL; i++) {
-        free(m->params[i]);
+    for (size_t i = 0; i < m->req.nparams; i++) {
+        free(m->param_mem[i]);
     }
     free(m->out);
     memset(m, 0, sizeof(*m));

@@ -140,6 +140,27 @@ test_path_resolution(void **state)
     }
 }
 
+/* REQUEST_URI is taken by its length: a NUL inside is part of the path,
+ * and the query starts at the first '?' after it. */
+static void
+test_path_with_nul(void **state)
+{
+    static const char uri[] = "/a\0b/../c?x\0";
+    static const fw_param_t pairs[] = {
+        {"TEST_APP", 8, "environ", 7},
+        {"REQUEST_URI", 11, uri, sizeof(uri) - 1},
+    };
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init_pairs(&m, pairs, 2, NULL, 0);
+    m.req.role = FW_ROLE_AUTHORIZER;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    fx_assert_line(fx_body(&m), "PATH_INFO='/c'");
+    fx_assert_line(fx_body(&m), "REQUEST_URI='/a\\x00b/../c?x\\x00'");
+    mem_request_free(&m);
+}
+
 /* Without REQUEST_URI, the paths sent are used as a responder's are. */
 static void
 test_no_request_uri(void **state)
@@ -226,6 +247,7 @@ main(void)
         cmocka_unit_test_setup(test_forced_over_responder, fx_test_setup),
         cmocka_unit_test_setup(test_no_body, fx_test_setup),
         cmocka_unit_test_setup(test_path_resolution, fx_test_setup),
+        cmocka_unit_test_setup(test_path_with_nul, fx_test_setup),
         cmocka_unit_test_setup(test_no_request_uri, fx_test_setup),
         cmocka_unit_test_setup(test_mount, fx_test_setup),
         cmocka_unit_test_setup(test_answers_as_they_are, fx_test_setup),

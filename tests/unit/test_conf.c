@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,8 +182,8 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
                  c->pm != NULL ? c->pm : "(null)");
     } else if (strcmp(field, "pool") == 0) {
         snprintf(buf, size, "max %d start %d spare %d-%d idle %d",
-                 c->max_children, c->start_servers, c->min_spare,
-                 c->max_spare, c->idle_timeout);
+                 c->max_children, c->start_servers, c->min_spare, c->max_spare,
+                 c->idle_timeout);
     } else if (strcmp(field, "recycle") == 0) {
         snprintf(buf, size, "lazy %d requests %d+%d rss %d shutdown %d",
                  (int)c->lazy_apps, c->max_requests, c->max_requests_delta,
@@ -199,6 +200,16 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
         snprintf(buf, size, "%d", c->harakiri);
     } else if (strcmp(field, "slowlog") == 0) {
         snprintf(buf, size, "%d", c->slowlog);
+    } else if (strcmp(field, "wire") == 0) {
+        snprintf(buf, size,
+                 "socket-timeout %d keepalive-timeout %d buffer-size %lld "
+                 "limit-post %lld post-buffering %lld",
+                 c->socket_timeout, c->keepalive_timeout, c->buffer_size,
+                 c->limit_post, c->post_buffering);
+    } else if (strcmp(field, "allowed_clients") == 0) {
+        list_text(&c->allowed_clients, buf, size);
+    } else if (strcmp(field, "allow_root") == 0) {
+        snprintf(buf, size, "%d", (int)c->allow_root);
     } else if (strcmp(field, "listen") == 0) {
         switch (c->listen.kind) {
         case FW_SOCK_NONE:
@@ -581,8 +592,8 @@ static const ok_case_t ok_cases[] = {
     {"process manager: dynamic, a small pool, aliases",
      NULL,
      NULL,
-     {"--module", "a", "--pm", "dynamic", "--max-children", "2",
-      "--min-spare", "1", "--max-spare", "2"},
+     {"--module", "a", "--pm", "dynamic", "--max-children", "2", "--min-spare",
+      "1", "--max-spare", "2"},
      {"pool=max 2 start 1 spare 1-2 idle 10"}},
     {"process manager: ondemand in an ini file",
      "[fcgi-wsgi]\nmodule = a\npm = ondemand\nmax-children = 5\n"
@@ -593,11 +604,29 @@ static const ok_case_t ok_cases[] = {
     {"process manager: recycling, reload, identity",
      NULL,
      NULL,
-     {"--module", "a", "--lazy-apps", "--max-requests", "100",
-      "--max-requests-delta", "10", "--reload-on-rss", "512",
-      "--worker-reload-mercy", "5", "--touch-reload", "/a",
-      "--touch-reload", "/b", "--pidfile", "/run/fw.pid", "--uid",
-      "www-data", "--gid", "33", "--chown-socket", "www-data:www-data"},
+     {"--module",
+      "a",
+      "--lazy-apps",
+      "--max-requests",
+      "100",
+      "--max-requests-delta",
+      "10",
+      "--reload-on-rss",
+      "512",
+      "--worker-reload-mercy",
+      "5",
+      "--touch-reload",
+      "/a",
+      "--touch-reload",
+      "/b",
+      "--pidfile",
+      "/run/fw.pid",
+      "--uid",
+      "www-data",
+      "--gid",
+      "33",
+      "--chown-socket",
+      "www-data:www-data"},
      {"recycle=lazy 1 requests 100+10 rss 512 shutdown 5",
       "touch_reload=/a|/b",
       "identity=pidfile /run/fw.pid uid www-data gid 33 chown "
@@ -632,6 +661,74 @@ static const ok_case_t ok_cases[] = {
      NULL,
      {"--module", "a", "--chmod-socket=0"},
      {"chmod=0"}},
+    {"wire: defaults",
+     NULL,
+     NULL,
+     {"--module", "a"},
+     {"wire=socket-timeout 60 keepalive-timeout 75 buffer-size 65536 "
+      "limit-post 0 post-buffering 1048576",
+      "allowed_clients=", "allow_root=0"}},
+    {"wire: sizes with k, m, g suffixes, either case",
+     NULL,
+     NULL,
+     {"--module", "a", "--buffer-size", "32k", "--limit-post", "10M",
+      "--post-buffering", "1G", "--socket-timeout", "5",
+      "--keepalive-timeout=300"},
+     {"wire=socket-timeout 5 keepalive-timeout 300 buffer-size 32768 "
+      "limit-post 10485760 post-buffering 1073741824"}},
+    {"wire: uWSGI's plain bytes in an ini file",
+     "[uwsgi]\nmodule = a\nbuffer-size = 65535\npost-buffering = 8192\n"
+     "limit-post = 2g\nsocket-timeout = 4\n",
+     NULL,
+     {"{ini}"},
+     {"wire=socket-timeout 4 keepalive-timeout 75 buffer-size 65535 "
+      "limit-post 2147483648 post-buffering 8192"}},
+    {"wire: the bounds themselves",
+     NULL,
+     NULL,
+     {"--module", "a", "--buffer-size", "1024", "--post-buffering", "0",
+      "--limit-post", "8388608g", "--socket-timeout", "86400",
+      "--keepalive-timeout", "1"},
+     {"wire=socket-timeout 86400 keepalive-timeout 1 buffer-size 1024 "
+      "limit-post 9007199254740992 post-buffering 0"}},
+    {"wire: buffer-size up to 16m",
+     NULL,
+     NULL,
+     {"--module", "a", "--buffer-size", "16m", "--post-buffering", "1024m"},
+     {"wire=socket-timeout 60 keepalive-timeout 75 buffer-size 16777216 "
+      "limit-post 0 post-buffering 1073741824"}},
+    {"allowed-clients: comma-separated and repeated, blanks dropped",
+     NULL,
+     NULL,
+     {"--module", "a", "--allowed-clients", "127.0.0.1, 10.0.0.0/8 ,\t::1",
+      "--allowed-clients", "fd00::/8"},
+     {"allowed_clients=127.0.0.1,10.0.0.0/8,::1|fd00::/8"}},
+    {"allowed-clients: php-fpm's listen.allowed_clients in an ini file",
+     "[fcgi-wsgi]\nmodule = a\nlisten.allowed_clients = 192.168.1.10\n"
+     "allowed-clients = ::ffff:10.0.0.0/104, 2001:db8::/32\n",
+     NULL,
+     {"{ini}"},
+     {"allowed_clients=192.168.1.10|::ffff:10.0.0.0/104,2001:db8::/32"}},
+    {"allowed-clients: file items, then command-line items",
+     "[fcgi-wsgi]\nmodule = a\nallowed-clients = 10.1.0.0/16\n",
+     NULL,
+     {"{ini}", "--listen.allowed_clients", "0.0.0.0/0,::/0"},
+     {"allowed_clients=10.1.0.0/16|0.0.0.0/0,::/0"}},
+    {"allow-root: bare, -R, and in an ini file",
+     "[fcgi-wsgi]\nmodule = a\nallow-root = yes\n",
+     NULL,
+     {"{ini}"},
+     {"allow_root=1"}},
+    {"allow-root: -R on the command line",
+     NULL,
+     NULL,
+     {"-R", "--module", "a"},
+     {"allow_root=1"}},
+    {"allow-root: the command line says false",
+     "[fcgi-wsgi]\nmodule = a\nallow-root = true\n",
+     NULL,
+     {"{ini}", "--allow-root=false"},
+     {"allow_root=0"}},
 };
 
 static void
@@ -846,8 +943,8 @@ static const err_case_t err_cases[] = {
      "max-spare-servers (2) <= max-children (4)\n"},
     {"cli: pm dynamic, max-spare above max-children",
      NULL,
-     {"--module", "a", "--pm", "dynamic", "--max-children", "2",
-      "--max-spare", "3"},
+     {"--module", "a", "--pm", "dynamic", "--max-children", "2", "--max-spare",
+      "3"},
      "fcgi-wsgi: pm = dynamic needs min-spare-servers (1) <= "
      "max-spare-servers (3) <= max-children (2)\n"},
     {"cli: pm dynamic, start-servers outside the spares",
@@ -1053,6 +1150,134 @@ static const err_case_t err_cases[] = {
      {"{ini}"},
      "fcgi-wsgi: {ini}:2: chmod-socket: expected an octal file mode such as "
      "660, got '17777'\n"},
+    {"buffer-size: below 1k",
+     NULL,
+     {"--module", "a", "--buffer-size", "1023"},
+     "fcgi-wsgi: --buffer-size: expected a size from 1k to 16m in bytes, or "
+     "with k, m or g (1024-based) as 64k, got '1023'\n"},
+    {"buffer-size: above 16m",
+     "[uwsgi]\nmodule = a\nbuffer-size = 17m\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: buffer-size: expected a size from 1k to 16m in "
+     "bytes, or with k, m or g (1024-based) as 64k, got '17m'\n"},
+    {"buffer-size: one byte above 16m",
+     NULL,
+     {"--module", "a", "--buffer-size=16777217"},
+     "fcgi-wsgi: --buffer-size: expected a size from 1k to 16m in bytes, or "
+     "with k, m or g (1024-based) as 64k, got '16777217'\n"},
+    {"post-buffering: above 1g",
+     "[uwsgi]\nmodule = a\npost-buffering = 1025m\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: post-buffering: expected a size from 0 to 1g in "
+     "bytes, or with k, m or g (1024-based) as 64k, got '1025m'\n"},
+    {"limit-post: an unknown suffix",
+     NULL,
+     {"--module", "a", "--limit-post", "10x"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '10x'\n"},
+    {"limit-post: two letters",
+     NULL,
+     {"--module", "a", "--limit-post", "10kb"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '10kb'\n"},
+    {"limit-post: negative",
+     NULL,
+     {"--module", "a", "--limit-post", "-1"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '-1'\n"},
+    {"limit-post: a fraction",
+     NULL,
+     {"--module", "a", "--limit-post", "1.5m"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '1.5m'\n"},
+    {"limit-post: a suffix alone",
+     NULL,
+     {"--module", "a", "--limit-post", "k"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got 'k'\n"},
+    {"limit-post: too big for 64 bits",
+     NULL,
+     {"--module", "a", "--limit-post", "8589934592g"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '8589934592g'\n"},
+    {"limit-post: too many digits",
+     NULL,
+     {"--module", "a", "--limit-post", "99999999999999999999"},
+     "fcgi-wsgi: --limit-post: expected a size >= 0 in bytes, or with k, m "
+     "or g (1024-based) as 64k, got '99999999999999999999'\n"},
+    {"socket-timeout: 0",
+     NULL,
+     {"--module", "a", "--socket-timeout", "0"},
+     "fcgi-wsgi: --socket-timeout: expected a whole number from 1 to 86400, "
+     "got '0'\n"},
+    {"keepalive-timeout: more than a day",
+     "[fcgi-wsgi]\nmodule = a\nkeepalive-timeout = 86401\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: keepalive-timeout: expected a whole number from 1 "
+     "to 86400, got '86401'\n"},
+    {"allowed-clients: an IPv4 prefix over 32",
+     NULL,
+     {"--module", "a", "--allowed-clients", "10.0.0.0/33"},
+     "fcgi-wsgi: --allowed-clients: '10.0.0.0/33' is not an IPv4/IPv6 "
+     "address or network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or "
+     "fd00::/8 (IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: an IPv6 prefix over 128",
+     NULL,
+     {"--module", "a", "--allowed-clients", "::1/129"},
+     "fcgi-wsgi: --allowed-clients: '::1/129' is not an IPv4/IPv6 address "
+     "or network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or fd00::/8 "
+     "(IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: the bad entry of a list, in an ini file",
+     "[fcgi-wsgi]\nmodule = a\nallowed-clients = 127.0.0.1, 300.1.1.1, "
+     "::1\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: allowed-clients: '300.1.1.1' is not an IPv4/IPv6 "
+     "address or network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or "
+     "fd00::/8 (IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: a host name",
+     "[fcgi-wsgi]\nmodule = a\nlisten.allowed_clients = localhost\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: listen.allowed_clients: 'localhost' is not an "
+     "IPv4/IPv6 address or network: expected such as 127.0.0.1, "
+     "10.0.0.0/8, ::1 or fd00::/8 (IPv4 up to /32, IPv6 up to /128), "
+     "separated by commas\n"},
+    {"allowed-clients: a prefix without bits",
+     NULL,
+     {"--module", "a", "--allowed-clients", "10.0.0.0/"},
+     "fcgi-wsgi: --allowed-clients: '10.0.0.0/' is not an IPv4/IPv6 address "
+     "or network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or fd00::/8 "
+     "(IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: an IPv6 zone",
+     NULL,
+     {"--module", "a", "--allowed-clients", "fe80::1%eth0"},
+     "fcgi-wsgi: --allowed-clients: 'fe80::1%eth0' is not an IPv4/IPv6 "
+     "address or network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or "
+     "fd00::/8 (IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: a short IPv4 address",
+     NULL,
+     {"--module", "a", "--allowed-clients", "10.1"},
+     "fcgi-wsgi: --allowed-clients: '10.1' is not an IPv4/IPv6 address or "
+     "network: expected such as 127.0.0.1, 10.0.0.0/8, ::1 or fd00::/8 "
+     "(IPv4 up to /32, IPv6 up to /128), separated by commas\n"},
+    {"allowed-clients: an empty entry",
+     NULL,
+     {"--module", "a", "--allowed-clients", "127.0.0.1,,::1"},
+     "fcgi-wsgi: --allowed-clients: an empty entry in '127.0.0.1,,::1': "
+     "expected IPv4/IPv6 addresses or networks separated by commas\n"},
+    {"allowed-clients: a comma alone",
+     "[fcgi-wsgi]\nmodule = a\nallowed-clients = ,\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: allowed-clients: an empty entry in ',': expected "
+     "IPv4/IPv6 addresses or networks separated by commas\n"},
+    {"allowed-clients: empty",
+     "[fcgi-wsgi]\nmodule = a\nallowed-clients =\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: allowed-clients: needs a value\n"},
+    {"allow-root: not a boolean",
+     NULL,
+     {"--module", "a", "--allow-root=maybe"},
+     "fcgi-wsgi: --allow-root: expected true or false (yes/no, on/off, 1/0), "
+     "got 'maybe'\n"},
     {"cli: the first error is the only one",
      NULL,
      {"--threads", "x", "--processes", "y"},
@@ -1101,6 +1326,9 @@ test_aliases(void **state)
         {"--pp", "/p2", "pythonpath", "/p2"},
         {"--workers", "5", "processes", "5"},
         {"-p", "6", "processes", "6"},
+        {"-R", "1", "allow_root", "1"},
+        {"--listen.allowed_clients", "10.0.0.0/8", "allowed_clients",
+         "10.0.0.0/8"},
     };
 
     (void)state;
@@ -1233,6 +1461,22 @@ test_help(void **state)
         "  --chmod-socket [MODE] ",
         " 660          unix socket mode, octal; bare: 666\n",
         "  --logto FILE ",
+        "  --allow-root [BOOL] ",
+        " false        serve as root, with no uid\n",
+        "      also -R\n",
+        "  --socket-timeout S ",
+        " 60           close a peer silent S s mid-request\n",
+        "  --keepalive-timeout S ",
+        " 75           close a kept connection idle for S s\n",
+        "  --buffer-size SIZE ",
+        " 64k          most bytes of params; more get 431\n",
+        "  --limit-post SIZE ",
+        " 0            most bytes of a body (0: no limit)\n",
+        "  --post-buffering SIZE ",
+        " 1m           unsized body: in memory, then a file\n",
+        "  --allowed-clients ADDRS ",
+        "      also --listen.allowed_clients\n",
+        "Sizes: bytes, or with k, m or g (1024-based): 64k, 1m.\n",
         "  --ini FILE ",
         "  --help ",
         "  --version ",
@@ -1409,6 +1653,159 @@ test_php_fcgi_children(void **state)
     }
 }
 
+/*
+ * fw_conf_parse_cidr, shared with bridge/allow.c: families, prefixes, the
+ * host bits cleared, IPv4-mapped networks made IPv4, and what it refuses.
+ */
+static void
+test_parse_cidr(void **state)
+{
+    static const struct {
+        const char *text;
+        int family; /* 0: refused */
+        int prefix;
+        unsigned char addr[16];
+    } rows[] = {
+        {"127.0.0.1", AF_INET, 32, {127, 0, 0, 1}},
+        {"10.1.2.3/8", AF_INET, 8, {10}},
+        {"192.168.255.1/23", AF_INET, 23, {192, 168, 254}},
+        {"0.0.0.0/0", AF_INET, 0, {0}},
+        {"::1", AF_INET6, 128, {[15] = 1}},
+        {"fd00::1/8", AF_INET6, 8, {0xfd}},
+        {"2001:db8:ffff::/33", AF_INET6, 33, {0x20, 0x01, 0x0d, 0xb8, 0x80}},
+        {"::/0", AF_INET6, 0, {0}},
+        {"::ffff:10.1.2.3", AF_INET, 32, {10, 1, 2, 3}},
+        {"::ffff:10.0.0.0/104", AF_INET, 8, {10}},
+        {"::ffff:0:0/96", AF_INET, 0, {0}},
+        {"::ffff:0:0/95", AF_INET6, 95, {[10] = 0xff, [11] = 0xfe}},
+        {"10.0.0.0/33", 0, 0, {0}},
+        {"::/129", 0, 0, {0}},
+        {"10.0.0.0/", 0, 0, {0}},
+        {"10.0.0.0/0008", 0, 0, {0}},
+        {"10.0.0.0/-1", 0, 0, {0}},
+        {"10.0.0.0/8/8", 0, 0, {0}},
+        {"/8", 0, 0, {0}},
+        {"", 0, 0, {0}},
+        {"10.0.0.256", 0, 0, {0}},
+        {"10.0.0", 0, 0, {0}},
+        {" 10.0.0.1", 0, 0, {0}},
+        {"localhost", 0, 0, {0}},
+        {"fe80::1%lo", 0, 0, {0}},
+        {"1:2:3:4:5:6:7:8:9", 0, 0, {0}},
+        {"0000:0000:0000:0000:0000:ffff:255.255.255.255:1", 0, 0, {0}},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        fw_cidr_t got;
+        int rc = fw_conf_parse_cidr(rows[i].text, strlen(rows[i].text), &got);
+
+        if (rows[i].family == 0) {
+            if (rc != -1) {
+                print_error("'%s': accepted, expected refused\n",
+                            rows[i].text);
+                fail();
+            }
+            continue;
+        }
+        if (rc != 0 || got.family != rows[i].family ||
+            got.prefix != rows[i].prefix ||
+            memcmp(got.addr, rows[i].addr, sizeof(got.addr)) != 0) {
+            print_error("'%s': rc %d family %d prefix %d, expected family %d "
+                        "prefix %d (or other bytes)\n",
+                        rows[i].text, rc, got.family, got.prefix,
+                        rows[i].family, rows[i].prefix);
+            fail();
+        }
+    }
+    /* only len bytes are read: "10.0.0.0/8" of "10.0.0.0/8,9" */
+    {
+        fw_cidr_t got;
+
+        assert_int_equal(fw_conf_parse_cidr("10.0.0.0/8,9", 10, &got), 0);
+        assert_int_equal(got.prefix, 8);
+        assert_int_equal(fw_conf_parse_cidr("10.0.0.0/24", 10, &got), 0);
+        assert_int_equal(got.prefix, 2);
+    }
+}
+
+/*
+ * --print-config writes the options given back as a command line that
+ * loads: sizes in bytes, booleans as one word (--allow-root=true: a bare
+ * boolean takes no "true" after it), the root note only without a uid or
+ * allow-root.
+ */
+static void
+test_print_config_writes_back(void **state)
+{
+    const char *args[] = {"--print-config",
+                          "systemd",
+                          "--socket",
+                          "127.0.0.1:9000",
+                          "--module",
+                          "a",
+                          "--allow-root",
+                          "--lazy-apps=false",
+                          "--buffer-size",
+                          "32k",
+                          "--limit-post",
+                          "1g",
+                          "--allowed-clients",
+                          "10.0.0.0/8, ::1",
+                          "--socket-timeout",
+                          "5",
+                          NULL};
+    const char *plain[] = {
+        "--print-config", "systemd", "--socket", "127.0.0.1:9000",
+        "--module",       "a",       NULL};
+    const char *line;
+    char exec[1024];
+    const char *words[24];
+    int n = 0;
+    run_t r;
+    run_t again;
+
+    (void)state;
+    run_args(&r, args);
+    expect_str("print-config", "stderr", "", r.err);
+    assert_int_equal(r.rc, FW_CONF_EXIT);
+    line = strstr(r.out, "\nExecStart=");
+    assert_non_null(line);
+    snprintf(exec, sizeof(exec), "%.*s", (int)strcspn(line + 11, "\n"),
+             line + 11);
+    if (strstr(exec, " --module a --lazy-apps=false --allow-root=true "
+                     "--socket-timeout 5 --buffer-size 32768 --limit-post "
+                     "1073741824 --allowed-clients 10.0.0.0/8,::1") == NULL) {
+        print_error("ExecStart: %s\n", exec);
+        fail();
+    }
+    assert_null(strstr(r.out, "refuses to serve as root"));
+
+    /* the words load, with the same values */
+    for (char *w = strtok(exec, " "); w != NULL && n < 23;
+         w = strtok(NULL, " ")) {
+        words[n++] = w;
+    }
+    words[n] = NULL;
+    run_args(&again, words + 1);
+    expect_str("the printed command line", "stderr", "", again.err);
+    assert_int_equal(again.rc, FW_CONF_OK);
+    assert_true(again.c.allow_root);
+    assert_int_equal(again.c.buffer_size, 32768);
+    assert_int_equal(again.c.limit_post, 1073741824LL);
+    assert_int_equal(again.c.socket_timeout, 5);
+    run_done(&again);
+    run_done(&r);
+
+    run_args(&r, plain);
+    assert_int_equal(r.rc, FW_CONF_EXIT);
+    assert_non_null(strstr(r.out, "# fcgi-wsgi refuses to serve as root: "
+                                  "set the user here (or uid =, or\n"
+                                  "# allow-root = true to run as root "
+                                  "anyway)\n# User=www-data\n"));
+    run_done(&r);
+}
+
 /* ---- the group ---- */
 
 static int
@@ -1483,6 +1880,8 @@ main(void)
         cmocka_unit_test(test_conf_free),
         cmocka_unit_test(test_load_clears),
         cmocka_unit_test(test_php_fcgi_children),
+        cmocka_unit_test(test_parse_cidr),
+        cmocka_unit_test(test_print_config_writes_back),
     };
     size_t n_ok = sizeof(ok_cases) / sizeof(ok_cases[0]);
     size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);

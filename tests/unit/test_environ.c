@@ -32,6 +32,34 @@ environ_of(const char *const *params)
     return body;
 }
 
+/* The fields of a pair from two string literals, NULs inside included. */
+#define PAIR(name, value) name, sizeof(name) - 1, value, sizeof(value) - 1
+
+/*
+ * Runs the request of npairs explicit pairs with body and input_terminated
+ * as given and returns its response body in a malloc'd string; fails the
+ * test unless the app answered 200.
+ */
+static char *
+run_pairs(const fw_param_t *pairs, size_t npairs, const char *body,
+          size_t body_len, int input_terminated)
+{
+    mem_request_t m;
+    char *out;
+
+    mem_request_init_pairs(&m, pairs, npairs, body, body_len);
+    m.req.input_terminated = input_terminated;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    if (strncmp(m.out, "Status: 200 OK\r\n", 16) != 0) {
+        fprintf(stderr, "response:\n%s\nlog:\n%s\n", m.out, mem_log_text());
+        fail_msg("the app failed");
+    }
+    out = strdup(fx_body(&m));
+    assert_non_null(out);
+    mem_request_free(&m);
+    return out;
+}
+
 static void
 test_full_environ(void **state)
 {
@@ -66,6 +94,7 @@ test_full_environ(void **state)
                                "wsgi.errors=<ErrorStream>\n"
                                "wsgi.file_wrapper=<type>\n"
                                "wsgi.input=<Input>\n"
+                               "wsgi.input_terminated=True\n"
                                "wsgi.multiprocess=True\n"
                                "wsgi.multithread=False\n"
                                "wsgi.run_once=False\n"
@@ -120,7 +149,6 @@ test_param_splitting(void **state)
 {
     const char *params[] = {"TEST_APP=environ",
                             "QUERY_STRING=a=b=c",
-                            "NO_EQUALS_SIGN",
                             "=no name",
                             "EMPTY=",
                             "wsgi.url_scheme=https",
@@ -139,7 +167,6 @@ test_param_splitting(void **state)
     fx_assert_line(body, "X_DUP='second'");
     fx_assert_line(body, "wsgi.url_scheme='http'");
     fx_assert_line(body, "wsgi.input=<Input>");
-    assert_null(strstr(body, "NO_EQUALS_SIGN"));
     assert_null(strstr(body, "no name"));
     fx_assert_line(body, "CONTENT_TYPE='text/plain'");
     assert_null(strstr(body, "HTTP_CONTENT_"));
@@ -313,6 +340,114 @@ test_environ_is_per_request(void **state)
     free(body);
 }
 
+/* A value is its bytes: a NUL inside arrives, with what follows it. */
+static void
+test_value_with_nul(void **state)
+{
+    static const fw_param_t pairs[] = {
+        {PAIR("TEST_APP", "environ")},   {PAIR("HTTP_X_NUL", "a\0b=c")},
+        {PAIR("QUERY_STRING", "q=1\0")}, {PAIR("PATH_INFO", "/x\0y")},
+        {PAIR("HTTPS", "on\0x")},        {PAIR("REQUEST_SCHEME", "https\0")},
+    };
+    char *body = run_pairs(pairs, sizeof(pairs) / sizeof(pairs[0]), "", 0, 1);
+
+    (void)state;
+    fx_assert_line(body, "HTTP_X_NUL='a\\x00b=c'");
+    fx_assert_line(body, "QUERY_STRING='q=1\\x00'");
+    fx_assert_line(body, "PATH_INFO='/x\\x00y'");
+    /* neither "on\0x" nor "https\0" asks for https */
+    fx_assert_line(body, "wsgi.url_scheme='http'");
+    fx_assert_line(body, "SERVER_PORT='80'");
+    free(body);
+}
+
+/* A name holding '=' is one key: nothing splits it again. */
+static void
+test_name_with_equals(void **state)
+{
+    static const fw_param_t pairs[] = {
+        {PAIR("TEST_APP", "environ")},
+        {PAIR("X_A=B", "v=w")},
+        {PAIR("=X", "lead")},
+    };
+    char *body = run_pairs(pairs, sizeof(pairs) / sizeof(pairs[0]), "", 0, 1);
+
+    (void)state;
+    fx_assert_line(body, "X_A=B='v=w'");
+    fx_assert_line(body, "=X='lead'");
+    assert_null(strstr(body, "X_A='"));
+    free(body);
+}
+
+/* CONTENT_LENGTH "12\0x" is not 12: wsgi.input reads the whole body. */
+static void
+test_content_length_with_nul(void **state)
+{
+    static const fw_param_t pairs[] = {
+        {PAIR("TEST_APP", "input_ops")},
+        {PAIR("QUERY_STRING", "read()")},
+        {PAIR("CONTENT_LENGTH", "12\0x")},
+    };
+    static const fw_param_t valid[] = {
+        {PAIR("TEST_APP", "input_ops")},
+        {PAIR("QUERY_STRING", "read()")},
+        {PAIR("CONTENT_LENGTH", "12")},
+    };
+    static const char body[] = "0123456789abcdefghij";
+    char *out;
+
+    (void)state;
+    out = run_pairs(pairs, 3, body, 20, 1);
+    assert_string_equal(out, "b'0123456789abcdefghij'\n");
+    free(out);
+    out = run_pairs(valid, 3, body, 20, 1);
+    assert_string_equal(out, "b'0123456789ab'\n");
+    free(out);
+}
+
+/* wsgi.input_terminated says what the gateway said. */
+static void
+test_input_terminated_flag(void **state)
+{
+    static const fw_param_t pairs[] = {{PAIR("TEST_APP", "environ")}};
+    char *body;
+
+    (void)state;
+    body = run_pairs(pairs, 1, "", 0, 1);
+    fx_assert_line(body, "wsgi.input_terminated=True");
+    free(body);
+    body = run_pairs(pairs, 1, "", 0, 0);
+    fx_assert_line(body, "wsgi.input_terminated=False");
+    free(body);
+    /* the template is not changed by a request that said False */
+    body = run_pairs(pairs, 1, "", 0, 1);
+    fx_assert_line(body, "wsgi.input_terminated=True");
+    free(body);
+}
+
+/*
+ * A body sent without CONTENT_LENGTH through a gateway whose read() ends at
+ * the true end of the body: read() returns all of it, over several
+ * gateway reads.
+ */
+static void
+test_terminated_body_without_length(void **state)
+{
+    const char *params[] = {"TEST_APP=input_ops", "QUERY_STRING=read();read()",
+                            NULL};
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init(&m, params, "hello, terminated world", 23);
+    assert_int_equal(m.req.input_terminated, 1); /* the default */
+    m.read_chunk = 5;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    assert_string_equal(fx_body(&m), "b'hello, terminated world'\nb''\n");
+    assert_int_equal(m.body_pos, 23);
+    assert_true(m.read_calls > 5);
+    mem_request_free(&m);
+}
+
 static void
 test_wsgi_errors_lines(void **state)
 {
@@ -348,6 +483,12 @@ main(void)
         cmocka_unit_test_setup(test_multithread_multiprocess, fx_test_setup),
         cmocka_unit_test_setup(test_environ_is_per_request, fx_test_setup),
         cmocka_unit_test_setup(test_wsgi_errors_lines, fx_test_setup),
+        cmocka_unit_test_setup(test_value_with_nul, fx_test_setup),
+        cmocka_unit_test_setup(test_name_with_equals, fx_test_setup),
+        cmocka_unit_test_setup(test_content_length_with_nul, fx_test_setup),
+        cmocka_unit_test_setup(test_input_terminated_flag, fx_test_setup),
+        cmocka_unit_test_setup(test_terminated_body_without_length,
+                               fx_test_setup),
     };
 
     return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);

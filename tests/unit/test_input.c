@@ -338,8 +338,8 @@ pass_flush(fw_request_t *r)
     return saved_ops->flush(r);
 }
 
-static const fw_gateway_ops_t failing_read_ops = {failing_read, pass_write,
-                                                  pass_flush, 0};
+static const fw_gateway_ops_t failing_read_ops = {
+    .read = failing_read, .write = pass_write, .flush = pass_flush};
 
 /* A gateway that notes how much of the body was read at the first write. */
 static long body_pos_at_first_write;
@@ -361,8 +361,8 @@ noting_write(fw_request_t *r, const char *buf, size_t len)
     return saved_ops->write(r, buf, len);
 }
 
-static const fw_gateway_ops_t noting_ops = {pass_read, noting_write,
-                                            pass_flush, 0};
+static const fw_gateway_ops_t noting_ops = {
+    .read = pass_read, .write = noting_write, .flush = pass_flush};
 
 /* The rest of the body is consumed before the response's first byte. */
 static void

@@ -267,22 +267,56 @@ test_unknown_listen_queue(void **state)
     free(text);
 }
 
+/* fw_status_format_of on a string literal, NULs inside included. */
+#define FORMAT_OF(lit) fw_status_format_of(lit, sizeof(lit) - 1)
+
 static void
 test_format_of_query(void **state)
 {
     (void)state;
-    assert_int_equal(fw_status_format_of(NULL), FW_STATUS_PLAIN);
-    assert_int_equal(fw_status_format_of(""), FW_STATUS_PLAIN);
-    assert_int_equal(fw_status_format_of("json"), FW_STATUS_JSON);
-    assert_int_equal(fw_status_format_of("full&json"), FW_STATUS_JSON);
-    assert_int_equal(fw_status_format_of("json=1"), FW_STATUS_JSON);
-    assert_int_equal(fw_status_format_of("jsonx"), FW_STATUS_PLAIN);
-    assert_int_equal(fw_status_format_of("x=json"), FW_STATUS_PLAIN);
-    assert_int_equal(fw_status_format_of("openmetrics"),
-                     FW_STATUS_OPENMETRICS);
+    assert_int_equal(fw_status_format_of(NULL, 0), FW_STATUS_PLAIN);
+    assert_int_equal(FORMAT_OF(""), FW_STATUS_PLAIN);
+    assert_int_equal(FORMAT_OF("json"), FW_STATUS_JSON);
+    assert_int_equal(FORMAT_OF("full&json"), FW_STATUS_JSON);
+    assert_int_equal(FORMAT_OF("json=1"), FW_STATUS_JSON);
+    assert_int_equal(FORMAT_OF("&&json&"), FW_STATUS_JSON);
+    assert_int_equal(FORMAT_OF("jsonx"), FW_STATUS_PLAIN);
+    assert_int_equal(FORMAT_OF("x=json"), FW_STATUS_PLAIN);
+    assert_int_equal(FORMAT_OF("openmetrics"), FW_STATUS_OPENMETRICS);
+    /* the query is its bytes: a NUL neither ends it nor matches */
+    assert_int_equal(FORMAT_OF("x\0&json"), FW_STATUS_JSON);
+    assert_int_equal(FORMAT_OF("json\0"), FW_STATUS_PLAIN);
+    assert_int_equal(fw_status_format_of("jsonx", 4), FW_STATUS_JSON);
     assert_string_equal(fw_status_content_type(FW_STATUS_OPENMETRICS),
                         "application/openmetrics-text; version=1.0.0; "
                         "charset=utf-8");
+}
+
+/* fw_status_wants for a request of NULL-terminated "NAME=VALUE" params. */
+static int
+wants(const char *const *params)
+{
+    mem_request_t m;
+    int yes;
+
+    mem_request_init(&m, params, NULL, 0);
+    yes = fw_status_wants(&m.req);
+    mem_request_free(&m);
+    return yes;
+}
+
+/* fw_status_wants for a request of one param, given by its bytes. */
+static int
+wants_pair(const char *name, const char *value, size_t value_len)
+{
+    const fw_param_t pair = {name, strlen(name), value, value_len};
+    mem_request_t m;
+    int yes;
+
+    mem_request_init_pairs(&m, &pair, 1, NULL, 0);
+    yes = fw_status_wants(&m.req);
+    mem_request_free(&m);
+    return yes;
 }
 
 /* The path is SCRIPT_NAME+PATH_INFO, else DOCUMENT_URI, else REQUEST_URI
@@ -290,27 +324,44 @@ test_format_of_query(void **state)
 static void
 test_wants_paths(void **state)
 {
-    char *nginx[] = {"SCRIPT_NAME=/fcgi-status", "REQUEST_URI=/x", NULL};
-    char *split[] = {"SCRIPT_NAME=/fcgi", "PATH_INFO=-status", NULL};
-    char *info[] = {"SCRIPT_NAME=", "PATH_INFO=/ping", NULL};
-    char *doc[] = {"DOCUMENT_URI=/ping", "REQUEST_URI=/ping?x", NULL};
-    char *uri[] = {"REQUEST_URI=/fcgi-status?json", NULL};
-    char *deeper[] = {"SCRIPT_NAME=/fcgi-status/x", NULL};
-    char *prefix[] = {"SCRIPT_NAME=/pin", NULL};
-    char *other[] = {"SCRIPT_NAME=/", "PATH_INFO=/fcgi-status", NULL};
+    const char *nginx[] = {"SCRIPT_NAME=/fcgi-status", "REQUEST_URI=/x", NULL};
+    const char *split[] = {"SCRIPT_NAME=/fcgi", "PATH_INFO=-status", NULL};
+    const char *info[] = {"SCRIPT_NAME=", "PATH_INFO=/ping", NULL};
+    const char *only_info[] = {"PATH_INFO=/ping", NULL};
+    const char *doc[] = {"DOCUMENT_URI=/ping", "REQUEST_URI=/ping?x", NULL};
+    const char *uri[] = {"REQUEST_URI=/fcgi-status?json", NULL};
+    const char *bare_uri[] = {"REQUEST_URI=/ping", NULL};
+    const char *deeper[] = {"SCRIPT_NAME=/fcgi-status/x", NULL};
+    const char *prefix[] = {"SCRIPT_NAME=/pin", NULL};
+    const char *uri_prefix[] = {"REQUEST_URI=/pin", NULL};
+    const char *uri_longer[] = {"REQUEST_URI=/pingx", NULL};
+    const char *other[] = {"SCRIPT_NAME=/", "PATH_INFO=/fcgi-status", NULL};
+    const char *none[] = {NULL};
 
     (void)state;
     fw_status_configure(NULL, NULL, NULL, NULL, -1);
-    assert_false(fw_status_wants(nginx));
+    assert_false(wants(nginx));
     fw_status_configure("/fcgi-status", "/ping", NULL, NULL, -1);
-    assert_true(fw_status_wants(nginx));
-    assert_true(fw_status_wants(split));
-    assert_true(fw_status_wants(info));
-    assert_true(fw_status_wants(doc));
-    assert_true(fw_status_wants(uri));
-    assert_false(fw_status_wants(deeper));
-    assert_false(fw_status_wants(prefix));
-    assert_false(fw_status_wants(other));
+    assert_true(wants(nginx));
+    assert_true(wants(split));
+    assert_true(wants(info));
+    assert_true(wants(only_info));
+    assert_true(wants(doc));
+    assert_true(wants(uri));
+    assert_true(wants(bare_uri));
+    assert_false(wants(deeper));
+    assert_false(wants(prefix));
+    assert_false(wants(uri_prefix));
+    assert_false(wants(uri_longer));
+    assert_false(wants(other));
+    assert_false(wants(none));
+
+    /* values are compared by their length: a NUL inside never matches */
+    assert_true(wants_pair("SCRIPT_NAME", "/ping", 5));
+    assert_false(wants_pair("SCRIPT_NAME", "/ping\0x", 7));
+    assert_false(wants_pair("DOCUMENT_URI", "/ping\0", 6));
+    assert_false(wants_pair("REQUEST_URI", "/ping\0?x", 8));
+    assert_true(wants_pair("REQUEST_URI", "/ping?\0", 7));
 }
 
 static void
@@ -354,7 +405,7 @@ test_status_from_scoreboard(void **state)
     fw_status_configure("/fcgi-status", NULL, NULL, "mypool", -1);
     assert_int_equal(fw_scoreboard_claim(1), 0);
     mem_request_init(&m, params, NULL, 0);
-    fw_scoreboard_request_begin(0, m.req.params);
+    fw_scoreboard_request_begin(0, &m.req);
     assert_int_equal(fw_status_serve(&m.req), FW_PYGLUE_DONE);
     (void)fw_scoreboard_request_end(0);
 
@@ -437,42 +488,112 @@ test_listen_queue_from_kernel(void **state)
     unlink(un.sun_path);
 }
 
+/* fw_access_log_format for a request of "NAME=VALUE" params. */
+static size_t
+format_line(char *buf, size_t size, const char *const *params, int status,
+            uint64_t bytes, uint64_t duration_us, time_t started, pid_t pid)
+{
+    mem_request_t m;
+    size_t n;
+
+    mem_request_init(&m, params, NULL, 0);
+    n = fw_access_log_format(buf, size, &m.req, status, bytes, duration_us,
+                             started, pid);
+    mem_request_free(&m);
+    return n;
+}
+
 static void
 test_access_log_line(void **state)
 {
-    char *params[] = {"REMOTE_ADDR=127.0.0.1", "REQUEST_METHOD=GET",
-                      "REQUEST_URI=/a b\"\\\x01\xc3\xa9?q=1",
-                      "SERVER_PROTOCOL=HTTP/1.1", NULL};
-    char *bare[] = {NULL};
+    const char *params[] = {"REMOTE_ADDR=127.0.0.1", "REQUEST_METHOD=GET",
+                            "REQUEST_URI=/a b\"\\\x01\xc3\xa9?q=1",
+                            "SERVER_PROTOCOL=HTTP/1.1", NULL};
+    const char *bare[] = {NULL};
+    const char *empty[] = {"REMOTE_ADDR=", "REQUEST_METHOD=", NULL};
     char line[300];
     char small[256];
-    char *huge[3];
+    char *huge_uri;
+    const char *huge[3];
     size_t n;
 
     (void)state;
-    n = fw_access_log_format(line, sizeof(line), params, 200, 1234, 5678,
-                             1700000000, 4321);
+    n = format_line(line, sizeof(line), params, 200, 1234, 5678, 1700000000,
+                    4321);
     assert_int_equal(n, strlen(line));
     assert_string_equal(line, "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "
                               "\"GET /a b\\x22\\x5C\\x01\\xC3\\xA9?q=1 "
                               "HTTP/1.1\" 200 1234 5678 4321\n");
 
-    n = fw_access_log_format(line, sizeof(line), bare, 0, 0, 1, 1700000000, 1);
+    n = format_line(line, sizeof(line), bare, 0, 0, 1, 1700000000, 1);
+    assert_string_equal(line, "- - - [14/Nov/2023:22:13:20 +0000] "
+                              "\"- - -\" 0 0 1 1\n");
+    n = format_line(line, sizeof(line), empty, 0, 0, 1, 1700000000, 1);
     assert_string_equal(line, "- - - [14/Nov/2023:22:13:20 +0000] "
                               "\"- - -\" 0 0 1 1\n");
 
     /* a URI longer than the line: cut, the numbers still there */
-    huge[0] = malloc(1000);
-    memcpy(huge[0], "REQUEST_URI=", 12);
-    memset(huge[0] + 12, 'a', 987);
-    huge[0][999] = '\0';
+    huge_uri = malloc(1000);
+    assert_non_null(huge_uri);
+    memcpy(huge_uri, "REQUEST_URI=", 12);
+    memset(huge_uri + 12, 'a', 987);
+    huge_uri[999] = '\0';
+    huge[0] = huge_uri;
     huge[1] = "REQUEST_METHOD=GET";
     huge[2] = NULL;
-    n = fw_access_log_format(small, sizeof(small), huge, 404, 9, 8, 0, 7);
+    n = format_line(small, sizeof(small), huge, 404, 9, 8, 0, 7);
     assert_true(n < sizeof(small));
     assert_int_equal(small[n - 1], '\n');
     assert_non_null(strstr(small, "aaaa -\" 404 9 8 7\n"));
-    free(huge[0]);
+    free(huge_uri);
+}
+
+/* Values are taken by their length: a NUL inside is logged, escaped, with
+ * what follows it. */
+static void
+test_access_log_nul_inside(void **state)
+{
+    static const fw_param_t pairs[] = {
+        {"REMOTE_ADDR", 11, "10.0.0.1\0x", 10},
+        {"REQUEST_METHOD", 14, "GET", 3},
+        {"REQUEST_URI", 11, "/a\0b?c", 6},
+        {"SERVER_PROTOCOL", 15, "HTTP/1.1", 8},
+    };
+    mem_request_t m;
+    char line[300];
+    size_t n;
+
+    (void)state;
+    mem_request_init_pairs(&m, pairs, 4, NULL, 0);
+    n = fw_access_log_format(line, sizeof(line), &m.req, 200, 1, 2, 1700000000,
+                             3);
+    mem_request_free(&m);
+    assert_int_equal(n, strlen(line));
+    assert_string_equal(line, "10.0.0.1\\x00x - - "
+                              "[14/Nov/2023:22:13:20 +0000] "
+                              "\"GET /a\\x00b?c HTTP/1.1\" 200 1 2 3\n");
+}
+
+/* The scoreboard copies method and URI by their length. */
+static void
+test_scoreboard_copies_by_length(void **state)
+{
+    static const fw_param_t pairs[] = {
+        {"REQUEST_METHOD", 14, "GET", 3},
+        {"REQUEST_URI", 11, "/a\0b", 4},
+    };
+    mem_request_t m;
+    fw_score_request_t *rq;
+
+    (void)state;
+    assert_true(fw_scoreboard_claim(1) >= 0);
+    mem_request_init_pairs(&m, pairs, 2, NULL, 0);
+    fw_scoreboard_request_begin(0, &m.req);
+    rq = fw_scoreboard_request(fw_scoreboard_self(), 0);
+    assert_string_equal(rq->method, "GET");
+    assert_string_equal(rq->uri, "/a?b");
+    (void)fw_scoreboard_request_end(0);
+    mem_request_free(&m);
 }
 
 int
@@ -489,6 +610,8 @@ main(void)
         cmocka_unit_test(test_status_from_scoreboard),
         cmocka_unit_test(test_listen_queue_from_kernel),
         cmocka_unit_test(test_access_log_line),
+        cmocka_unit_test(test_access_log_nul_inside),
+        cmocka_unit_test(test_scoreboard_copies_by_length),
     };
 
     setenv("TZ", "UTC", 1);

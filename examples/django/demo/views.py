@@ -86,7 +86,7 @@ META_KEYS = ('SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_METHOD',
              'HTTP_AUTHORIZATION', 'CONTENT_TYPE', 'CONTENT_LENGTH',
              'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'HTTP_HOST',
              'REMOTE_ADDR', 'wsgi.url_scheme', 'wsgi.multithread',
-             'wsgi.multiprocess', 'wsgi.run_once')
+             'wsgi.multiprocess', 'wsgi.run_once', 'wsgi.input_terminated')
 
 
 @csrf_exempt
