@@ -11,7 +11,9 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
 STD       = -std=c11 -D_POSIX_C_SOURCE=200809L
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libfcgi gives its headers (fastcgi.h) only: nothing of it is linked
+# into fcgi-wsgi (bridge/wire/ reads and writes the wire).
+PKG_LIBS   = $(shell pkg-config --libs python3-embed inih 2>/dev/null)
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lpthread
@@ -19,13 +21,14 @@ SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
 
 CONF_SRC   = $(wildcard conf/*.c)
 PYGLUE_SRC = $(wildcard pyglue/*.c)
-BRIDGE_SRC = $(wildcard bridge/*.c)
+BRIDGE_SRC = $(wildcard bridge/*.c bridge/wire/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 # The bridge pieces the unit tests drive directly (no libfcgi, no socket
 # of a web server).
-UNIT_BRIDGE = bridge/fcgi_guard.c bridge/fdio.c bridge/log.c bridge/status.c \
-              bridge/scoreboard.c bridge/access_log.c bridge/notify.c
+UNIT_BRIDGE = bridge/wire/wire_parse.c bridge/fdio.c bridge/log.c \
+              bridge/status.c bridge/scoreboard.c bridge/access_log.c \
+              bridge/notify.c bridge/allow.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
@@ -38,11 +41,11 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
              python3-prometheus-client openssl lighttpd-mod-openssl \
-             systemd
+             systemd caddy
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format bench fuzz
+        clean format bench fuzz test-diff
 
 all: fcgi-wsgi
 
@@ -86,7 +89,7 @@ test-unit: $(UNIT_BINS)
 # Leak detection is on where no Python runs (CPython leaks at exit).
 test-unit-asan: $(ASAN_BINS)
 	@set -e; for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
-	    case $$t in *test_conf|*test_fcgi_guard|*test_status|*test_notify|*test_print_config) leaks=1 ;; *) leaks=0 ;; esac; \
+	    case $$t in *test_conf|*test_wire|*test_allow|*test_status|*test_notify|*test_print_config) leaks=1 ;; *) leaks=0 ;; esac; \
 	    FW_TEST_APPS=$(CURDIR)/tests/apps PYTHONMALLOC=malloc \
 	    ASAN_OPTIONS=detect_leaks=$$leaks:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $$t; done
@@ -99,7 +102,16 @@ check: deps
 	$(MAKE) test-unit
 	$(MAKE) test-unit-asan
 	$(MAKE) fuzz FUZZ_SECONDS=15
+	$(MAKE) test-diff
 	$(MAKE) test-e2e
+
+# The pool under load and abuse behind the real nginx (tests/soak/soak.py):
+# SIGKILLed workers, SIGHUP, silent and half-closed connections; then the
+# requests, RSS, fds and zombies are checked.  10 minutes; make check: 60 s.
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: fcgi-wsgi
+	$(PYTHON) tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 run: deps
 	$(MAKE) all
@@ -111,18 +123,74 @@ bench: all
 	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
 	bench/run.sh $(BENCH_ARGS)
 
-# The guard's scanner under libFuzzer (clang), bounded: FUZZ_SECONDS.
+# Two fcgi-wsgi binaries A/B in the same run (bench/ab.sh), over the
+# FastCGI load generator bench/fcgi-load and nginx + wrk.
+AB_OLD     ?= /tmp/fcgi-wsgi-before
+AB_NEW     ?= ./fcgi-wsgi
+AB_SECONDS ?= 5
+.PHONY: bench-ab
+bench-ab: deps
+	$(MAKE) all bench/fcgi-load
+	bench/ab.sh $(AB_OLD) $(AB_NEW) $(AB_SECONDS)
+
+bench/fcgi-load: bench/fcgi-load.c
+	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
+# The FastCGI record parser under libFuzzer (clang, ASan+UBSan), seeded
+# from tests/fuzz/corpus (captures of nginx, Apache and lighttpd, crafted
+# streams); what it finds new goes to build/fuzz/corpus, a crash to
+# build/fuzz/crash-*.  FUZZ_SECONDS per job, FUZZ_JOBS jobs in parallel;
+# the last line sums the executions.  The 1-CPU-hour run of issue 7:
+#   make fuzz FUZZ_SECONDS=3600              (one job, one hour)
+#   make fuzz FUZZ_SECONDS=1800 FUZZ_JOBS=2  (both cores, half an hour)
 FUZZ_SECONDS ?= 20
-build/fuzz/fuzz_guard: tests/fuzz/fuzz_guard.c tests/fuzz/log_stub.c bridge/fcgi_guard.c \
-                      bridge/fdio.c
+FUZZ_JOBS    ?= 1
+FUZZ_FLAGS    = -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 \
+                -rss_limit_mb=2048 -print_final_stats=1 \
+                -artifact_prefix=build/fuzz/
+build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c bridge/wire/wire_parse.c \
+                      bridge/wire/wire_parse.h
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    -o $@ $^
+	    -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_wire.c \
+	    bridge/wire/wire_parse.c
 
-fuzz: build/fuzz/fuzz_guard
+fuzz: build/fuzz/fuzz_wire
 	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_guard -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
-	    -print_final_stats=1 build/fuzz/corpus 2>&1 | tail -12
+	@rc=0; pids=""; for j in $$(seq 1 $(FUZZ_JOBS)); do \
+	    build/fuzz/fuzz_wire $(FUZZ_FLAGS) build/fuzz/corpus tests/fuzz/corpus \
+	        >build/fuzz/job$$j.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	for p in $$pids; do wait $$p || rc=1; done; \
+	for j in $$(seq 1 $(FUZZ_JOBS)); do echo "== fuzz job $$j"; \
+	    grep -E 'ERROR|SUMMARY|Test unit written|DONE|stat::' \
+	        build/fuzz/job$$j.log; \
+	done; \
+	awk '/stat::number_of_executed_units/ {n += $$2} \
+	     /stat::average_exec_per_sec/ {rate += $$2} \
+	     /stat::peak_rss_mb/ {if ($$2 > rss) rss = $$2} \
+	     END {printf "fuzz: %d executions, %d/s, %d job(s) of %d s, peak RSS %d MB\n", \
+	          n, rate, $(FUZZ_JOBS), $(FUZZ_SECONDS), rss}' \
+	    $$(for j in $$(seq 1 $(FUZZ_JOBS)); do echo build/fuzz/job$$j.log; done); \
+	exit $$rc
+
+# The differential test against libfcgi 2.4.2 (tests/diff/run_diff.py):
+# our parser (under ASan+UBSan) and libfcgi's reader, in a child process
+# since it can crash, on the captures of nginx, Apache and lighttpd and
+# on crafted streams.  tests/diff/capture.py regenerates the captures.
+build/diff/ours: tests/diff/ours.c bridge/wire/wire_parse.c \
+                 bridge/wire/wire_parse.h tests/diff/canon.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -g -O1 -I. $(SAN) -o $@ tests/diff/ours.c \
+	    bridge/wire/wire_parse.c
+
+build/diff/oracle_libfcgi: tests/diff/oracle_libfcgi.c tests/diff/canon.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -g -O1 -I. $(shell pkg-config --cflags fcgi) -o $@ $< \
+	    $(shell pkg-config --libs fcgi)
+
+test-diff: build/diff/ours build/diff/oracle_libfcgi
+	$(PYTHON) tests/diff/run_diff.py build/diff
 
 install: fcgi-wsgi
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -133,6 +201,6 @@ format:
 	    $(wildcard */*.h) tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf build fcgi-wsgi
+	rm -rf build fcgi-wsgi bench/fcgi-load
 
 -include $(shell find build -name '*.d' 2>/dev/null)

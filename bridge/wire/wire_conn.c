@@ -693,8 +693,8 @@ conn_take_incoming(fw_conn_t *c)
         if (ev != FW_WIRE_MORE) {
             continue;
         }
-        if (c->discarded > FW_CONN_DRAIN_MAX) {
-            return 0; /* stop reading; closed after the response */
+        if (c->discarded > FW_CONN_DRAIN_MAX || fw_wire_paused(&c->wire)) {
+            return 0; /* stop reading until the response is over */
         }
         n = conn_recv(c);
         if (n > 0) {
@@ -717,7 +717,13 @@ conn_take_incoming(fw_conn_t *c)
 static int
 conn_wait_room(fw_conn_t *c)
 {
-    short ev = conn_wait(c, POLLOUT | POLLIN, "read by the web server");
+    /* nothing more is read while a pipelined request waits, or past the
+     * drain bound: then only room to write can wake us */
+    int reading = !fw_wire_paused(&c->wire) &&
+                  c->discarded <= FW_CONN_DRAIN_MAX &&
+                  c->in_len < sizeof(c->in);
+    short ev = conn_wait(c, reading ? POLLOUT | POLLIN : POLLOUT,
+                         "read by the web server");
 
     if (ev == 0) {
         return -1;

@@ -504,6 +504,14 @@ fw_wire_parse(fw_wire_t *w, const unsigned char *buf, size_t len, size_t *used,
         return FW_WIRE_ERROR;
     }
 
+    if (w->held) {
+        if (w->active_id != 0) {
+            *used = 0;
+            return FW_WIRE_MORE; /* paused behind the active request */
+        }
+        w->held = 0;
+        ev = wire_header_done(w);
+    }
     while (pos < len && ev == FW_WIRE_MORE) {
         size_t n;
 
@@ -516,9 +524,17 @@ fw_wire_parse(fw_wire_t *w, const unsigned char *buf, size_t len, size_t *used,
             memcpy(w->hdr + w->hdr_have, buf + pos, n);
             w->hdr_have += n;
             pos += n;
-            if (w->hdr_have == FCGI_HEADER_LEN) {
-                ev = wire_header_done(w);
+            if (w->hdr_have < FCGI_HEADER_LEN) {
+                continue;
             }
+            if (w->active_id != 0 && w->phase == FW_WIRE_BODY_END &&
+                w->hdr[1] == FCGI_BEGIN_REQUEST &&
+                (w->hdr[2] != 0 || w->hdr[3] != 0)) {
+                /* the next request, pipelined: it waits for this one */
+                w->held = 1;
+                break;
+            }
+            ev = wire_header_done(w);
             continue;
         }
         if (w->content_left == 0) {
@@ -560,6 +576,12 @@ fw_wire_parse(fw_wire_t *w, const unsigned char *buf, size_t len, size_t *used,
     }
     *used = pos;
     return ev;
+}
+
+int
+fw_wire_paused(const fw_wire_t *w)
+{
+    return w->held && w->active_id != 0;
 }
 
 size_t

@@ -79,6 +79,10 @@ typedef struct {
     unsigned char *out;
     size_t out_len, out_cap;
 
+    /* a BEGIN_REQUEST header that came after the active request's body
+     * (a pipelined request): held, unparsed, until fw_wire_request_end */
+    int held;
+
     const char *error; /* set with FW_WIRE_ERROR */
 } fw_wire_t;
 
@@ -101,6 +105,13 @@ void fw_wire_reset(fw_wire_t *w);
 fw_wire_event_e fw_wire_parse(fw_wire_t *w, const unsigned char *buf,
                               size_t len, size_t *used,
                               const unsigned char **data, size_t *data_len);
+
+/*
+ * A pipelined request is waiting behind the active one: nothing more is
+ * parsed (fw_wire_parse uses no byte) until fw_wire_request_end.  A reader
+ * stops reading the socket meanwhile.
+ */
+int fw_wire_paused(const fw_wire_t *w);
 
 /*
  * The parser is inside STDIN content of the active request: the count of
