@@ -5,6 +5,7 @@
  * meanwhile (and its descriptor reused) is recognised and dropped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,9 +150,36 @@ fw_conns_open(int fd)
         close(fd);
         return NULL;
     }
-    /* near the limit: the oldest idle connection makes room */
+    /*
+     * Near the limit: the oldest idle connection makes room, and the new
+     * one moves down into the descriptor it freed, so the reserve stays
+     * free for the application (its files, sockets, the temp files of
+     * request bodies).  With nothing idle to close, it is refused.
+     */
     if (fd >= conns_size - CONNS_RESERVE) {
-        (void)conns_evict_locked();
+        int low = conns_evict_locked() ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+
+        close(fd);
+        if (low < 0 || low >= conns_size - CONNS_RESERVE) {
+            int64_t now = fw_conn_now_ms();
+            int say = now - conns_last_full_log >= 1000;
+
+            if (say) {
+                conns_last_full_log = now;
+            }
+            if (low >= 0) {
+                close(low);
+            }
+            pthread_mutex_unlock(&conns_lock);
+            if (say) {
+                fw_log(FW_LOG_WARN,
+                       "refused a connection: %d open, at the descriptor "
+                       "limit, none idle",
+                       conns_open);
+            }
+            return NULL;
+        }
+        fd = low;
     }
     c = conns_table[fd];
     if (c == NULL) {
