@@ -104,6 +104,7 @@ check: deps
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) test-diff
 	$(MAKE) test-e2e
+	$(MAKE) soak SOAK_SECONDS=60
 
 # The pool under load and abuse behind the real nginx (tests/soak/soak.py):
 # SIGKILLed workers, SIGHUP, silent and half-closed connections; then the

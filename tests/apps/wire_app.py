@@ -1,0 +1,179 @@
+"""
+wire_app.py: the application behind the FastCGI wire tests
+(tests/e2e/test_wire_attacks.py, test_cgi_fcgi.py, tests/soak/soak.py).
+Each route reports what a test needs to see from inside the app.
+
+    /pid                    the worker's pid
+    /hello                  "hello"
+    /echo?mode=length|eof   reads the body and answers JSON: length,
+                            sha256, CONTENT_LENGTH as seen (None: absent),
+                            wsgi.input_terminated, pid, and the worker's
+                            open files that are deleted (a temp file);
+                            mode=length (the default) reads CONTENT_LENGTH
+                            bytes as Django does, mode=eof reads until b''
+    /env                    the environ as JSON (non-str values as repr)
+    /slow-stream?n=100&interval=0.1
+                            n chunks, interval s apart; the iterable's
+                            close() appends a JSON line to
+                            $WIRE_APP_DIR/closed (when, chunks yielded)
+    /stream?n=5&delay=0.05  n lines, delay s apart (a short stream)
+    /big?mib=50             mib MiB of body, 1 MiB per chunk
+
+With WIRE_APP_DIR set, every call first appends "PATH?QUERY" to
+$WIRE_APP_DIR/calls, so a test can tell whether the app was called.
+"""
+
+import hashlib
+import json
+import os
+import time
+from urllib.parse import parse_qs
+
+MAX_SLOW_CHUNKS = 1000
+MAX_BIG_MIB = 512
+
+
+def _record_call(environ):
+    where = os.environ.get('WIRE_APP_DIR')
+    if not where:
+        return
+    line = environ.get('PATH_INFO', '')
+    if environ.get('QUERY_STRING'):
+        line += '?' + environ['QUERY_STRING']
+    with open(os.path.join(where, 'calls'), 'a') as f:
+        f.write(line + '\n')
+
+
+def _answer(start_response, body, status='200 OK',
+            content_type='text/plain'):
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    start_response(status, [('Content-Type', content_type),
+                            ('Content-Length', str(len(body)))])
+    return [body]
+
+
+def _json(start_response, obj):
+    return _answer(start_response, json.dumps(obj, sort_keys=True),
+                   content_type='application/json')
+
+
+def _deleted_files():
+    """Targets of this process's fds that name a deleted file."""
+    found = []
+    try:
+        names = os.listdir('/proc/self/fd')
+    except OSError:
+        return found
+    for name in names:
+        try:
+            target = os.readlink('/proc/self/fd/' + name)
+        except OSError:
+            continue
+        if target.endswith(' (deleted)'):
+            found.append(target)
+    return sorted(found)
+
+
+def echo(environ, start_response, query):
+    stream = environ['wsgi.input']
+    mode = query.get('mode', ['length'])[0]
+    raw_length = environ.get('CONTENT_LENGTH')
+    digest = hashlib.sha256()
+    length = 0
+    reads = 0
+    if mode == 'eof':
+        while True:
+            chunk = stream.read(65536)
+            reads += 1
+            if not chunk:
+                break
+            digest.update(chunk)
+            length += len(chunk)
+    else:
+        try:
+            want = int(raw_length) if raw_length else 0
+        except ValueError:
+            want = 0
+        while length < want:
+            chunk = stream.read(min(65536, want - length))
+            reads += 1
+            if not chunk:
+                break
+            digest.update(chunk)
+            length += len(chunk)
+    deleted = _deleted_files()
+    return _json(start_response, {
+        'length': length, 'sha256': digest.hexdigest(), 'reads': reads,
+        'content_length': raw_length,
+        'input_terminated': environ.get('wsgi.input_terminated'),
+        'pid': os.getpid(), 'deleted_files': deleted, 'mode': mode})
+
+
+def env_dump(environ, start_response):
+    out = {}
+    for key, value in environ.items():
+        out[key] = value if isinstance(value, str) else repr(value)
+    return _json(start_response, out)
+
+
+class SlowStream:
+    """n chunks, interval s apart; close() is recorded in a file."""
+
+    def __init__(self, n, interval):
+        self.n = n
+        self.interval = interval
+        self.sent = 0
+
+    def __iter__(self):
+        for i in range(self.n):
+            if i:
+                time.sleep(self.interval)
+            self.sent += 1
+            yield b'chunk %d at %.6f\n' % (i + 1, time.time())
+
+    def close(self):
+        where = os.environ.get('WIRE_APP_DIR')
+        if where:
+            with open(os.path.join(where, 'closed'), 'a') as f:
+                f.write(json.dumps({'at': time.time(), 'sent': self.sent,
+                                    'pid': os.getpid()}) + '\n')
+
+
+def big(mib):
+    chunk = b'\xab' * (1024 * 1024)
+    for _ in range(mib):
+        yield chunk
+
+
+def application(environ, start_response):
+    _record_call(environ)
+    path = environ.get('PATH_INFO', '')
+    query = parse_qs(environ.get('QUERY_STRING', ''))
+    if path == '/pid':
+        return _answer(start_response, str(os.getpid()))
+    if path == '/hello':
+        return _answer(start_response, 'hello\n')
+    if path == '/echo':
+        return echo(environ, start_response, query)
+    if path == '/env':
+        return env_dump(environ, start_response)
+    if path == '/slow-stream':
+        n = min(max(int(query.get('n', ['100'])[0]), 1), MAX_SLOW_CHUNKS)
+        interval = min(max(float(query.get('interval', ['0.1'])[0]), 0.0),
+                       1.0)
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('X-Accel-Buffering', 'no')])
+        return SlowStream(n, interval)
+    if path == '/stream':
+        n = min(max(int(query.get('n', ['5'])[0]), 1), 100)
+        delay = min(max(float(query.get('delay', ['0.05'])[0]), 0.0), 1.0)
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return SlowStream(n, delay)
+    if path == '/big':
+        mib = min(max(int(query.get('mib', ['50'])[0]), 1), MAX_BIG_MIB)
+        start_response('200 OK', [
+            ('Content-Type', 'application/octet-stream'),
+            ('Content-Length', str(mib * 1024 * 1024))])
+        return big(mib)
+    return _answer(start_response, 'not found\n', '404 Not Found')
