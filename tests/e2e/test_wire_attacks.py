@@ -679,6 +679,61 @@ def test_client_that_never_reads(wire):
     server.assert_intact('a client that never reads')
 
 
+def _send_body_in_background(sock, rid, size):
+    """Sends `size` body bytes as STDIN records (then the empty one) from a
+    thread; returns (thread, result): result['sent'] bytes, result['error']
+    the exception that stopped it (None: all sent)."""
+    result = {'sent': 0, 'error': None}
+    record = fcgi_record(FCGI_STDIN, rid, b'u' * 65528)
+
+    def run():
+        try:
+            while result['sent'] < size:
+                sock.sendall(record)
+                result['sent'] += 65528
+            sock.sendall(fcgi_record(FCGI_STDIN, rid, b''))
+        except OSError as e:
+            result['error'] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+@pytest.mark.parametrize('mib', [8, 100])
+def test_unread_body_drain_bound(wire, mib):
+    """An app that answers without reading a big body, on a kept
+    connection: the rest of the body is drained without a thread and the
+    connection serves on (8 MiB); past the drain bound (64 MiB) the
+    connection is closed instead, after the answer (100 MiB)."""
+    server = wire('unix')
+    size = mib << 20
+    sock = server.connect()
+    try:
+        sock.sendall(fcgi_begin(1, keep_conn=True) + fcgi_stream(
+            FCGI_PARAMS, 1, fcgi_params(fcgi_cgi_params(
+                '/hello', 'POST', body_length=size))))
+        thread, result = _send_body_in_background(sock, 1, size)
+        reader = FcgiReader(sock)
+        answer = answer_of(reader, 1, WAIT, server, 'unread %d MiB' % mib)
+        assert answer.status == 200, answer
+        thread.join(WAIT)
+        assert not thread.is_alive(), 'the body sender is stuck'
+        if mib == 8:
+            assert result['error'] is None, result
+            sock.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+            again = answer_of(reader, 1, WAIT, server, 'after the drain')
+            assert again.status == 200, again
+        else:
+            assert result['error'] is not None and result['sent'] < size, (
+                'a %d MiB body nobody reads was drained whole: %s\n%s'
+                % (mib, result, server.log()))
+            assert 'nobody reads' in server.log_since(0), server.log()
+    finally:
+        sock.close()
+    server.assert_intact('an unread %d MiB body' % mib)
+
+
 # ----------------------------------------------- attack 6: the fd limit
 
 def test_fd_limit(wire):
