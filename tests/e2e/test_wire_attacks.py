@@ -54,7 +54,8 @@ class WireServer:
     close() records).  prefix: a command the server runs under (prlimit).
     """
 
-    def __init__(self, dir, transport, args=(), processes=1, prefix=()):
+    def __init__(self, dir, transport, args=(), processes=1, prefix=(),
+                 env=None, probe=True):
         self.dir = dir
         self.app_dir = dir / 'app'
         self.app_dir.mkdir()
@@ -68,7 +69,8 @@ class WireServer:
         argv = (list(prefix) + server_argv() + ['--socket', spec] + APP
                 + ['--processes', str(processes)] + [str(a) for a in args])
         self.proc = Proc(argv, self.log_path, cwd=REPO,
-                         env=server_env({'WIRE_APP_DIR': str(self.app_dir)}),
+                         env=server_env(dict(env or {},
+                                             WIRE_APP_DIR=str(self.app_dir))),
                          name='fcgi-wsgi')
         try:
             if transport == 'unix':
@@ -82,7 +84,7 @@ class WireServer:
                     % (processes, WAIT, self.log()))
                 time.sleep(0.05)
             self.pids = self.proc.children()
-            for _ in range(processes):
+            for _ in range(processes if probe else 0):
                 answer = self.request('/pid')
                 assert answer.status == 200, (answer, self.log())
         except BaseException:
@@ -732,6 +734,43 @@ def test_unread_body_drain_bound(wire, mib):
     finally:
         sock.close()
     server.assert_intact('an unread %d MiB body' % mib)
+
+
+@pytest.mark.parametrize('rule,env,allowed', [
+    (['--allowed-clients', '127.0.0.1'], None, True),
+    (['--allowed-clients', '10.0.0.0/8,::1'], None, False),
+    ([], {'FCGI_WEB_SERVER_ADDRS': '127.0.0.1'}, True),
+    ([], {'FCGI_WEB_SERVER_ADDRS': '10.1.2.3'}, False),
+], ids=['allowed-clients-match', 'allowed-clients-other',
+        'web-server-addrs-match', 'web-server-addrs-other'])
+def test_allowed_clients(wire, rule, env, allowed):
+    """TCP peers outside allowed-clients (or FCGI_WEB_SERVER_ADDRS) are
+    closed at accept, unanswered, and logged at most once a second with a
+    count; peers inside are served."""
+    server = wire('tcp', rule, env=env, probe=False)
+    refused = 0
+    for _ in range(20):
+        with server.connect() as sock:
+            sock.sendall(fcgi_request_bytes('/hello'))
+            try:
+                answer = FcgiReader(sock).response(1, time.monotonic() + WAIT)
+            except (ConnectionResetError, AssertionError):
+                refused += 1
+                continue
+            assert allowed and answer.status == 200, answer
+    if allowed:
+        assert refused == 0, server.log()
+        return
+    assert refused == 20, server.log()
+    assert not server.calls(), server.calls()
+    deadline = time.monotonic() + 3
+    while 'refused a connection from 127.0.0.1' not in server.log_since(0):
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+    lines = server.log_since(0).count('refused a connection')
+    assert 1 <= lines <= 3, ('%d refusal lines for 20 connections in about '
+                             'a second\n%s' % (lines, server.log()))
+    server.assert_intact('refused clients')
 
 
 # ----------------------------------------------- attack 6: the fd limit
