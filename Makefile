@@ -21,14 +21,15 @@ SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
 
 CONF_SRC   = $(wildcard conf/*.c)
 PYGLUE_SRC = $(wildcard pyglue/*.c)
-BRIDGE_SRC = $(wildcard bridge/*.c bridge/wire/*.c)
+BRIDGE_SRC = $(wildcard bridge/*.c bridge/*/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 # The bridge pieces the unit tests drive directly (no libfcgi, no socket
 # of a web server).
-UNIT_BRIDGE = bridge/wire/wire_parse.c bridge/fdio.c bridge/log.c \
-              bridge/status.c bridge/scoreboard.c bridge/access_log.c \
-              bridge/notify.c bridge/allow.c
+UNIT_BRIDGE = bridge/wire/wire_parse.c bridge/log.c \
+              bridge/observe/status.c bridge/pool/scoreboard.c \
+              bridge/observe/access_log.c bridge/pool/notify.c \
+              bridge/serve/allow.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
@@ -150,7 +151,7 @@ FUZZ_FLAGS    = -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 \
                 -rss_limit_mb=2048 -print_final_stats=1 \
                 -artifact_prefix=build/fuzz/
 build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c bridge/wire/wire_parse.c \
-                      bridge/wire/wire_parse.h
+                      bridge/wire/wire.h
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -g -O1 -I. -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_wire.c \
@@ -180,7 +181,7 @@ fuzz: build/fuzz/fuzz_wire
 # since it can crash, on the captures of nginx, Apache and lighttpd and
 # on crafted streams.  tests/diff/capture.py regenerates the captures.
 build/diff/ours: tests/diff/ours.c bridge/wire/wire_parse.c \
-                 bridge/wire/wire_parse.h tests/diff/canon.h
+                 bridge/wire/wire.h tests/diff/canon.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -g -O1 -I. $(SAN) -o $@ tests/diff/ours.c \
 	    bridge/wire/wire_parse.c

@@ -16,17 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/allow.h"
-#include "bridge/cgi.h"
-#include "bridge/listen.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
-#include "bridge/master.h"
-#include "bridge/notify.h"
-#include "bridge/observe.h"
-#include "bridge/pidfile.h"
-#include "bridge/privs.h"
-#include "bridge/scoreboard.h"
-#include "bridge/worker.h"
+#include "bridge/pool/pool.h"
+#include "bridge/observe/observe.h"
 #include "conf/conf.h"
 #include "pyglue/pyglue.h"
 

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/wire/wire_conn.h"
+#include "bridge/wire/wire.h"
 
 /* Response bytes queued before they are sent; also the promise that a
  * first write up to FCGI_OUT_BUFFERED only copies. */

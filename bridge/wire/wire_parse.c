@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/wire/wire_parse.h"
+#include "bridge/wire/wire.h"
 
 /* The management variables we answer in GET_VALUES_RESULT. */
 enum { WIRE_VAR_MAX_CONNS = 1, WIRE_VAR_MAX_REQS = 2, WIRE_VAR_MPXS = 4 };

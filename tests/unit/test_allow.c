@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "bridge/allow.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 #include "conf/conf.h"
 

@@ -21,8 +21,7 @@
 #include <cmocka.h>
 
 #include "bridge/log.h"
-#include "bridge/notify.h"
-#include "bridge/scoreboard.h"
+#include "bridge/pool/pool.h"
 
 static char tmpdir[64];
 static char sock_path[128];

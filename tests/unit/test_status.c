@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/access_log.h"
-#include "bridge/scoreboard.h"
-#include "bridge/status.h"
+#include "bridge/observe/observe.h"
+#include "bridge/pool/pool.h"
 #include "tests/unit/mem_gateway.h"
 
 /* Two workers of two threads: one serving a request whose URI holds a

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/wire/wire_parse.h"
+#include "bridge/wire/wire.h"
 
 /* Answers to FCGI_GET_VALUES come from these (the digits are checked). */
 #define MAX_CONNS 12

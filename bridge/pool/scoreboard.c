@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/scoreboard.h"
+#include "bridge/pool/pool.h"
 
 static fw_score_pool_t *score_pool;
 static fw_score_worker_t *score_workers;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/privs.h"
+#include "bridge/pool/pool.h"
 
 static char privs_msg[512];
 

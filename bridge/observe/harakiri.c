@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/harakiri.h"
+#include "bridge/observe/observe.h"
 #include "bridge/log.h"
-#include "bridge/scoreboard.h"
+#include "bridge/pool/pool.h"
 
 typedef enum {
     KILL_NONE = 0, /* nothing under way for this slot */

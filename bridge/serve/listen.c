@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bridge/listen.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 /* sd_listen_fds(3): the first socket systemd passes, and a sane most. */
@@ -144,8 +144,7 @@ listen_tcp(fw_listener_t *l, const char *host, int port, int backlog)
 
     rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0) {
-        fw_log(FW_LOG_ERROR, "socket %s:%d: %s", host, port,
-               gai_strerror(rc));
+        fw_log(FW_LOG_ERROR, "socket %s:%d: %s", host, port, gai_strerror(rc));
         return -1;
     }
 
@@ -258,14 +257,14 @@ listen_systemd(fw_listener_t *l, int count, const char *fdname)
                count, LISTEN_SYSTEMD_FD);
     }
     memcpy(where, l->name, sizeof(where));
-    snprintf(l->name, sizeof(l->name), "%.200s (systemd socket%s%.60s)",
-             where, fdname[0] != '\0' ? " " : "", fdname);
+    snprintf(l->name, sizeof(l->name), "%.200s (systemd socket%s%.60s)", where,
+             fdname[0] != '\0' ? " " : "", fdname);
     return 0;
 }
 
 int
-fw_listen_open(fw_listener_t *l, const fw_sockaddr_conf_t *addr,
-               unsigned mode, int backlog)
+fw_listen_open(fw_listener_t *l, const fw_sockaddr_conf_t *addr, unsigned mode,
+               int backlog)
 {
     char fdname[64];
     int systemd = addr->kind != FW_SOCK_NONE
@@ -305,8 +304,8 @@ fw_listen_inherit(fw_listener_t *l)
     }
     memset(l, 0, sizeof(*l));
     l->fd = -1;
-    if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-                   &len) < 0 ||
+    if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) <
+            0 ||
         !listening) {
         return -1;
     }
@@ -344,8 +343,8 @@ fw_listen_adopt(fw_listener_t *l, int fd, const char *own_path)
 
         snprintf(l->name, sizeof(l->name), "unix:%.*s",
                  (int)sizeof(sa->sun_path), sa->sun_path);
-        if (own_path != NULL && strncmp(own_path, sa->sun_path,
-                                        sizeof(sa->sun_path)) == 0) {
+        if (own_path != NULL &&
+            strncmp(own_path, sa->sun_path, sizeof(sa->sun_path)) == 0) {
             snprintf(l->unix_path, sizeof(l->unix_path), "%s", own_path);
         }
     } else if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "bridge/conns.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 /* Descriptors kept free for logs, the status page, temp files... */

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/cgi.h"
-#include "bridge/fdio.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 extern char **environ;
@@ -241,12 +240,26 @@ cgi_read(fw_request_t *r, char *buf, size_t len)
     return n;
 }
 
+/* Writes all len bytes to the web server (stdout), retrying short writes
+ * and EINTR.  0, or -1 with errno set. */
 static int
 cgi_write(fw_request_t *r, const char *buf, size_t len)
 {
     cgi_conn_t *c = r->conn;
 
-    return fw_fdio_write_all(c->out_fd, buf, len);
+    while (len > 0) {
+        ssize_t n = write(c->out_fd, buf, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 /* Nothing is buffered here: every write() went out already. */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/access_log.h"
+#include "bridge/observe/observe.h"
 #include "bridge/log.h"
 
 #define ACCESS_LINE_MAX 4096

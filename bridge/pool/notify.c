@@ -17,8 +17,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/notify.h"
-#include "bridge/scoreboard.h"
+#include "bridge/pool/pool.h"
 
 #define NOTIFY_MSG_MAX 512
 

@@ -15,10 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/children.h"
+#include "bridge/pool/pool.h"
 #include "bridge/log.h"
-#include "bridge/scoreboard.h"
-#include "bridge/signals.h"
 #include "pyglue/pyglue.h"
 
 /*

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/scoreboard.h"
-#include "bridge/status.h"
+#include "bridge/pool/pool.h"
+#include "bridge/observe/observe.h"
 
 /* Request bodies a status request may carry and we read past. */
 #define STATUS_BODY_MAX (1024 * 1024)

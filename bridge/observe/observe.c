@@ -12,12 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/access_log.h"
-#include "bridge/harakiri.h"
+#include "bridge/observe/observe.h"
 #include "bridge/log.h"
-#include "bridge/observe.h"
-#include "bridge/scoreboard.h"
-#include "bridge/status.h"
+#include "bridge/pool/pool.h"
 #include "pyglue/traceback_dump.h"
 
 /* A worker's copy of the log descriptor that faulthandler writes to. */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/pidfile.h"
+#include "bridge/pool/pool.h"
 
 /* The pid in path, or -1 when it cannot be read. */
 static long

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
-#include "bridge/signals.h"
+#include "bridge/pool/pool.h"
 
 static const int signals_handled[] = {SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
                                       SIGUSR1, SIGUSR2, SIGCHLD};

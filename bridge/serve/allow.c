@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge/allow.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 #define ALLOW_ENV "FCGI_WEB_SERVER_ADDRS"

@@ -66,13 +66,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bridge/children.h"
+#include "bridge/pool/pool.h"
 #include "bridge/log.h"
-#include "bridge/master.h"
-#include "bridge/notify.h"
-#include "bridge/observe.h"
-#include "bridge/scoreboard.h"
-#include "bridge/signals.h"
+#include "bridge/observe/observe.h"
 
 #define MASTER_TICK_MS 200
 #define MASTER_QUIT_GRACE 3.0

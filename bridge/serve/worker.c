@@ -36,12 +36,10 @@
 #include <unistd.h>
 #include <stdio.h>
 
-#include "bridge/allow.h"
-#include "bridge/conns.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
-#include "bridge/observe.h"
-#include "bridge/scoreboard.h"
-#include "bridge/worker.h"
+#include "bridge/observe/observe.h"
+#include "bridge/pool/pool.h"
 #include "pyglue/pyglue.h"
 
 /* Connections one thread may accept in a row before it looks at the kept

@@ -1,0 +1,259 @@
+/*
+ * observe.h: seeing inside, the room of the features that read the
+ * scoreboard or follow requests: the hooks the pool calls (observe.c), the
+ * status and ping pages (status.c), the access log (access_log.c), harakiri
+ * and slowlog (harakiri.c).
+ */
+#ifndef FW_OBSERVE_H
+#define FW_OBSERVE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "pyglue/gateway.h"
+#include "pyglue/pyglue.h"
+
+/* -------------------------------------------------------------------- */
+/*
+ * observe.c: the hooks through which the process manager runs the
+ * "seeing inside" features (scoreboard, status and ping pages, access
+ * log, harakiri, slowlog).  Each is one call at one place, so that main.c,
+ * master.c and worker.c carry one line per hook and nothing else; worker.c
+ * also calls fw_status_wants/fw_status_serve (the status and ping pages)
+ * and fw_access_log_request around each request.
+ */
+
+/*
+ * main, before the first fork: configures the pages, the access log
+ * (checked by opening it) and the limits.  listen_fd: the listening socket
+ * (its queue is reported).  The scoreboard is the master's (or, with no
+ * master, the worker's: fw_observe_worker_start).  0, or -1 after logging:
+ * the server must not start.
+ */
+int fw_observe_setup(const fw_conf_t *conf, int listen_fd);
+
+/* Whether something needs the master's tick (harakiri, slowlog): then
+ * the pool runs with a master even for one process. */
+int fw_observe_needs_master(void);
+
+/*
+ * A worker, in its main thread before its serving threads start (Python
+ * started, GIL not held): takes a scoreboard slot, opens the access log,
+ * registers the stack dump signal when harakiri or slowlog is on.
+ */
+void fw_observe_worker_start(void);
+
+/* A worker on SIGUSR1, after the log was reopened: reopens the access log
+ * and points the stack dumps at the new log. */
+void fw_observe_reopen(void);
+
+/*
+ * The master, about every 200 ms, after fw_scoreboard_reap: runs harakiri
+ * and slowlog, samples the listen queue.  Never blocks.
+ */
+void fw_observe_tick(void);
+
+/* -------------------------------------------------------------------- */
+/*
+ * status.c: the status and ping pages, answered by the bridge itself
+ * without the application.  One data source (a snapshot copied out of the
+ * scoreboard) and one renderer per format: plain text (php-fpm's layout),
+ * JSON and OpenMetrics.  Nothing here runs Python or blocks on anything
+ * but the web server's connection.
+ */
+
+typedef enum {
+    FW_STATUS_PLAIN = 0,  /* "key: value" lines, php-fpm's layout */
+    FW_STATUS_JSON,       /* one object; per-worker details in "workers" */
+    FW_STATUS_OPENMETRICS /* Prometheus text, ends with "# EOF" */
+} fw_status_format_e;
+
+/* One serving thread of a worker, as the snapshot saw it. */
+typedef struct {
+    int busy;
+    char method[16];
+    char uri[256];
+    uint64_t duration_us;      /* of the running request; 0 when idle */
+    uint64_t last_duration_us; /* of the last finished one */
+} fw_status_thread_t;
+
+/* One worker process (a live scoreboard slot). */
+typedef struct {
+    int number; /* slot + 1 */
+    pid_t pid;
+    const char *state;   /* "starting", "idle", "busy", "stopping" */
+    uint64_t started_at; /* Unix time */
+    uint64_t requests;
+    uint64_t rss_kb;             /* 0: unknown */
+    fw_status_thread_t *threads; /* `threads` of the snapshot */
+} fw_status_worker_t;
+
+typedef struct {
+    const char *pool;
+    uint64_t now;        /* Unix time of the snapshot */
+    uint64_t start_time; /* Unix time the pool started */
+    uint64_t accepted;
+    long listen_queue;     /* -1: unknown */
+    long max_listen_queue; /* -1: unknown */
+    long listen_queue_len; /* the backlog; -1: unknown */
+    int idle_workers;
+    int active_workers;
+    int total_workers;
+    int max_active_workers;
+    uint64_t max_children_reached;
+    uint64_t slow_requests;
+    uint64_t harakiri_kills;
+    int threads; /* per worker */
+    int nworkers;
+    fw_status_worker_t *workers;
+} fw_status_snapshot_t;
+
+/* A growing output buffer; `failed` once an allocation failed. */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    int failed;
+} fw_status_buf_t;
+
+/*
+ * What the pages answer: the paths (NULL: no such page), the pool name,
+ * the ping text, and the listening socket whose queue is reported (-1:
+ * none).  Call once before the fork; the strings must stay valid.
+ */
+void fw_status_configure(const char *status_path, const char *ping_path,
+                         const char *ping_response, const char *pool,
+                         int listen_fd);
+
+/*
+ * Whether r's params ask for the status or the ping page: their path is
+ * SCRIPT_NAME+PATH_INFO, or DOCUMENT_URI, or REQUEST_URI without its
+ * query.  Reads only r->params.  Costs nothing when neither page is
+ * configured.
+ */
+int fw_status_wants(const fw_request_t *r);
+
+/*
+ * Answers a request for which fw_status_wants said yes: reads what is left
+ * of its body, renders the page in the format the query names (json,
+ * openmetrics, else plain) and writes the CGI response through r->ops.
+ * FW_PYGLUE_DONE, or FW_PYGLUE_ABORT when the web server is gone.
+ */
+fw_pyglue_result_e fw_status_serve(fw_request_t *r);
+
+/*
+ * Copies the scoreboard into s (allocating its arrays): counters, every
+ * live worker and its threads, the listen queue now and each worker's RSS
+ * from /proc.  0, or -1 (no scoreboard, or out of memory) after logging.
+ * Release with fw_status_snapshot_free.
+ */
+int fw_status_snapshot_take(fw_status_snapshot_t *s);
+void fw_status_snapshot_free(fw_status_snapshot_t *s);
+
+/* Renders s in fmt, appending to out.  0, or -1 if out of memory. */
+int fw_status_render(const fw_status_snapshot_t *s, fw_status_format_e fmt,
+                     fw_status_buf_t *out);
+
+/* The Content-Type of fmt. */
+const char *fw_status_content_type(fw_status_format_e fmt);
+
+/*
+ * The format a QUERY_STRING query[0..len) names: "json", "openmetrics",
+ * else plain (also when query is NULL).
+ */
+fw_status_format_e fw_status_format_of(const char *query, size_t len);
+
+/*
+ * The listening socket's queue: connections waiting to be accepted, and
+ * the backlog (TCP_INFO for TCP, sock_diag for unix sockets).  0, or -1
+ * when the kernel does not say (both then -1).
+ */
+int fw_status_listen_queue(int fd, long *queue, long *backlog);
+
+/* In the master, each tick: raises the pool's max listen queue. */
+void fw_status_sample(void);
+
+void fw_status_buf_free(fw_status_buf_t *b);
+
+/* -------------------------------------------------------------------- */
+/*
+ * access_log.c: one line per request in the `access-log` file, written
+ * by the serving thread that ran it with one write(2) on an O_APPEND
+ * descriptor.  Off unless configured.  Never logs through fw_log and never
+ * blocks on anything but that write.
+ */
+
+/*
+ * Remembers path (NULL or "": no access log) and checks, by opening it,
+ * that workers will be able to append to it.  Before the fork.  0, or -1
+ * after logging.
+ */
+int fw_access_log_configure(const char *path);
+
+/* In a worker before it serves: opens the file.  0, or -1 after logging
+ * (the worker serves without an access log). */
+int fw_access_log_open(void);
+
+/* SIGUSR1: opens the path again onto the same descriptor number, so that
+ * serving threads never see a closed one.  0, or -1 after logging. */
+int fw_access_log_reopen(void);
+
+/*
+ * Logs request r (call while its params are still valid, before the
+ * connection layer ends it) with the response status and body bytes the
+ * caller counted (status 0: no response was sent) and its duration in µs.
+ * Reads only r->params.  Does nothing when off.
+ */
+void fw_access_log_request(const fw_request_t *r, int status,
+                           uint64_t body_bytes, uint64_t duration_us);
+
+/*
+ * Formats one line for r into buf (with its '\n'), Common Log Format
+ * followed by the duration in µs and the worker's pid:
+ *   ADDR - - [24/Nov/2025:09:50:00 +0100] "GET / HTTP/1.1" 200 12 567 4321
+ *
+ * Params are taken by their length: quotes, backslashes, control (NUL
+ * too) and non-ASCII bytes of the address and the request line are
+ * written \xHH; "-" stands for an absent or empty one; the address is cut
+ * at 64 bytes and a long URI to fit.  Returns the length (< size; size
+ * must be at least 256).
+ */
+size_t fw_access_log_format(char *buf, size_t size, const fw_request_t *r,
+                            int status, uint64_t bytes, uint64_t duration_us,
+                            time_t started, pid_t pid);
+
+/* -------------------------------------------------------------------- */
+/*
+ * harakiri.c: the master's watch over running requests.  A request running
+ * longer than `slowlog` seconds has its worker's Python stacks logged once;
+ * one running longer than `harakiri` seconds has them logged, then its
+ * worker is killed (SIGKILL) and the master replaces it.  Reads the
+ * scoreboard only; sends signals; never waits.
+ */
+
+/* Makes a worker write every thread's Python stack to the log.  No thread
+ * of a worker blocks it. */
+#define FW_HARAKIRI_DUMP_SIGNAL (SIGRTMIN + 2)
+
+/* Time a worker has to write its stacks before the SIGKILL, in µs. */
+#define FW_HARAKIRI_DUMP_WAIT_US 200000u
+
+/* The limits in seconds (0: off).  Before the fork. */
+void fw_harakiri_configure(int harakiri, int slowlog);
+
+/* Whether either limit is on (workers then register the dump signal). */
+int fw_harakiri_enabled(void);
+
+/*
+ * In the master, about every 200 ms: looks at every running request and
+ * acts on those past a limit.  A worker being killed with requests
+ * running on other threads first stops accepting (SIGTERM) and is killed
+ * once those finish, or after another `harakiri` seconds.
+ */
+void fw_harakiri_tick(void);
+
+#endif /* FW_OBSERVE_H */
