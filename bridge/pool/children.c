@@ -19,22 +19,6 @@
 #include "bridge/log.h"
 #include "pyglue/pyglue.h"
 
-/*
- * Two guards against respawn storms (see fw_children_may_spawn):
- *  - the crash-loop back-off, for workers that die before they are ready
- *    (the app cannot start): after CHILDREN_CRASH_LOOP in a row, forking
- *    pauses 1, 2, 4 ... CHILDREN_BACKOFF_MAX s;
- *  - a bound on the fork rate, for workers that die once ready (a request
- *    killed them): at most children_forks_max forks a second, then the
- *    next waits for the second to end (at most 1 s).  Ready workers that
- *    die within CHILDREN_QUICK_SECONDS without having served a request,
- *    CHILDREN_CRASH_LOOP times in a row, bring the bound down to one fork
- *    a second until a worker lives or serves.
- */
-#define CHILDREN_CRASH_LOOP 5
-#define CHILDREN_BACKOFF_MAX 30.0
-#define CHILDREN_QUICK_SECONDS 1.0
-#define CHILDREN_FORKS_MIN 16 /* a second, at least (else: the slots) */
 /* RSS sampling period, seconds. */
 #define CHILDREN_RSS_PERIOD 1.0
 
@@ -43,14 +27,8 @@ static int children_slots;   /* entries with a scoreboard slot */
 static int children_cap;     /* entries in all */
 static int children_threads; /* request slots per worker */
 static double children_grace;
-static int children_crashes; /* in a row: died before they were ready */
-static int children_backoff; /* back-offs since a worker was last ready */
-static double children_respawn_at; /* the back-off: no fork before this */
-static int children_quick_deaths;  /* in a row: ready, died at once, having
-                                      served nothing */
-static int children_forks_max;     /* forks in one second */
-static double children_window_at;  /* the current second began */
-static int children_window_forks;  /* forks in it */
+/* the guards against respawn storms (pool_rules.c decides) */
+static fw_pool_guard_t children_guard;
 static double children_rss_at;
 
 double
@@ -78,8 +56,7 @@ fw_children_init(int slots, int threads, double grace)
     children_cap = slots;
     children_threads = threads;
     children_grace = grace;
-    children_forks_max =
-        slots > CHILDREN_FORKS_MIN ? slots : CHILDREN_FORKS_MIN;
+    fw_pool_rules_guard_init(&children_guard, slots);
     children = calloc((size_t)children_cap, sizeof(*children));
     if (children == NULL) {
         fw_log(FW_LOG_ERROR, "out of memory");
@@ -145,14 +122,6 @@ children_become(fw_children_run_pt run, void *arg, int slot, pid_t master)
     exit(run(arg, slot));
 }
 
-/* Forks allowed in the current second. */
-static int
-children_window_max(void)
-{
-    return children_quick_deaths >= CHILDREN_CRASH_LOOP ? 1
-                                                        : children_forks_max;
-}
-
 fw_child_t *
 fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
 {
@@ -161,16 +130,13 @@ fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
     fw_child_t *c;
     sigset_t old;
     pid_t master = getpid();
+    double now = fw_children_now();
     pid_t pid;
     int saved;
 
     if (slot < 0) {
         fw_log(FW_LOG_WARN, "no free scoreboard slot for a new worker");
         return NULL;
-    }
-    if (fw_children_now() - children_window_at >= 1.0) {
-        children_window_at = fw_children_now();
-        children_window_forks = 0;
     }
     /* the child takes the slot over (fw_scoreboard_set_self) */
     w = fw_scoreboard_worker(slot);
@@ -191,12 +157,11 @@ fw_children_spawn(fw_children_run_pt run, void *arg, uint64_t generation)
         return NULL;
     }
 
-    if (++children_window_forks == children_window_max() &&
-        children_quick_deaths < CHILDREN_CRASH_LOOP) {
+    if (fw_pool_rules_forked(&children_guard, now)) {
         fw_log(FW_LOG_WARN,
                "%d worker(s) started within a second, the most allowed: "
                "the next waits for the second to end",
-               children_window_forks);
+               children_guard.window_forks);
     }
     c = &children[slot];
     memset(c, 0, sizeof(*c));
@@ -264,58 +229,6 @@ children_name(const fw_child_t *c, char *buf, size_t size)
     }
 }
 
-/*
- * Counts a worker that died before it was ready; past the threshold,
- * starts the next back-off (1, 2, 4... 30 s).  The workers of one round
- * that die together lengthen it once.
- */
-static void
-children_count_crash(void)
-{
-    double now = fw_children_now();
-    double wait;
-
-    children_crashes++;
-    if (children_crashes < CHILDREN_CRASH_LOOP || now < children_respawn_at) {
-        return;
-    }
-    wait = (double)(1 << (children_backoff < 5 ? children_backoff : 5));
-    if (wait > CHILDREN_BACKOFF_MAX) {
-        wait = CHILDREN_BACKOFF_MAX;
-    }
-    children_backoff++;
-    children_respawn_at = now + wait;
-    fw_log(FW_LOG_ERROR,
-           "crash loop: %d workers in a row died before they were ready; "
-           "next start in %.0f s",
-           children_crashes, wait);
-}
-
-/* A worker was ready: the application starts, the back-off ends. */
-static void
-children_healthy_start(void)
-{
-    children_crashes = 0;
-    children_backoff = 0;
-}
-
-/*
- * Counts a ready worker that died at once having served nothing (a
- * request killed it before it was counted, or the worker cannot run);
- * past the threshold, one fork a second.
- */
-static void
-children_count_quick_death(void)
-{
-    if (++children_quick_deaths == CHILDREN_CRASH_LOOP) {
-        fw_log(FW_LOG_ERROR,
-               "%d workers in a row died within %.0f s of being ready "
-               "without serving a request: starting one a second until a "
-               "worker serves",
-               children_quick_deaths, CHILDREN_QUICK_SECONDS);
-    }
-}
-
 /* Whether the dead worker c's slot shows a request running, or served. */
 static int
 children_served(const fw_child_t *c)
@@ -331,6 +244,36 @@ children_served(const fw_child_t *c)
         }
     }
     return 0;
+}
+
+/*
+ * Counts the end of c (not adopted) for the guards and logs what the
+ * counting started: a crash-loop back-off, or one fork a second.  Returns
+ * whether it was a crash (died before it was ready, unexpectedly).
+ */
+static int
+children_count_death(const fw_child_t *c, int ready, int expected, int clean,
+                     int took_slot, double now)
+{
+    fw_pool_death_t death = {ready, expected, clean, 0, c->ready_at};
+    fw_pool_verdict_t v;
+
+    death.served = ready && took_slot && children_served(c);
+    v = fw_pool_rules_died(&children_guard, &death, now);
+    if (v.backoff > 0) {
+        fw_log(FW_LOG_ERROR,
+               "crash loop: %d workers in a row died before they were ready; "
+               "next start in %.0f s",
+               children_guard.crashes, v.backoff);
+    }
+    if (v.quick_loop) {
+        fw_log(FW_LOG_ERROR,
+               "%d workers in a row died within %.0f s of being ready "
+               "without serving a request: starting one a second until a "
+               "worker serves",
+               children_guard.quick_deaths, FW_POOL_QUICK_SECONDS);
+    }
+    return v.crash;
 }
 
 /*
@@ -355,7 +298,6 @@ children_ended(fw_child_t *c, int status, int stopping,
                    c->state == FW_CHILD_RETIRING ||
                    board == FW_WORKER_STOPPING;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    int crash = 0;
     char name[96];
     char serving[1024];
 
@@ -389,22 +331,10 @@ children_ended(fw_child_t *c, int status, int stopping,
             !ready) {
             out->failed_to_load++;
         }
-        crash = !expected && !c->adopted && !ready;
     }
-
-    if (crash) {
+    if (!c->adopted &&
+        children_count_death(c, ready, expected, clean, took_slot, now)) {
         out->crashed++;
-        children_count_crash();
-    } else if (!c->adopted && ready) {
-        double ready_at = c->ready_at > 0 ? c->ready_at : now;
-
-        children_healthy_start();
-        if (!expected && !clean && now - ready_at < CHILDREN_QUICK_SECONDS &&
-            !(took_slot && children_served(c))) {
-            children_count_quick_death();
-        } else if (!expected || clean) {
-            children_quick_deaths = 0;
-        }
     }
     /* The slot itself is freed by fw_scoreboard_reap (it also takes the
      * dead worker's requests off the pool's counts); a worker that died
@@ -478,15 +408,15 @@ fw_children_refresh(double now)
                 c->state = FW_CHILD_READY;
                 c->ready_at = now;
                 c->idle_since = now;
-                children_healthy_start();
+                fw_pool_rules_ready(&children_guard);
             } else if (state == FW_WORKER_STOPPING) {
                 c->state = FW_CHILD_LEAVING;
                 c->kill_at = now + children_grace;
             }
             break;
         case FW_CHILD_READY:
-            if (now - c->ready_at >= CHILDREN_QUICK_SECONDS && !c->adopted) {
-                children_quick_deaths = 0; /* a worker lives */
+            if (!c->adopted) {
+                fw_pool_rules_alive(&children_guard, c->ready_at, now);
             }
             if (state == FW_WORKER_STOPPING) {
                 c->state = FW_CHILD_LEAVING;
@@ -563,14 +493,7 @@ fw_children_active(const fw_child_t *c)
 double
 fw_children_spawn_wait(double now)
 {
-    double wait = children_respawn_at - now;
-
-    if (now - children_window_at < 1.0 &&
-        children_window_forks >= children_window_max() &&
-        children_window_at + 1.0 - now > wait) {
-        wait = children_window_at + 1.0 - now;
-    }
-    return wait > 0 ? wait : 0;
+    return fw_pool_rules_spawn_wait(&children_guard, now);
 }
 
 int

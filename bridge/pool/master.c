@@ -1,15 +1,19 @@
 /*
- * master.c: the master process's state machine, its pool rules (pm) and
- * its reload.  It waits in poll() on the signal self-pipe (and, when the
- * pool may have to grow, on the listening socket), ticking every 200 ms;
- * signal handlers only write to the pipe.  Forking and reaping are in
- * children.c.  It runs no request, and with lazy-apps no Python at all.
+ * master.c: the master process's state machine and its reload; it acts
+ * on the pool rules (pm) that pool_rules.c decides.  It waits in poll() on
+ * the signal self-pipe (and, when the pool may have to grow, on the
+ * listening socket), ticking every 200 ms; signal handlers only write to
+ * the pipe.  Forking and reaping are in children.c.  It runs no request,
+ * and with lazy-apps no Python at all.
  *
- * States (the only place they change is master_set_state):
+ * States (master_set_state is the only writer, and refuses a transition
+ * that the table in pool_rules.c does not allow):
  *
+ *   STARTING   this master image starts -> RUNNING, or RELOADING when it
+ *              is the new image of a reload.
  *   RUNNING    serving; the pool follows pm; dead or recycled workers are
  *              replaced at once (under the crash-loop back-off and the
- *              fork rate bound of children.h).
+ *              fork rate bound of fw_pool_guard_t).
  *   RELOADING  a reload's new generation is starting while the workers of
  *              the previous master image (adopted, see below) keep
  *              serving; once the new generation has its first workers
@@ -76,13 +80,6 @@
 #define MASTER_ENV_OLD "FW_OLD_WORKERS"
 #define MASTER_ENV_GENERATION "FW_GENERATION"
 
-typedef enum {
-    MASTER_RUNNING = 0,
-    MASTER_RELOADING,
-    MASTER_STOPPING,
-    MASTER_QUITTING
-} master_state_e;
-
 /* What one touch-reload file looked like at the last check. */
 typedef struct {
     int exists;
@@ -91,7 +88,8 @@ typedef struct {
 
 typedef struct {
     const fw_master_config_t *mc;
-    master_state_e state;
+    fw_pool_rules_config_t rules; /* the options pool_rules.c reads */
+    fw_pool_state_e state;        /* written by master_set_state only */
     uint64_t generation;
     int can_spawn;      /* the app is loaded (or lazy): workers can fork */
     int first_start;    /* not a reload: a bad app ends the master */
@@ -106,14 +104,6 @@ typedef struct {
     int full_logged;    /* max-children reached: logged once per episode */
     master_touch_t *touch;
 } master_t;
-
-/* Counts of the current generation's workers (adopted ones excluded). */
-typedef struct {
-    int starting;     /* forked, not accepting yet */
-    int idle;         /* ready, no request running */
-    int busy;         /* ready, at least one request running */
-    int free_threads; /* threads of ready workers waiting for a request */
-} master_counts_t;
 
 /* ------------------------------------------------------------ handover */
 
@@ -167,28 +157,45 @@ fw_master_handover_free(fw_master_handover_t *h)
 
 /* -------------------------------------------------------------- states */
 
-static void
-master_set_state(master_t *m, master_state_e to)
+static fw_pool_view_t master_view(const master_t *m, double now);
+
+/*
+ * The only writer of m->state: moves to `to` when the transition table
+ * (fw_pool_rules_transition) allows it from the current state; RELOADING
+ * -> RUNNING only once the reload completed.  0, or -1 (refused, logged:
+ * a caller asked for a change the rules forbid).
+ */
+static int
+master_set_state(master_t *m, fw_pool_state_e to, double now)
 {
+    fw_pool_view_t v = master_view(m, now);
+
+    if (!fw_pool_rules_transition(m->state, to,
+                                  fw_pool_rules_reload_done(&v))) {
+        fw_log(FW_LOG_ERROR, "master: state change %s -> %s refused",
+               fw_pool_rules_state_name(m->state),
+               fw_pool_rules_state_name(to));
+        return -1;
+    }
     m->state = to;
+    return 0;
 }
 
 static int
 master_serving(const master_t *m)
 {
-    return m->state == MASTER_RUNNING || m->state == MASTER_RELOADING;
+    return m->state == FW_POOL_RUNNING || m->state == FW_POOL_RELOADING;
 }
 
 /* Graceful stop: SIGTERM to every worker, then wait. */
 static void
 master_stop(master_t *m, const char *why, double now)
 {
-    if (!master_serving(m)) {
+    if (!master_serving(m) || master_set_state(m, FW_POOL_STOPPING, now) < 0) {
         return;
     }
     fw_log(FW_LOG_INFO, "%s: graceful stop of %d worker(s)", why,
            fw_children_alive());
-    master_set_state(m, MASTER_STOPPING);
     fw_notify_stopping(); /* systemd: STOPPING=1 */
     m->deadline = now + m->mc->worker.shutdown_timeout + 2;
     for (int i = 0; i < fw_children_capacity(); i++) {
@@ -205,12 +212,12 @@ master_stop(master_t *m, const char *why, double now)
 static void
 master_quit(master_t *m, double now)
 {
-    if (m->state == MASTER_QUITTING) {
+    if (m->state == FW_POOL_QUITTING ||
+        master_set_state(m, FW_POOL_QUITTING, now) < 0) {
         return;
     }
     fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop of %d worker(s)",
            fw_children_alive());
-    master_set_state(m, MASTER_QUITTING);
     fw_notify_stopping(); /* systemd: STOPPING=1 */
     m->deadline = now + MASTER_QUIT_GRACE;
     m->killed = 0;
@@ -219,11 +226,24 @@ master_quit(master_t *m, double now)
 
 /* ----------------------------------------------------------- the pool */
 
-static master_counts_t
-master_count(const master_t *m)
+/*
+ * What the pool rules need to know now: the current generation's workers
+ * (adopted ones excluded) by state, the free threads, and the master's
+ * own state.  pending is left 0 (the loop's poll knows).
+ */
+static fw_pool_view_t
+master_view(const master_t *m, double now)
 {
-    master_counts_t n = {0, 0, 0, 0};
+    fw_pool_view_t n;
     int threads = m->mc->worker.threads;
+
+    memset(&n, 0, sizeof(n));
+    n.state = m->state;
+    n.can_spawn = m->can_spawn;
+    n.may_fork = fw_children_may_spawn(now);
+    n.initial_done = m->initial_done;
+    n.reload_target = m->reload_target;
+    n.last_shrink = m->last_shrink;
 
     for (int i = 0; i < fw_children_capacity(); i++) {
         const fw_child_t *c = fw_children_at(i);
@@ -328,90 +348,48 @@ master_longest_idle(void)
     return best;
 }
 
-/*
- * Whether the master should poll the listening socket: the pool could
- * grow on demand (dynamic, ondemand), no worker has a thread waiting for
- * a connection, and none is starting (it will take the connection).
- */
+/* Whether the master should poll the listening socket to grow the pool
+ * on a connection (fw_pool_rules_wants_listen). */
 static int
 master_wants_listen(const master_t *m, double now)
 {
-    master_counts_t n;
+    fw_pool_view_t v;
 
-    if (m->mc->pm == FW_PM_STATIC || !master_serving(m) || !m->can_spawn ||
-        !fw_children_may_spawn(now)) {
+    if (m->mc->pm == FW_PM_STATIC || !master_serving(m) || !m->can_spawn) {
         return 0;
     }
-    n = master_count(m);
-    return n.starting == 0 && n.free_threads == 0 &&
-           n.starting + n.idle + n.busy < m->mc->max_children;
+    v = master_view(m, now);
+    return fw_pool_rules_wants_listen(&m->rules, &v);
 }
 
 /*
- * The pool rules, once per loop.  pending: the listening socket had a
- * connection waiting (seen by the loop's poll).
- *   static    max_children workers, always.
- *   dynamic   start_servers at first; then at least min_spare idle ones
- *             (or starting), at most max_spare idle (the one idle the
- *             longest goes, one a second); a waiting connection with no
- *             free thread forks one more; never above max_children.
- *   ondemand  none until a connection waits with no free thread; a worker
- *             idle for idle_timeout seconds goes.
- * During a reload the new generation first gets reload_target workers.
+ * The pool rules (fw_pool_rules_decide), once per loop, and what they
+ * decide done: fork, count max-children reached, retire idle workers.
+ * pending: the listening socket had a connection waiting (seen by the
+ * loop's poll).
  */
 static void
 master_maintain(master_t *m, double now, int pending)
 {
-    const fw_master_config_t *mc = m->mc;
-    master_counts_t n = master_count(m);
-    int total = n.starting + n.idle + n.busy;
-    int room = mc->max_children - total;
-    int want = 0;
+    fw_pool_view_t v = master_view(m, now);
+    fw_pool_decision_t d;
 
-    if (m->can_spawn && fw_children_may_spawn(now)) {
-        switch (mc->pm) {
-        case FW_PM_STATIC:
-            want = room;
-            break;
-        case FW_PM_DYNAMIC:
-            if (!m->initial_done) {
-                want = mc->start_servers - total;
-                m->initial_done = 1;
-            } else if (n.idle + n.starting < mc->min_spare) {
-                want = mc->min_spare - (n.idle + n.starting);
-            }
-            break;
-        case FW_PM_ONDEMAND:
-            break;
-        }
-        if (mc->pm != FW_PM_STATIC && pending && n.free_threads == 0 &&
-            n.starting == 0 && want < 1) {
-            want = 1;
-        }
-        if (m->state == MASTER_RELOADING && total < m->reload_target &&
-            want < m->reload_target - total) {
-            want = m->reload_target - total;
-        }
-        if (want > room) {
-            if (mc->pm != FW_PM_STATIC) {
-                master_pool_full(m, now);
-            }
-            want = room;
-        } else if (room > 0 && mc->pm != FW_PM_STATIC) {
-            m->full_logged = 0;
-        }
-        if (want > 0) {
-            master_spawn(m, want);
-        }
+    v.pending = pending;
+    d = fw_pool_rules_decide(&m->rules, &v, now);
+    m->initial_done = d.initial_done;
+    if (d.full) {
+        master_pool_full(m, now);
+    } else if (d.full_over) {
+        m->full_logged = 0;
     }
-    if (mc->pm != FW_PM_STATIC && room <= 0 && n.free_threads == 0 &&
-        master_pending(m)) {
+    if (d.spawn > 0) {
+        master_spawn(m, d.spawn);
+    }
+    if (d.full_if_pending && master_pending(m)) {
         master_pool_full(m, now);
     }
 
-    /* shrink */
-    if (mc->pm == FW_PM_DYNAMIC && n.idle > mc->max_spare &&
-        now - m->last_shrink >= 1.0) {
+    if (d.retire_longest) {
         fw_child_t *c = master_longest_idle();
 
         if (c != NULL) {
@@ -419,29 +397,26 @@ master_maintain(master_t *m, double now, int pending)
             m->last_shrink = now;
         }
     }
-    if (mc->pm == FW_PM_ONDEMAND) {
-        for (int i = 0; i < fw_children_capacity(); i++) {
-            fw_child_t *c = fw_children_at(i);
+    for (int i = 0; d.retire_idle && i < fw_children_capacity(); i++) {
+        fw_child_t *c = fw_children_at(i);
 
-            if (c->pid > 0 && !c->adopted && c->state == FW_CHILD_READY &&
-                fw_children_active(c) == 0 &&
-                now - c->idle_since >= mc->idle_timeout) {
-                fw_children_retire(c, now);
-            }
+        if (c->pid > 0 && !c->adopted && c->state == FW_CHILD_READY &&
+            fw_children_active(c) == 0 && c->idle_since <= d.retire_before) {
+            fw_children_retire(c, now);
         }
     }
 }
 
-/* RELOADING: once the new generation has reload_target workers ready,
- * the old ones are retired. */
+/* RELOADING: once the new generation has reload_target workers ready
+ * (fw_pool_rules_reload_done), the old ones are retired -> RUNNING. */
 static void
 master_check_reloaded(master_t *m, double now)
 {
-    master_counts_t n = master_count(m);
+    fw_pool_view_t v = master_view(m, now);
     int old = 0;
 
-    if (m->state != MASTER_RELOADING || !m->can_spawn ||
-        n.idle + n.busy < m->reload_target) {
+    if (!fw_pool_rules_reload_done(&v) ||
+        master_set_state(m, FW_POOL_RUNNING, now) < 0) {
         return;
     }
     for (int i = 0; i < fw_children_capacity(); i++) {
@@ -455,8 +430,7 @@ master_check_reloaded(master_t *m, double now)
     fw_log(FW_LOG_INFO,
            "reload: generation %llu serving with %d worker(s); %d old "
            "worker(s) finish their requests and stop",
-           (unsigned long long)m->generation, n.idle + n.busy, old);
-    master_set_state(m, MASTER_RUNNING);
+           (unsigned long long)m->generation, v.idle + v.busy, old);
 }
 
 /* ------------------------------------------------------------- reload */
@@ -727,8 +701,10 @@ master_start(master_t *m)
 {
     const fw_master_config_t *mc = m->mc;
     const fw_master_handover_t *h = mc->handover;
-    int slots = mc->max_children > 0 ? 2 * mc->max_children : 2;
-    int threads = mc->worker.threads > 0 ? mc->worker.threads : 1;
+    /* the option table guarantees max_children >= 1 and threads >= 1;
+     * twice the pool's slots: a reload runs old and new side by side */
+    int slots = 2 * mc->max_children;
+    int threads = mc->worker.threads;
 
     fw_log_set_role("master");
     if (fw_scoreboard_pool() == NULL &&
@@ -772,19 +748,12 @@ master_start(master_t *m)
         fw_notify_ready(); /* systemd: the old workers serve */
     }
 
-    switch (mc->pm) {
-    case FW_PM_STATIC:
-        m->reload_target = mc->max_children;
-        break;
-    case FW_PM_DYNAMIC:
-        m->reload_target = mc->start_servers;
-        break;
-    case FW_PM_ONDEMAND:
-        /* lazy: one worker proves that the new code imports */
-        m->reload_target = mc->lazy_apps ? 1 : 0;
-        break;
+    m->reload_target = fw_pool_rules_reload_target(&m->rules, mc->lazy_apps);
+    if (master_set_state(m,
+                         m->first_start ? FW_POOL_RUNNING : FW_POOL_RELOADING,
+                         fw_children_now()) < 0) {
+        return -1;
     }
-    m->state = m->first_start ? MASTER_RUNNING : MASTER_RELOADING;
     if (mc->app != NULL) {
         fw_log(FW_LOG_INFO,
                "%s %s:%s (%s) with pm %s, up to %d process(es) of %d "
@@ -834,8 +803,14 @@ fw_master_run(const fw_master_config_t *mc)
 {
     master_t m;
 
-    memset(&m, 0, sizeof(m));
+    memset(&m, 0, sizeof(m)); /* state: FW_POOL_STARTING */
     m.mc = mc;
+    m.rules.pm = mc->pm;
+    m.rules.max_children = mc->max_children;
+    m.rules.start_servers = mc->start_servers;
+    m.rules.min_spare = mc->min_spare;
+    m.rules.max_spare = mc->max_spare;
+    m.rules.idle_timeout = mc->idle_timeout;
     if (master_start(&m) < 0) {
         free(m.touch);
         return 1;
@@ -853,7 +828,7 @@ fw_master_run(const fw_master_config_t *mc)
 
             m.ever_ready |= c->pid > 0 && !c->adopted && c->ready_at > 0;
         }
-        fw_notify_pool(m.state == MASTER_RUNNING &&
+        fw_notify_pool(m.state == FW_POOL_RUNNING &&
                            (m.ever_ready || mc->pm == FW_PM_ONDEMAND),
                        fw_children_alive()); /* systemd: READY=1, STATUS= */
         if (master_serving(&m)) {
@@ -911,7 +886,7 @@ fw_master_run(const fw_master_config_t *mc)
     }
 
     free(m.touch);
-    if (m.state == MASTER_STOPPING) {
+    if (m.state == FW_POOL_STOPPING) {
         fw_pyglue_stop();
     }
     return m.status;

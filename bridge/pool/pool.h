@@ -77,6 +77,176 @@ int fw_master_run(const fw_master_config_t *mc);
 
 /* -------------------------------------------------------------------- */
 /*
+ * pool_rules.c: the pool's decisions as pure functions: counts, the
+ * configuration and the time come in, decisions come out.  No I/O, no
+ * globals, no clock read: master.c and children.c gather the facts, call
+ * these, and act (fork, SIGTERM, log).  Unit-tested on exact inputs.
+ */
+
+/* The master's states; the transitions allowed between them are the table
+ * in pool_rules.c (fw_pool_rules_transition). */
+typedef enum {
+    FW_POOL_STARTING = 0, /* the master image starts: no worker forked */
+    FW_POOL_RUNNING,      /* serving; the pool follows pm */
+    FW_POOL_RELOADING,    /* a reload's new generation is starting while
+                             the previous image's workers serve */
+    FW_POOL_STOPPING,     /* graceful stop: workers finish their requests */
+    FW_POOL_QUITTING      /* immediate stop: SIGQUIT, then SIGKILL */
+} fw_pool_state_e;
+
+/* The guards against respawn storms (see fw_pool_guard_t). */
+#define FW_POOL_CRASH_LOOP 5      /* deaths in a row that make a loop */
+#define FW_POOL_BACKOFF_MAX 30.0  /* seconds: the longest back-off */
+#define FW_POOL_QUICK_SECONDS 1.0 /* a ready worker dying sooner: quick */
+#define FW_POOL_FORKS_MIN 16      /* forks a second allowed, at least */
+
+/* The options the rules read. */
+typedef struct {
+    fw_pm_e pm;
+    int max_children;                        /* static: the pool's size */
+    int start_servers, min_spare, max_spare; /* dynamic */
+    int idle_timeout;                        /* ondemand, seconds */
+} fw_pool_rules_config_t;
+
+/* What the master sees now: the current generation's workers (adopted
+ * ones excluded) and its own state. */
+typedef struct {
+    int starting;     /* forked, not accepting yet */
+    int idle;         /* ready, no request running */
+    int busy;         /* ready, at least one request running */
+    int free_threads; /* threads of ready workers waiting for a request */
+    fw_pool_state_e state;
+    int can_spawn;      /* the app is loaded (or lazy): workers can fork */
+    int may_fork;       /* the guard allows a fork now (spawn_wait 0) */
+    int initial_done;   /* dynamic: start-servers asked for already */
+    int reload_target;  /* RELOADING: new workers wanted before the old go */
+    int pending;        /* a connection waits in the listening queue */
+    double last_shrink; /* dynamic: when an idle worker was last retired */
+} fw_pool_view_t;
+
+/* What the master is to do now. */
+typedef struct {
+    int spawn;           /* workers to fork (the fork rate may cut it) */
+    int initial_done;    /* the new value of fw_pool_view_t.initial_done */
+    int full;            /* wanted more than max-children allows */
+    int full_over;       /* room again: a later `full` is a new episode */
+    int full_if_pending; /* at max-children, no free thread: `full` if a
+                            connection waits (the master polls to see) */
+    int retire_longest;  /* dynamic: retire the worker idle the longest */
+    int retire_idle;     /* ondemand: retire each idle worker whose
+                            idle_since <= retire_before */
+    double retire_before;
+} fw_pool_decision_t;
+
+/*
+ * The pool rules, once per master loop (php-fpm's pm):
+ *   static    max_children workers, always.
+ *   dynamic   start_servers at first; then at least min_spare idle (or
+ *             starting); above max_spare idle, the one idle the longest
+ *             goes, one a second; never above max_children.
+ *   ondemand  none until a connection waits; a worker idle for
+ *             idle_timeout seconds goes.
+ * dynamic and ondemand: a waiting connection with no free thread and no
+ * worker starting forks one more.  RELOADING: the new generation first
+ * gets reload_target workers.  Nothing is forked unless can_spawn and
+ * may_fork.  now: monotonic seconds.
+ */
+fw_pool_decision_t fw_pool_rules_decide(const fw_pool_rules_config_t *cfg,
+                                        const fw_pool_view_t *v, double now);
+
+/*
+ * Whether the master should wait on the listening socket (to grow the
+ * pool on a connection): dynamic or ondemand, serving, may fork, no
+ * worker starting (it will take the connection), no free thread, and
+ * room below max_children.
+ */
+int fw_pool_rules_wants_listen(const fw_pool_rules_config_t *cfg,
+                               const fw_pool_view_t *v);
+
+/* The new generation's workers wanted ready before a reload retires the
+ * old ones: the pool's size (static), start_servers (dynamic); ondemand:
+ * none, or one with lazy_apps (it proves that the new code imports). */
+int fw_pool_rules_reload_target(const fw_pool_rules_config_t *cfg,
+                                int lazy_apps);
+
+/* Whether a reload completed: RELOADING, the app loaded, reload_target
+ * workers of the new generation ready (idle or busy). */
+int fw_pool_rules_reload_done(const fw_pool_view_t *v);
+
+/*
+ * The master's state machine, one row per state (the table itself is in
+ * pool_rules.c): whether the master may go from `from` to `to`.
+ * reload_done: fw_pool_rules_reload_done now (RELOADING -> RUNNING needs
+ * it).  Staying in a state is not a transition: 0.
+ */
+int fw_pool_rules_transition(fw_pool_state_e from, fw_pool_state_e to,
+                             int reload_done);
+
+/* "RUNNING" and so on. */
+const char *fw_pool_rules_state_name(fw_pool_state_e s);
+
+/*
+ * The two guards against respawn storms, as a value the caller keeps:
+ *  - the crash-loop back-off, for workers that die before they are ready
+ *    (the app cannot start): after FW_POOL_CRASH_LOOP in a row, forking
+ *    pauses 1, 2, 4 ... FW_POOL_BACKOFF_MAX s, one step per round of
+ *    workers; a worker that gets ready ends it;
+ *  - a bound on the fork rate, for workers that die once ready (a request
+ *    killed them; replaced at once): at most forks_max (max(16, slots))
+ *    forks a second, the next waiting for the second to end.  Ready
+ *    workers that die within FW_POOL_QUICK_SECONDS without having served
+ *    a request, FW_POOL_CRASH_LOOP times in a row, bring the bound down to
+ *    one fork a second until a worker lives or serves.
+ */
+typedef struct {
+    int crashes;       /* in a row: died before they were ready */
+    int backoffs;      /* back-offs since a worker was last ready */
+    double respawn_at; /* the back-off: no fork before this */
+    int quick_deaths;  /* in a row: ready, died at once, served nothing */
+    int forks_max;     /* forks in one second */
+    double window_at;  /* the current second began */
+    int window_forks;  /* forks in it */
+} fw_pool_guard_t;
+
+/* How a worker of this image ended (adopted workers are not counted). */
+typedef struct {
+    int ready;       /* it had been accepting */
+    int expected;    /* told to stop, stopping by itself, or a stop */
+    int clean;       /* exit status 0 */
+    int served;      /* its slot shows a request served or running */
+    double ready_at; /* monotonic seconds; 0: unknown (now is used) */
+} fw_pool_death_t;
+
+/* What a death changed in the guard, for the caller to log. */
+typedef struct {
+    int crash;      /* died before it was ready, unexpectedly */
+    double backoff; /* > 0: a back-off of this many seconds began */
+    int quick_loop; /* the quick deaths just reached the threshold */
+} fw_pool_verdict_t;
+
+/* A guard for `slots` worker slots, nothing counted. */
+void fw_pool_rules_guard_init(fw_pool_guard_t *g, int slots);
+
+/* Counts the end of a worker at now. */
+fw_pool_verdict_t fw_pool_rules_died(fw_pool_guard_t *g,
+                                     const fw_pool_death_t *d, double now);
+
+/* A worker got ready: the application starts, the back-off ends. */
+void fw_pool_rules_ready(fw_pool_guard_t *g);
+
+/* A worker ready since ready_at is alive at now: past
+ * FW_POOL_QUICK_SECONDS, the quick deaths in a row end. */
+void fw_pool_rules_alive(fw_pool_guard_t *g, double ready_at, double now);
+
+/* Counts a fork at now; 1 when it used the second's last allowed fork
+ * (under the normal bound: the caller logs it), else 0. */
+int fw_pool_rules_forked(fw_pool_guard_t *g, double now);
+
+/* Seconds from now until a fork is allowed; 0: now. */
+double fw_pool_rules_spawn_wait(const fw_pool_guard_t *g, double now);
+
+/* -------------------------------------------------------------------- */
+/*
  * children.c: the master's table of worker processes: fork one into a
  * scoreboard slot, follow its state from the scoreboard, reap it, say how
  * it ended (and what it was serving), and guard against crash loops.  It
@@ -180,14 +350,8 @@ int fw_children_alive(void);
 int fw_children_active(const fw_child_t *c);
 
 /*
- * Whether a fork is allowed at now, under two guards.  The crash-loop
- * back-off: after 5 workers in a row died before they were ready (the app
- * cannot start), forking pauses 1, 2, 4... up to 30 s, one step per round
- * of workers; a worker that gets ready ends it.  The fork rate: a worker
- * that dies once ready (a request killed it) is replaced at once, but at
- * most max(16, slots) workers start in a second, the next waiting for the
- * second to end (at most 1 s); after 5 ready workers in a row died within
- * a second without serving a request, one a second, until one serves.
+ * Whether a fork is allowed at now, under the guards against respawn
+ * storms (fw_pool_guard_t: the crash-loop back-off and the fork rate).
  */
 int fw_children_may_spawn(double now);
 
@@ -315,9 +479,6 @@ void fw_scoreboard_set_self(int index);
  * -1 when there is no free slot (the hooks then do nothing).
  */
 int fw_scoreboard_claim(int threads);
-
-/* The calling worker's slot index, or -1. */
-int fw_scoreboard_self(void);
 
 /*
  * In the master, on each tick: frees the slots of workers that are gone

@@ -131,12 +131,6 @@ fw_scoreboard_claim(int threads)
     return score_self;
 }
 
-int
-fw_scoreboard_self(void)
-{
-    return score_self;
-}
-
 void
 fw_scoreboard_reap(void)
 {

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
 from e2elib import APPS_DIR, http_request, log_since, log_size
+from loadgen import wait_until
 
 APP = ['--chdir', APPS_DIR, '--module', 'slow_app']
 SHAPES = [(1, 1), (2, 2)]
@@ -107,13 +108,24 @@ def test_harakiri_kills_and_replaces(request, tmp, server_cmd, nginx_bin,
     assert victim not in [w['pid'] for w in page['workers']], page
 
 
+def running_for(stack, uri):
+    """Seconds the request for uri has been running, from the status page
+    (None when it is not running)."""
+    for worker in status_json(stack)['workers']:
+        for thread in worker['threads']:
+            if thread.get('request_uri') == uri:
+                return thread['request_duration_us'] / 1e6
+    return None
+
+
 def test_harakiri_lets_the_other_threads_finish(request, tmp, server_cmd,
                                                 nginx_bin):
     """One process of two threads: the request running beside the stuck
     one (within the limit itself) completes before the worker is killed;
     requests that come meanwhile wait for the replacement and are
     served."""
-    site = make_site(request, tmp, server_cmd, 1, 2, ['--harakiri', 4])
+    limit = 4
+    site = make_site(request, tmp, server_cmd, 1, 2, ['--harakiri', limit])
     [victim] = site.server.children()
     mark = log_size(site.server_log)
     results = {}
@@ -123,11 +135,17 @@ def test_harakiri_lets_the_other_threads_finish(request, tmp, server_cmd,
 
     stuck = threading.Thread(target=get, args=('stuck', '/stuck'))
     stuck.start()
-    time.sleep(1.5)
-    beside = threading.Thread(target=get,
-                              args=('beside', '/slow?seconds=3.7'))
+    # the request beside starts once the stuck one is half-way to the
+    # limit, and lasts 3/4 of the limit: it still runs when the stuck one
+    # passes the limit (by up to limit/4), and ends before its own limit
+    # (with limit/4 to spare)
+    assert wait_until(lambda: (running_for(site, '/stuck') or 0) >=
+                      limit / 2, limit), site.logs()
+    beside = threading.Thread(
+        target=get, args=('beside', '/slow?seconds=%g' % (limit * 3 / 4)))
     beside.start()
-    wait_log(site, mark, r'harakiri: worker 1 pid %d' % victim)
+    wait_log(site, mark, r'harakiri: worker 1 pid %d' % victim,
+             timeout=limit)
     after = threading.Thread(target=get, args=('after', '/pid'))
     after.start()
     for t in (stuck, beside, after):
@@ -152,7 +170,10 @@ def test_slowlog_logs_once_and_completes(request, tmp, server_cmd,
     resp = http_request(site.port, 'GET', '/slow?seconds=2.5', timeout=30)
     assert resp.status == 200, (resp, site.logs())
     assert resp.body == b'slow done\n'
-    time.sleep(0.5)  # past a tick or two: nothing more is logged
+    # the master logs while the request runs (at 1 s of its 2.5): the line
+    # is in the log by the answer, and so would be a second one, logged by
+    # a tick in the 1.5 s between (a slot that is no longer busy is never
+    # logged)
     text = log_since(site.server_log, mark)
     lines = re.findall(r'slowlog: worker \d+ pid (\d+): GET '
                        r'/slow\?seconds=2\.5 running for (\d+\.\d) s '

@@ -5,12 +5,16 @@ and SIGQUIT to the master, max-requests and reload-on-rss recycling, pm
 dynamic and ondemand, the crash-loop back-off, pidfile, SIGUSR1,
 uid/gid/chown-socket, wsgi.multiprocess.  The app is
 tests/apps/pool_app.py; the load is tests/e2e/loadgen.py's client threads.
-Failed-request counts are printed (pytest -s shows them).
+Failed-request counts are printed (pytest -s shows them).  The tests wait
+on what a user sees (log lines, pids, answers), with bounds taken from the
+configuration under test; the pool's arithmetic (how many workers, when,
+the back-off's steps) is unit-tested in tests/unit/test_pool_rules.c.
 """
 
 import os
 import pwd
 import grp
+import re
 import signal
 import stat
 import tempfile
@@ -21,7 +25,7 @@ import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
 from e2elib import (APPS_DIR, fcgi_request, http_request, log_size,
-                    log_since, wait_for_log, wait_unix_socket)
+                    wait_for_log, wait_unix_socket)
 from loadgen import Load, lines, proc_uid, wait_until
 
 APP = ['--chdir', APPS_DIR, '--module', 'pool_app']
@@ -273,32 +277,50 @@ def test_dynamic_max_children_reached(pool_stack):
     assert 'reached max-children (2)' in stack.server.log_text()
 
 
-def test_ondemand_starts_from_zero(pool_stack):
-    stack = pool_stack(['--pm', 'ondemand', '--max-children', 3,
-                        '--idle-timeout', 2])
+def test_ondemand_starts_from_zero(pool_stack, tmp):
+    """pm ondemand: no worker until a request comes; a connection that
+    finds every worker busy gets a new one, up to max-children; the one
+    past that waits (the master logs that the pool is full) and is served
+    by a worker that frees; idle workers leave after idle-timeout."""
+    max_children, idle_timeout = 3, 2
+    hold = 6  # seconds each of the max_children requests keeps its worker
+    started = tmp / 'started'
+    stack = pool_stack(['--pm', 'ondemand', '--max-children', max_children,
+                        '--idle-timeout', idle_timeout],
+                       env={'POOL_APP_STARTED': str(started)})
     # the harness's readiness probe (a connect) is a connection too: its
-    # worker leaves after idle-timeout; then nothing runs until a request
-    assert wait_until(lambda: stack.server.children() == [], 8), (
-        stack.server.children(), stack.logs())
-    time.sleep(1.0)
-    assert stack.server.children() == [], stack.logs()
+    # worker leaves after idle-timeout (+ a few master ticks)
+    assert wait_until(lambda: stack.server.children() == [],
+                      idle_timeout + 5), (stack.server.children(),
+                                          stack.logs())
     began = time.monotonic()
     pid = int(get(stack, '/pid'))
-    first = time.monotonic() - began
     print('\npm ondemand: first request from zero workers took %.3f s'
-          % first)
-    assert stack.server.children() == [pid]
-    # under load it grows, never above max-children
-    load = Load(stack.port, '/slow?t=0.3', threads=4, count=4)
-    top = 0
-    while any(t.is_alive() for t in load.threads):
-        top = max(top, len(stack.server.children()))
-        time.sleep(0.05)
-    assert all(r[0] == 200 for r in load.join())
-    assert 2 <= top <= 3, top
-    # idle for idle-timeout: back to none
-    assert wait_until(lambda: stack.server.children() == [], 8), (
+          % (time.monotonic() - began))
+    assert stack.server.children() == [pid], stack.logs()
+
+    # max_children requests at once: each in a worker of its own
+    mark = log_size(stack.server_log)
+    load = Load(stack.port, '/slow?t=%d' % hold, threads=max_children,
+                count=1)
+    assert wait_until(lambda: len(lines(started)) == max_children,
+                      hold), (lines(started), stack.logs())
+    assert len(set(lines(started))) == max_children, lines(started)
+    # one more finds the pool full: it waits, no worker is forked for it
+    extra = Load(stack.port, '/pid', threads=1, count=1)
+    needle = 'reached max-children (%d)' % max_children
+    text = wait_for_log([stack.server_log], [mark], [needle], timeout=hold)
+    assert needle in text, stack.logs()
+    assert len(stack.server.children()) == max_children, (
         stack.server.children(), stack.logs())
+    results = load.join() + extra.join()
+    assert [r[0] for r in results] == [200] * (max_children + 1), results
+    assert int(results[-1][1]) in map(int, lines(started)), results
+
+    # idle for idle-timeout: back to none
+    assert wait_until(lambda: stack.server.children() == [],
+                      idle_timeout + 5), (stack.server.children(),
+                                          stack.logs())
 
 
 def test_multiprocess_flag(start_server, tmp):
@@ -322,28 +344,56 @@ def test_multiprocess_flag(start_server, tmp):
 
 # ------------------------------------------------------- crash loops
 
+CRASH_LOOP_LINE = re.compile(
+    r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) .*crash loop: (\d+) '
+    r'workers in a row died before they were ready; next start in (\d+) s$',
+    re.M)
+
+
+def log_seconds(stamp):
+    """A log line's "2026-12-07 04:20:14.123" as seconds."""
+    return time.mktime(time.strptime(stamp[:19], '%Y-%m-%d %H:%M:%S')) + \
+        int(stamp[20:]) / 1000
+
+
 @pytest.mark.parametrize('mode', ['lazy-import', 'preload-fork'])
 def test_crash_loop_backs_off(start_server, tmp, mode):
-    """Workers that die at once: the master logs a crash loop and backs
-    off (a bounded number of forks), stays up, and stops cleanly."""
+    """Workers that die before they are ready: after 5 in a row the master
+    logs a crash loop and pauses 1 s, then 2 s after the next round dies
+    (each pause as long as it says, with one round of workers between:
+    no respawn storm), stays up, and stops cleanly.  The whole sequence
+    (1, 2, 4 ... 30 s) is unit-tested in test_pool_rules.c."""
+    processes = 2
+    pauses = [1, 2]
     sock = tmp / 'crash.sock'
     args = ['--socket', 'unix:%s' % sock, '--chdir', APPS_DIR,
-            '--module', 'exit_at_import', '--processes', 2]
+            '--module', 'exit_at_import', '--processes', processes]
     env = server_env({'EXIT_AT': 'import' if mode == 'lazy-import'
                       else 'fork'})
     if mode == 'lazy-import':
         args.append('--lazy-apps')
     proc = start_server(args, env=env)
     wait_unix_socket(proc, sock)
-    time.sleep(6)
-    log = proc.log_text()
-    deaths = log.count('exited with status 3')
-    print('\ncrash loop (%s): %d workers died in 6 s' % (mode, deaths))
-    assert 'crash loop' in log, log
-    assert proc.alive(), log
-    # 2 at once, then each crash within the same tick: 5 to start the
-    # back-off, then 1 s, 2 s: about 10; a spinning master does hundreds
-    assert 4 <= deaths <= 16, log
+
+    def found():
+        found.text = proc.log_text()
+        return len(CRASH_LOOP_LINE.findall(found.text)) >= len(pauses)
+
+    # bound: the pauses, and time to fork and lose the rounds between
+    assert wait_until(found, sum(pauses) + 10), found.text
+    loops = list(CRASH_LOOP_LINE.finditer(found.text))[:len(pauses)]
+    print('\ncrash loop (%s): %s' % (mode, [m.group(0) for m in loops]))
+    assert [int(m.group(3)) for m in loops] == pauses, found.text
+    assert int(loops[0].group(2)) == 5, found.text
+    # the second back-off began once the first had passed (the log has
+    # milliseconds: 1 ms of rounding)
+    gap = log_seconds(loops[1].group(1)) - log_seconds(loops[0].group(1))
+    assert gap >= pauses[0] - 0.002, (gap, found.text)
+    # between them, the rest of one round and one new round died, no more
+    between = found.text[loops[0].end():loops[1].start()]
+    assert 1 <= between.count('exited with status 3') <= 2 * processes, \
+        found.text
+    assert proc.alive(), found.text
     assert proc.stop() == 0, proc.log_text()
 
 
