@@ -479,8 +479,11 @@ static PyMethodDef stream_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject stream_type = {
+    /* the macro ends with its own comma: keep it on its own line */
+    /* clang-format off */
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fcgi_wsgi.ErrorStream",
+    /* clang-format on */
     .tp_basicsize = sizeof(PyObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "wsgi.errors: writes go to the fcgi-wsgi log",

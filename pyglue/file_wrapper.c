@@ -140,8 +140,11 @@ static PyMethodDef file_wrapper_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject file_wrapper_type = {
+    /* the macro ends with its own comma: keep it on its own line */
+    /* clang-format off */
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fcgi_wsgi.FileWrapper",
+    /* clang-format on */
     .tp_basicsize = sizeof(file_wrapper_t),
     .tp_dealloc = file_wrapper_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,

@@ -8,6 +8,7 @@
 #define FW_GATEWAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -66,8 +67,8 @@ typedef struct {
      * of the rest itself (without making the response wait for it), and
      * read() returns 0 from now on.  0 when nothing was left, 1 when some
      * of the body was (or may have been) thrown away, -1 when the
-     * connection failed.  NULL: pyglue reads the rest through read() and drops it.  Called
-     * without the GIL.
+     * connection failed.  NULL: pyglue reads the rest through read() and
+     * drops it.  Called without the GIL.
      */
     int (*discard)(fw_request_t *r);
 } fw_gateway_ops_t;
@@ -96,6 +97,18 @@ struct fw_request_s {
      * with an empty STDIN record; CGI has only CONTENT_LENGTH.
      */
     int input_terminated;
+
+    /*
+     * The response as it reached write(), for the server to read once the
+     * request was answered (the access log).  fw_pyglue_handle zeroes both
+     * first and sets them as it writes; a server that answers a request
+     * itself (the status page) sets them the same way.
+     */
+    int response_status;          /* the code of the header block given
+                                     to write() (pyglue's own 500 too); 0
+                                     while none was */
+    uint64_t response_body_bytes; /* bytes given to write() after the
+                                     header block */
 };
 
 /* The first parameter named `name` (name_len bytes), or NULL. */

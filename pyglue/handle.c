@@ -105,32 +105,34 @@ static fw_pyglue_result_e
 handle_request(fw_pyglue_thread_t *t, fw_request_t *r)
 {
     fw_request_info_t info;
-    fw_start_response_t *sr = NULL;
+    fw_response_t *resp = NULL;
     PyObject *environ = NULL;
     PyObject *input = NULL;
     fw_pyglue_result_e result = FW_PYGLUE_ABORT;
 
     memset(&info, 0, sizeof(info));
+    r->response_status = 0;
+    r->response_body_bytes = 0;
     if (handle_app == NULL) {
         fw_errors_log(FW_LOG_ERROR, "no WSGI application is loaded");
         return FW_PYGLUE_ABORT;
     }
-    sr = fw_start_response_new(r, t->out, sizeof(t->out));
-    if (sr == NULL) {
+    resp = fw_start_response_new(r, t->out, sizeof(t->out));
+    if (resp == NULL) {
         fw_errors_log_exception("cannot start a response");
         goto done;
     }
     environ = fw_environ_build(r, &info, &input);
     if (environ == NULL) {
         fw_errors_log_exception("cannot build the WSGI environ");
-        if (fw_response_send_500(sr) == 0) {
+        if (fw_response_send_500(resp) == 0) {
             result = FW_PYGLUE_DONE;
         }
         goto done;
     }
 
-    sr->input = input; /* drained before the first write */
-    result = fw_response_run(handle_app, environ, sr, &info);
+    resp->input = input; /* drained before the first write */
+    result = fw_response_run(handle_app, environ, resp, &info);
     if (result == FW_PYGLUE_DONE && fw_input_drain(input) < 0) {
         fw_errors_log(FW_LOG_INFO,
                       "client connection lost while reading the rest of "
@@ -142,12 +144,12 @@ done:
     if (input != NULL) {
         fw_input_detach(input);
     }
-    if (sr != NULL) {
-        fw_start_response_detach(sr);
+    if (resp != NULL) {
+        fw_response_detach(resp);
     }
     Py_XDECREF(input);
     Py_XDECREF(environ);
-    Py_XDECREF(sr);
+    Py_XDECREF(resp);
     fw_environ_info_clear(&info);
     if (PyErr_Occurred()) {
         fw_errors_log_exception("exception left after a request");

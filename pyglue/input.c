@@ -516,8 +516,11 @@ static PyMethodDef input_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject input_type = {
+    /* the macro ends with its own comma: keep it on its own line */
+    /* clang-format off */
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fcgi_wsgi.Input",
+    /* clang-format on */
     .tp_basicsize = sizeof(input_t),
     .tp_dealloc = input_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,

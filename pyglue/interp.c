@@ -115,13 +115,12 @@ interp_import_app(const fw_app_config_t *cfg)
 {
     PyObject *module = NULL;
     PyObject *app = NULL;
-    const char *callable = cfg->callable != NULL ? cfg->callable
-                                                 : "application";
+    const char *callable =
+        cfg->callable != NULL ? cfg->callable : "application";
 
     module = PyImport_ImportModule(cfg->module);
     if (module == NULL) {
-        fw_errors_log(FW_LOG_ERROR, "cannot import module '%s':",
-                      cfg->module);
+        fw_errors_log(FW_LOG_ERROR, "cannot import module '%s':", cfg->module);
         fw_errors_log_exception(NULL);
         return NULL;
     }

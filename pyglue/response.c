@@ -3,12 +3,14 @@
  * block goes out with the first non-empty body chunk (or at the end of an
  * empty body), in the same gateway write when the chunk is small.  A list
  * or tuple body (and a wsgi.file_wrapper) is written in one go, and the
- * server sends it with the end of the request; any other iterable is flushed after each chunk, so
- * that streamed responses reach the web server as they are produced.
- * Before the first byte goes out, what the application left of the
- * request body is drained (web servers stop sending it once the response
- * starts).  This is the only file that turns Python exceptions into log
- * entries and 500 responses.
+ * server sends it with the end of the request; any other iterable is
+ * flushed after each chunk, so that streamed responses reach the web
+ * server as they are produced.  Before the first byte goes out, what the
+ * application left of the request body is drained (web servers stop
+ * sending it once the response starts).  Every byte reaches the gateway
+ * through gateway_send, which also notes the status and the body bytes on
+ * the request (gateway.h).  This is the only file that turns Python
+ * exceptions into log entries and 500 responses.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,18 +22,20 @@
 #include "pyglue/response.h"
 #include "pyglue/errors.h"
 #include "pyglue/file_wrapper.h"
+#include "pyglue/gil.h"
 #include "pyglue/input.h"
 #include "pyglue/keys.h"
 
 /* Longest part of the path quoted in a log line. */
 #define CONTEXT_PATH_MAX 400
 
+#define BODY_500 "Internal Server Error\n"
+
 static const char response_500[] =
     "Status: 500 Internal Server Error\r\n"
     "Content-Type: text/plain; charset=utf-8\r\n"
     "Content-Length: 22\r\n"
-    "\r\n"
-    "Internal Server Error\n";
+    "\r\n" BODY_500;
 
 /* How sending the response went. */
 typedef enum {
@@ -42,125 +46,201 @@ typedef enum {
 
 /* ---- output ------------------------------------------------------------ */
 
+void
+fw_response_init(fw_response_t *resp, fw_request_t *r, char *out,
+                 size_t out_cap)
+{
+    resp->req = r;
+    resp->input = NULL;
+    resp->head = NULL;
+    resp->head_len = 0;
+    resp->status_code = 0;
+    resp->head_unwritten = 0;
+    resp->headers_sent = 0;
+    resp->client_gone = 0;
+    resp->unflushed = 0;
+    resp->sending = 0;
+    resp->gateway_written = 0;
+    resp->out = out;
+    resp->out_len = 0;
+    resp->out_cap = out != NULL ? out_cap : 0;
+}
+
+void
+fw_response_wait_idle(fw_response_t *resp)
+{
+    fw_gil_wait_clear(&resp->sending);
+}
+
+void
+fw_response_detach(fw_response_t *resp)
+{
+    fw_response_wait_idle(resp);
+    resp->req = NULL;
+    resp->input = NULL;
+    resp->out = NULL;
+    resp->out_len = 0;
+    resp->out_cap = 0;
+}
+
 /*
- * Writes sr->out's pending bytes, then data[0..len) (may be 0), then
- * flushes if asked, all in one release of the GIL.  0, or -1 with
- * sr->client_gone set.
+ * Notes on r that n more bytes of the response were given to write(): the
+ * header block comes first (its status code is then the response's), the
+ * rest is body.
+ */
+static void
+count_written(fw_response_t *resp, fw_request_t *r, size_t n)
+{
+    size_t head = n < resp->head_unwritten ? n : resp->head_unwritten;
+
+    if (head > 0) {
+        r->response_status = resp->status_code;
+        resp->head_unwritten -= head;
+    }
+    r->response_body_bytes += n - head;
+}
+
+/*
+ * Writes what was buffered, then data, through the gateway; *written is
+ * the count it accepted.  0, or -1 at the first failed write.  Makes no
+ * Python call: may run without the GIL.
  */
 static int
-gateway_send(fw_start_response_t *sr, const char *data, size_t len, int flush)
+write_two(fw_request_t *r, const char *pending, size_t pending_len,
+          const char *data, size_t len, size_t *written)
+{
+    int rc = 0;
+
+    *written = 0;
+    if (pending_len > 0) {
+        rc = r->ops->write(r, pending, pending_len);
+        *written = rc == 0 ? pending_len : 0;
+    }
+    if (rc == 0 && len > 0) {
+        rc = r->ops->write(r, data, len);
+        *written += rc == 0 ? len : 0;
+    }
+    return rc;
+}
+
+/*
+ * Writes resp->out's pending bytes, then data[0..len) (may be 0), then
+ * flushes if asked, all in one release of the GIL.  0, or -1 with
+ * resp->client_gone set.
+ */
+static int
+gateway_send(fw_response_t *resp, const char *data, size_t len, int flush)
 {
     fw_request_t *r;
     const char *pending;
     size_t pending_len;
+    size_t written = 0;
     int rc = 0;
 
-    fw_start_response_wait_idle(sr);
-    r = sr->req;
-    if (sr->client_gone || r == NULL) {
+    fw_response_wait_idle(resp);
+    r = resp->req;
+    if (resp->client_gone || r == NULL) {
         return -1;
     }
-    if (sr->input != NULL) {
+    if (resp->input != NULL) {
         /* the body must be consumed before the response starts */
-        PyObject *input = sr->input; /* borrowed */
+        PyObject *input = resp->input; /* borrowed */
         int drained;
 
-        sr->input = NULL;
-        sr->sending = 1;
+        resp->input = NULL;
+        resp->sending = 1;
         drained = fw_input_drain(input);
-        sr->sending = 0;
+        resp->sending = 0;
         if (drained < 0) {
-            sr->client_gone = 1;
+            resp->client_gone = 1;
             return -1;
         }
     }
-    pending = sr->out;
-    pending_len = sr->out_len;
-    sr->out_len = 0;
-    if (!flush && !sr->gateway_written && pending_len + len > 0 &&
+    pending = resp->out;
+    pending_len = resp->out_len;
+    resp->out_len = 0;
+    if (!flush && !resp->gateway_written && pending_len + len > 0 &&
         pending_len + len <= r->ops->buffered_first_write) {
         /* the whole response is one copy into the server's buffer: no
          * system call, so no reason to give the GIL away */
-        sr->gateway_written = 1;
-        if ((pending_len > 0 && r->ops->write(r, pending, pending_len) != 0) ||
-            (len > 0 && r->ops->write(r, data, len) != 0)) {
-            sr->client_gone = 1;
+        resp->gateway_written = 1;
+        rc = write_two(r, pending, pending_len, data, len, &written);
+        count_written(resp, r, written);
+        if (rc != 0) {
+            resp->client_gone = 1;
             return -1;
         }
-        sr->unflushed = 1;
+        resp->unflushed = 1;
         return 0;
     }
-    sr->gateway_written = 1;
-    sr->sending = 1;
+    resp->gateway_written = 1;
+    resp->sending = 1;
     Py_BEGIN_ALLOW_THREADS
-    if (pending_len > 0) {
-        rc = r->ops->write(r, pending, pending_len);
-    }
-    if (rc == 0 && len > 0) {
-        rc = r->ops->write(r, data, len);
-    }
+    rc = write_two(r, pending, pending_len, data, len, &written);
     if (rc == 0 && flush) {
         rc = r->ops->flush(r);
     }
     Py_END_ALLOW_THREADS
-    sr->sending = 0;
+    count_written(resp, r, written); /* before another thread may write */
+    resp->sending = 0;
     if (rc != 0) {
-        sr->client_gone = 1;
+        resp->client_gone = 1;
         return -1;
     }
-    sr->unflushed = !flush && (sr->unflushed || pending_len > 0 || len > 0);
+    resp->unflushed =
+        !flush && (resp->unflushed || pending_len > 0 || len > 0);
     return 0;
 }
 
 /*
- * Queues data: copied into sr->out when it fits, else the pending bytes
+ * Queues data: copied into resp->out when it fits, else the pending bytes
  * are written and data is either copied (small) or written as is.
  */
 static int
-out_add(fw_start_response_t *sr, const char *data, size_t len)
+out_add(fw_response_t *resp, const char *data, size_t len)
 {
     if (len == 0) {
         return 0;
     }
-    if (sr->out_len + len <= sr->out_cap) {
-        memcpy(sr->out + sr->out_len, data, len);
-        sr->out_len += len;
+    if (resp->out_len + len <= resp->out_cap) {
+        memcpy(resp->out + resp->out_len, data, len);
+        resp->out_len += len;
         return 0;
     }
-    if (len * 2 < sr->out_cap) {
-        if (gateway_send(sr, NULL, 0, 0) < 0) {
+    if (len * 2 < resp->out_cap) {
+        if (gateway_send(resp, NULL, 0, 0) < 0) {
             return -1;
         }
-        memcpy(sr->out, data, len);
-        sr->out_len = len;
+        memcpy(resp->out, data, len);
+        resp->out_len = len;
         return 0;
     }
-    return gateway_send(sr, data, len, 0);
+    return gateway_send(resp, data, len, 0);
 }
 
 int
-fw_response_send(fw_start_response_t *sr, const char *data, size_t len,
-                 int flush)
+fw_response_send(fw_response_t *resp, const char *data, size_t len, int flush)
 {
-    fw_start_response_wait_idle(sr); /* sr->out is ours from here */
-    if (sr->client_gone || sr->req == NULL) {
+    fw_response_wait_idle(resp); /* resp->out is ours from here */
+    if (resp->client_gone || resp->req == NULL) {
         return -1;
     }
-    if (!sr->headers_sent) {
-        sr->headers_sent = 1;
-        if (out_add(sr, sr->head, sr->head_len) < 0) {
+    if (!resp->headers_sent) {
+        resp->headers_sent = 1;
+        resp->head_unwritten = resp->head_len;
+        if (out_add(resp, resp->head, resp->head_len) < 0) {
             return -1;
         }
     }
-    if (flush && sr->out_len + len > sr->out_cap) {
+    if (flush && resp->out_len + len > resp->out_cap) {
         /* too big to join the pending bytes: pending, data, flush */
-        return gateway_send(sr, data, len, 1);
+        return gateway_send(resp, data, len, 1);
     }
-    if (out_add(sr, data, len) < 0) {
+    if (out_add(resp, data, len) < 0) {
         return -1;
     }
     if (flush) {
-        return gateway_send(sr, NULL, 0, 1);
+        return gateway_send(resp, NULL, 0, 1);
     }
     return 0;
 }
@@ -171,20 +251,22 @@ fw_response_send(fw_start_response_t *sr, const char *data, size_t len,
  * body and END_REQUEST then leave in one write).
  */
 static int
-out_finish(fw_start_response_t *sr)
+out_finish(fw_response_t *resp)
 {
-    if (sr->out_len == 0) {
+    if (resp->out_len == 0) {
         return 0;
     }
-    return gateway_send(sr, NULL, 0, 0);
+    return gateway_send(resp, NULL, 0, 0);
 }
 
 int
-fw_response_send_500(fw_start_response_t *sr)
+fw_response_send_500(fw_response_t *resp)
 {
-    sr->out_len = 0;
-    sr->headers_sent = 1;
-    return gateway_send(sr, response_500, sizeof(response_500) - 1, 1);
+    resp->out_len = 0;
+    resp->headers_sent = 1;
+    resp->status_code = 500;
+    resp->head_unwritten = sizeof(response_500) - 1 - (sizeof(BODY_500) - 1);
+    return gateway_send(resp, response_500, sizeof(response_500) - 1, 1);
 }
 
 /* ---- log lines ---------------------------------------------------------- */
@@ -243,12 +325,12 @@ format_context(char *dst, size_t cap, const fw_request_info_t *info,
  * traceback.  Returns the outcome for the state of the response.
  */
 static send_outcome_e
-fail_exception(fw_start_response_t *sr, const fw_request_info_t *info,
+fail_exception(fw_response_t *resp, const fw_request_info_t *info,
                const char *what)
 {
     char context[CONTEXT_PATH_MAX * 4 + 256];
 
-    if (sr->client_gone) {
+    if (resp->client_gone) {
         PyErr_Clear();
         format_context(context, sizeof(context), info,
                        "client connection lost while sending the response");
@@ -257,17 +339,17 @@ fail_exception(fw_start_response_t *sr, const fw_request_info_t *info,
     }
     format_context(context, sizeof(context), info, what);
     fw_errors_log_exception(context);
-    return sr->headers_sent ? SEND_ABORTED : SEND_FAILED;
+    return resp->headers_sent ? SEND_ABORTED : SEND_FAILED;
 }
 
 /* Logs one line saying what the application did wrong.  */
-static send_outcome_e fail_message(fw_start_response_t *sr,
+static send_outcome_e fail_message(fw_response_t *resp,
                                    const fw_request_info_t *info,
                                    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static send_outcome_e
-fail_message(fw_start_response_t *sr, const fw_request_info_t *info,
+fail_message(fw_response_t *resp, const fw_request_info_t *info,
              const char *fmt, ...)
 {
     char what[512];
@@ -279,7 +361,7 @@ fail_message(fw_start_response_t *sr, const fw_request_info_t *info,
     va_end(ap);
     format_context(context, sizeof(context), info, what);
     fw_errors_log(FW_LOG_ERROR, "%s", context);
-    return sr->headers_sent ? SEND_ABORTED : SEND_FAILED;
+    return resp->headers_sent ? SEND_ABORTED : SEND_FAILED;
 }
 
 static send_outcome_e
@@ -300,15 +382,15 @@ client_gone(const fw_request_info_t *info)
  * web server before the application produces the next one.
  */
 static send_outcome_e
-send_chunk(fw_start_response_t *sr, const fw_request_info_t *info,
-           PyObject *chunk, int flush_now)
+send_chunk(fw_response_t *resp, const fw_request_info_t *info, PyObject *chunk,
+           int flush_now)
 {
-    if (sr->head == NULL) {
-        return fail_message(sr, info,
+    if (resp->head == NULL) {
+        return fail_message(resp, info,
                             "the application produced body data without "
                             "calling start_response()");
     }
-    if (fw_response_send(sr, PyBytes_AS_STRING(chunk),
+    if (fw_response_send(resp, PyBytes_AS_STRING(chunk),
                          (size_t)PyBytes_GET_SIZE(chunk), flush_now) < 0) {
         return client_gone(info);
     }
@@ -317,17 +399,17 @@ send_chunk(fw_start_response_t *sr, const fw_request_info_t *info,
 
 /* After the last chunk: the header block of an empty body, the flush. */
 static send_outcome_e
-send_end(fw_start_response_t *sr, const fw_request_info_t *info)
+send_end(fw_response_t *resp, const fw_request_info_t *info)
 {
-    if (sr->head == NULL) {
-        return fail_message(sr, info,
+    if (resp->head == NULL) {
+        return fail_message(resp, info,
                             "the application returned without calling "
                             "start_response()");
     }
-    if (!sr->headers_sent && fw_response_send(sr, NULL, 0, 0) < 0) {
+    if (!resp->headers_sent && fw_response_send(resp, NULL, 0, 0) < 0) {
         return client_gone(info);
     }
-    if (out_finish(sr) < 0) {
+    if (out_finish(resp) < 0) {
         return client_gone(info);
     }
     return SEND_DONE;
@@ -339,7 +421,7 @@ send_end(fw_start_response_t *sr, const fw_request_info_t *info)
  * Items are re-read on each step: the GIL is released while writing.
  */
 static send_outcome_e
-send_sequence(fw_start_response_t *sr, const fw_request_info_t *info,
+send_sequence(fw_response_t *resp, const fw_request_info_t *info,
               PyObject *seq)
 {
     PyObject *item = NULL;
@@ -349,7 +431,7 @@ send_sequence(fw_start_response_t *sr, const fw_request_info_t *info,
         PyObject *it = PySequence_Fast_GET_ITEM(seq, i); /* borrowed */
 
         if (!PyBytes_Check(it)) {
-            return fail_message(sr, info,
+            return fail_message(resp, info,
                                 "the application's response %s holds %.100s "
                                 "at index %zd; WSGI body chunks must be "
                                 "bytes",
@@ -357,8 +439,8 @@ send_sequence(fw_start_response_t *sr, const fw_request_info_t *info,
                                 i);
         }
     }
-    if (sr->head == NULL) {
-        return fail_message(sr, info,
+    if (resp->head == NULL) {
+        return fail_message(resp, info,
                             "the application returned without calling "
                             "start_response()");
     }
@@ -366,20 +448,20 @@ send_sequence(fw_start_response_t *sr, const fw_request_info_t *info,
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
         if (!PyBytes_Check(item)) {
-            outcome = fail_message(sr, info,
+            outcome = fail_message(resp, info,
                                    "the application's response list was "
                                    "changed while it was being sent");
             goto done;
         }
         if (PyBytes_GET_SIZE(item) > 0) {
-            outcome = send_chunk(sr, info, item, 0);
+            outcome = send_chunk(resp, info, item, 0);
             if (outcome != SEND_DONE) {
                 goto done;
             }
         }
         Py_CLEAR(item);
     }
-    outcome = send_end(sr, info);
+    outcome = send_end(resp, info);
 
 done:
     Py_XDECREF(item);
@@ -391,7 +473,7 @@ done:
  * required (a generator may call it late); empty chunks send nothing.
  */
 static send_outcome_e
-send_iterable(fw_start_response_t *sr, const fw_request_info_t *info,
+send_iterable(fw_response_t *resp, const fw_request_info_t *info,
               PyObject *result)
 {
     PyObject *iter = NULL;
@@ -402,11 +484,11 @@ send_iterable(fw_start_response_t *sr, const fw_request_info_t *info,
     iter = PyObject_GetIter(result);
     if (iter == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
-            return fail_exception(sr, info,
+            return fail_exception(resp, info,
                                   "exception in iter() of the response");
         }
         PyErr_Clear();
-        return fail_message(sr, info,
+        return fail_message(resp, info,
                             "the application returned %.100s, which is not "
                             "iterable; WSGI needs an iterable of bytes",
                             Py_TYPE(result)->tp_name);
@@ -417,27 +499,27 @@ send_iterable(fw_start_response_t *sr, const fw_request_info_t *info,
         if (chunk == NULL) {
             if (PyErr_Occurred()) {
                 outcome =
-                    fail_exception(sr, info, "exception in the application");
+                    fail_exception(resp, info, "exception in the application");
                 goto done;
             }
             break;
         }
         if (!PyBytes_Check(chunk)) {
-            outcome = fail_message(sr, info,
+            outcome = fail_message(resp, info,
                                    "the application's response yielded "
                                    "%.100s; WSGI body chunks must be bytes",
                                    Py_TYPE(chunk)->tp_name);
             goto done;
         }
         if (PyBytes_GET_SIZE(chunk) > 0) {
-            outcome = send_chunk(sr, info, chunk, flush_each);
+            outcome = send_chunk(resp, info, chunk, flush_each);
             if (outcome != SEND_DONE) {
                 goto done;
             }
         }
         Py_CLEAR(chunk);
     }
-    outcome = send_end(sr, info);
+    outcome = send_end(resp, info);
 
 done:
     Py_XDECREF(chunk);
@@ -446,20 +528,20 @@ done:
 }
 
 static send_outcome_e
-send_result(fw_start_response_t *sr, const fw_request_info_t *info,
+send_result(fw_response_t *resp, const fw_request_info_t *info,
             PyObject *result)
 {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
-        return send_sequence(sr, info, result);
+        return send_sequence(resp, info, result);
     }
     if (PyBytes_Check(result) || PyUnicode_Check(result) ||
         PyByteArray_Check(result)) {
-        return fail_message(sr, info,
+        return fail_message(resp, info,
                             "the application returned %.100s; WSGI needs "
                             "an iterable of bytes (return [body], not body)",
                             Py_TYPE(result)->tp_name);
     }
-    return send_iterable(sr, info, result);
+    return send_iterable(resp, info, result);
 }
 
 /* Calls result.close() if it has one; an exception there is logged. */
@@ -492,18 +574,18 @@ close_result(PyObject *result, const fw_request_info_t *info)
 }
 
 fw_pyglue_result_e
-fw_response_run(PyObject *app, PyObject *environ, fw_start_response_t *sr,
+fw_response_run(PyObject *app, PyObject *environ, fw_response_t *resp,
                 const fw_request_info_t *info)
 {
-    PyObject *args[2] = {environ, (PyObject *)sr};
+    PyObject *args[2] = {environ, (PyObject *)resp};
     PyObject *result = NULL;
     send_outcome_e outcome;
 
     result = PyObject_Vectorcall(app, args, 2, NULL);
     if (result == NULL) {
-        outcome = fail_exception(sr, info, "exception in the application");
+        outcome = fail_exception(resp, info, "exception in the application");
     } else {
-        outcome = send_result(sr, info, result);
+        outcome = send_result(resp, info, result);
         close_result(result, info);
         Py_DECREF(result);
     }
@@ -516,7 +598,7 @@ fw_response_run(PyObject *app, PyObject *environ, fw_start_response_t *sr,
     case SEND_DONE:
         return FW_PYGLUE_DONE;
     case SEND_FAILED:
-        if (fw_response_send_500(sr) < 0) {
+        if (fw_response_send_500(resp) < 0) {
             (void)client_gone(info);
             return FW_PYGLUE_ABORT;
         }

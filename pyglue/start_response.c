@@ -1,6 +1,7 @@
 /*
- * start_response.c: the start_response callable (one small object per
- * request, called through vectorcall) and the legacy write() it returns.
+ * start_response.c: the start_response callable (the request's
+ * fw_response_t, called through vectorcall) and the legacy write() it
+ * returns.
  * start_response validates the status and headers strictly (PEP 3333) and
  * stores them as the finished CGI header block; it never sends anything:
  * response.c does, at the first body byte.
@@ -14,8 +15,6 @@
 #include <time.h>
 
 #include "pyglue/start_response.h"
-#include "pyglue/gil.h"
-#include "pyglue/response.h"
 
 static PyTypeObject start_response_type;
 
@@ -262,14 +261,14 @@ build_head(PyObject *status, PyObject *headers, char **head, size_t *len,
 static PyObject *
 sr_write(PyObject *op, PyObject *data)
 {
-    fw_start_response_t *sr = (fw_start_response_t *)op;
+    fw_response_t *resp = (fw_response_t *)op;
 
-    if (sr->req == NULL) {
+    if (resp->req == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "write() used after its request ended");
         return NULL;
     }
-    if (sr->head == NULL) {
+    if (resp->head == NULL) {
         PyErr_SetString(PyExc_AssertionError,
                         "write() called before start_response()");
         return NULL;
@@ -280,8 +279,8 @@ sr_write(PyObject *op, PyObject *data)
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    if (sr->client_gone ||
-        fw_response_send(sr, PyBytes_AS_STRING(data),
+    if (resp->client_gone ||
+        fw_response_send(resp, PyBytes_AS_STRING(data),
                          (size_t)PyBytes_GET_SIZE(data), 1) < 0) {
         PyErr_SetString(PyExc_OSError,
                         "client connection lost while sending the response");
@@ -366,7 +365,7 @@ static PyObject *
 sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
               PyObject *kwnames)
 {
-    fw_start_response_t *sr = (fw_start_response_t *)op;
+    fw_response_t *resp = (fw_response_t *)op;
     PyObject *status;   /* borrowed */
     PyObject *headers;  /* borrowed */
     PyObject *exc_info; /* borrowed */
@@ -377,7 +376,7 @@ sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
     if (parse_args(args, nargsf, kwnames, &status, &headers, &exc_info) < 0) {
         return NULL;
     }
-    if (sr->req == NULL) {
+    if (resp->req == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "start_response() used after its request ended");
         return NULL;
@@ -390,7 +389,7 @@ sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
                             "value, traceback) tuple or None");
             return NULL;
         }
-        if (sr->headers_sent) {
+        if (resp->headers_sent) {
             PyObject *type = PyTuple_GET_ITEM(exc_info, 0);  /* borrowed */
             PyObject *value = PyTuple_GET_ITEM(exc_info, 1); /* borrowed */
             PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);    /* borrowed */
@@ -405,7 +404,7 @@ sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
                           tb != Py_None ? Py_NewRef(tb) : NULL);
             return NULL;
         }
-    } else if (sr->head != NULL) {
+    } else if (resp->head != NULL) {
         PyErr_SetString(PyExc_AssertionError,
                         "start_response() called a second time without "
                         "exc_info");
@@ -415,28 +414,31 @@ sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
     if (build_head(status, headers, &head, &head_len, &code) < 0) {
         return NULL;
     }
-    PyMem_Free(sr->head);
-    sr->head = head;
-    sr->head_len = head_len;
-    sr->status_code = code;
+    PyMem_Free(resp->head);
+    resp->head = head;
+    resp->head_len = head_len;
+    resp->status_code = code;
     return PyCFunction_NewEx(&sr_write_def, op, NULL);
 }
 
 static void
 sr_dealloc(PyObject *op)
 {
-    fw_start_response_t *sr = (fw_start_response_t *)op;
+    fw_response_t *resp = (fw_response_t *)op;
 
-    PyMem_Free(sr->head);
+    PyMem_Free(resp->head);
     Py_TYPE(op)->tp_free(op);
 }
 
 static PyTypeObject start_response_type = {
+    /* the macro ends with its own comma: keep it on its own line */
+    /* clang-format off */
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fcgi_wsgi.StartResponse",
-    .tp_basicsize = sizeof(fw_start_response_t),
+    /* clang-format on */
+    .tp_basicsize = sizeof(fw_response_t),
     .tp_dealloc = sr_dealloc,
-    .tp_vectorcall_offset = offsetof(fw_start_response_t, vectorcall),
+    .tp_vectorcall_offset = offsetof(fw_response_t, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "start_response(status, headers, exc_info=None) -> write",
@@ -448,45 +450,15 @@ fw_start_response_init_type(void)
     return PyType_Ready(&start_response_type);
 }
 
-fw_start_response_t *
+fw_response_t *
 fw_start_response_new(fw_request_t *r, char *out, size_t out_cap)
 {
-    fw_start_response_t *sr =
-        PyObject_New(fw_start_response_t, &start_response_type);
+    fw_response_t *resp = PyObject_New(fw_response_t, &start_response_type);
 
-    if (sr == NULL) {
+    if (resp == NULL) {
         return NULL;
     }
-    sr->vectorcall = sr_vectorcall;
-    sr->req = r;
-    sr->input = NULL;
-    sr->head = NULL;
-    sr->head_len = 0;
-    sr->status_code = 0;
-    sr->headers_sent = 0;
-    sr->client_gone = 0;
-    sr->unflushed = 0;
-    sr->sending = 0;
-    sr->gateway_written = 0;
-    sr->out = out;
-    sr->out_len = 0;
-    sr->out_cap = out != NULL ? out_cap : 0;
-    return sr;
-}
-
-void
-fw_start_response_wait_idle(fw_start_response_t *sr)
-{
-    fw_gil_wait_clear(&sr->sending);
-}
-
-void
-fw_start_response_detach(fw_start_response_t *sr)
-{
-    fw_start_response_wait_idle(sr);
-    sr->req = NULL;
-    sr->input = NULL;
-    sr->out = NULL;
-    sr->out_len = 0;
-    sr->out_cap = 0;
+    fw_response_init(resp, r, out, out_cap);
+    resp->vectorcall = sr_vectorcall;
+    return resp;
 }

@@ -243,12 +243,6 @@ struct fw_conn_s {
     fw_param_t *params; /* the params with CONTENT_LENGTH set */
     size_t params_cap;
     char content_length[24];
-
-    /* the response as written, for the access log */
-    int resp_status;
-    int resp_started;
-    int resp_head_match;
-    uint64_t resp_body_bytes;
 };
 
 /* Once per process, before any connection: the limits. */
@@ -285,9 +279,6 @@ int fw_conn_is_idle(const fw_conn_t *c);
 /* Closes the descriptor and releases per-connection buffers that are not
  * worth keeping; c can be fw_conn_open'ed again. */
 void fw_conn_close(fw_conn_t *c);
-
-/* The status code of the response (200 with no Status line), 0 if none. */
-int fw_conn_status(const fw_conn_t *c);
 
 /* Monotonic milliseconds. */
 int64_t fw_conn_now_ms(void);

@@ -111,10 +111,8 @@ conn_request_reset(fw_conn_t *c)
     }
     c->req.params = NULL;
     c->req.nparams = 0;
-    c->resp_status = 0;
-    c->resp_started = 0;
-    c->resp_head_match = 0;
-    c->resp_body_bytes = 0;
+    c->req.response_status = 0;
+    c->req.response_body_bytes = 0;
 }
 
 void
@@ -189,15 +187,6 @@ fw_conn_wait_ms(const fw_conn_t *c)
         return (int64_t)conn_conf.keepalive_timeout * 1000;
     }
     return (int64_t)conn_conf.socket_timeout * 1000;
-}
-
-int
-fw_conn_status(const fw_conn_t *c)
-{
-    if (c->resp_status != 0) {
-        return c->resp_status;
-    }
-    return c->resp_started ? 200 : 0;
 }
 
 /*
@@ -888,40 +877,6 @@ conn_discard(fw_request_t *r)
 }
 
 /*
- * Follows the response through its writes, for the access log: the
- * status code of a header block starting "Status: NNN", and the body
- * bytes after the blank line that ends the block.
- */
-static void
-conn_meter(fw_conn_t *c, const char *buf, size_t len)
-{
-    static const char blank[] = "\r\n\r\n";
-
-    if (c->resp_head_match == 4) {
-        c->resp_body_bytes += len;
-        return;
-    }
-    if (!c->resp_started && len >= 11 && memcmp(buf, "Status: ", 8) == 0 &&
-        buf[8] >= '1' && buf[8] <= '9' && buf[9] >= '0' && buf[9] <= '9' &&
-        buf[10] >= '0' && buf[10] <= '9') {
-        c->resp_status =
-            (buf[8] - '0') * 100 + (buf[9] - '0') * 10 + (buf[10] - '0');
-    }
-    c->resp_started = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] == blank[c->resp_head_match]) {
-            c->resp_head_match++;
-        } else {
-            c->resp_head_match = buf[i] == '\r';
-        }
-        if (c->resp_head_match == 4) {
-            c->resp_body_bytes += len - i - 1;
-            return;
-        }
-    }
-}
-
-/*
  * Writes STDOUT records straight from buf with writev, after what is
  * queued: no copy, one system call per 64 KiB when the socket keeps up.
  */
@@ -988,7 +943,6 @@ conn_write(fw_request_t *r, const char *buf, size_t len)
     if (c->peer_aborted || c->broken) {
         return -1;
     }
-    conn_meter(c, buf, len);
     if (len >= CONN_DIRECT_MIN) {
         return conn_write_direct(c, buf, len);
     }

@@ -62,31 +62,26 @@ fw_wire_free(fw_wire_t *w)
     fw_wire_init(w, &lim);
 }
 
+/* Frees *buf when its capacity passed max (a request made it grow). */
+static void
+wire_shrink(void **buf, size_t *cap, size_t max)
+{
+    if (*cap > max) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+}
+
 void
 fw_wire_reset(fw_wire_t *w)
 {
     fw_wire_t keep = *w;
 
-    if (keep.raw_cap > (64u << 10)) {
-        free(keep.raw);
-        keep.raw = NULL;
-        keep.raw_cap = 0;
-    }
-    if (keep.store_cap > (64u << 10)) {
-        free(keep.store);
-        keep.store = NULL;
-        keep.store_cap = 0;
-    }
-    if (keep.params_cap > 1024) {
-        free(keep.params);
-        keep.params = NULL;
-        keep.params_cap = 0;
-    }
-    if (keep.out_cap > (64u << 10)) {
-        free(keep.out);
-        keep.out = NULL;
-        keep.out_cap = 0;
-    }
+    wire_shrink((void **)&keep.raw, &keep.raw_cap, 64u << 10);
+    wire_shrink((void **)&keep.store, &keep.store_cap, 64u << 10);
+    wire_shrink((void **)&keep.params, &keep.params_cap, 1024);
+    wire_shrink((void **)&keep.out, &keep.out_cap, 64u << 10);
     free(keep.rec); /* only management records need it */
     fw_wire_init(w, &keep.lim);
     w->raw = keep.raw;

@@ -64,7 +64,8 @@ init_request(mem_request_t *m, const char *body, size_t body_len)
     m->body_len = body_len;
     m->out = xrealloc(NULL, 1);
     m->out[0] = '\0';
-    m->req.ops = &mem_ops;
+    m->ops = mem_ops;
+    m->req.ops = &m->ops;
     m->req.conn = m;
     m->req.params = m->params;
     m->req.nparams = 0;

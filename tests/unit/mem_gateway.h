@@ -13,7 +13,9 @@
 #define MEM_PARAMS_MAX 128
 
 typedef struct {
-    fw_request_t req; /* input_terminated 1 unless a test sets it */
+    fw_request_t req;     /* input_terminated 1 unless a test sets it */
+    fw_gateway_ops_t ops; /* req.ops points here: a test may set
+                             ops.buffered_first_write (0 by default) */
     fw_param_t params[MEM_PARAMS_MAX]; /* copies, req.params points here */
     char *param_mem[MEM_PARAMS_MAX];   /* malloc'd: name NUL value NUL */
     const char *body;                  /* request body (not copied) */

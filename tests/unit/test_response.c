@@ -165,7 +165,8 @@ test_file_wrapper(void **state)
     for (size_t i = 0; i < 20000; i++) {
         assert_int_equal(m.out[hl + i], 'A' + (int)(i / 1000) % 26);
     }
-    assert_int_equal(m.flush_calls, 0); /* sent with the request's end */ /* a file is ready: no streaming */
+    /* a file is ready: no streaming; sent with the request's end */
+    assert_int_equal(m.flush_calls, 0);
     assert_closed("['file']");
     mem_request_free(&m);
 }
@@ -341,6 +342,176 @@ test_log_line_escapes_path(void **state)
     mem_request_free(&m);
 }
 
+/* ---- what the server reads back (response_status, response_body_bytes) */
+
+/*
+ * The request's response fields are status and body_bytes, and body_bytes
+ * is also what the gateway received after the header block.
+ */
+static void
+assert_metered(const mem_request_t *m, int status, uint64_t body_bytes)
+{
+    size_t received = m->out_len - (size_t)(fx_body(m) - m->out);
+
+    assert_int_equal(m->req.response_status, status);
+    assert_int_equal(m->req.response_body_bytes, body_bytes);
+    assert_int_equal(m->req.response_body_bytes, received);
+}
+
+/* Runs app with the given method and QUERY_STRING on a fresh request. */
+static fw_pyglue_result_e
+run_query(mem_request_t *m, const char *app, const char *method,
+          const char *query)
+{
+    char test_app[128];
+    char request_method[64];
+    char query_string[512];
+    const char *params[] = {test_app, request_method, query_string,
+                            "SCRIPT_NAME=/m", NULL};
+
+    snprintf(test_app, sizeof(test_app), "TEST_APP=%s", app);
+    snprintf(request_method, sizeof(request_method), "REQUEST_METHOD=%s",
+             method);
+    snprintf(query_string, sizeof(query_string), "QUERY_STRING=%s", query);
+    return fx_run(m, params, NULL, 0);
+}
+
+static void
+test_metered_plain_responses(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "hello", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 14);
+    mem_request_free(&m);
+
+    assert_int_equal(run_app(&m, "list3", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 13);
+    mem_request_free(&m);
+
+    assert_int_equal(run_query(&m, "start_response_args", "GET",
+                               "('404 Not Found', [('Content-Type', "
+                               "'text/plain')])"),
+                     FW_PYGLUE_DONE);
+    assert_memory_equal(m.out, "Status: 404 Not Found\r\n", 23);
+    assert_metered(&m, 404, 4);
+    mem_request_free(&m);
+
+    /* no body: the header block alone */
+    assert_int_equal(run_app(&m, "empty", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 204, 0);
+    mem_request_free(&m);
+
+    /* a large body, written as it is behind the head */
+    assert_int_equal(run_app(&m, "big", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 100000);
+    mem_request_free(&m);
+
+    /* the legacy write() */
+    assert_int_equal(run_app(&m, "legacy_write", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 13);
+    mem_request_free(&m);
+}
+
+/* HEAD: the body the application produced is sent (the web server drops
+ * it), so it is counted; an application that honours HEAD counts 0. */
+static void
+test_metered_head(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_query(&m, "hello", "HEAD", ""), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 14);
+    mem_request_free(&m);
+
+    assert_int_equal(run_query(&m, "empty_gen", "HEAD", ""), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 0);
+    mem_request_free(&m);
+}
+
+/* A generator: counted chunk by chunk as each is flushed. */
+static void
+test_metered_streamed(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "gen3", "/"), FW_PYGLUE_DONE);
+    assert_int_equal(m.flush_calls, 3);
+    assert_metered(&m, 200, 13);
+    mem_request_free(&m);
+
+    /* cut off after its first chunk: what was written counts */
+    assert_int_equal(run_app(&m, "raise_mid", "/mid"), FW_PYGLUE_ABORT);
+    assert_metered(&m, 200, 5);
+    mem_request_free(&m);
+}
+
+static void
+test_metered_file_wrapper(void **state)
+{
+    mem_request_t m;
+
+    (void)state;
+    assert_int_equal(run_app(&m, "file_wrapper", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 200, 20000);
+    mem_request_free(&m);
+}
+
+/* Every way to a 500: pyglue's own counts with its 22-byte body. */
+static void
+test_metered_500(void **state)
+{
+    static const char *const apps[] = {"boom", "raise_first", "no_start",
+                                       "str_chunk", "not_iterable"};
+    mem_request_t m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+        assert_int_equal(run_app(&m, apps[i], "/500"), FW_PYGLUE_DONE);
+        assert_string_equal(m.out, response_500);
+        assert_metered(&m, 500, 22);
+        mem_request_free(&m);
+    }
+
+    /* the application's own 500 (exc_info before the body) is its own */
+    assert_int_equal(run_app(&m, "exc_info_before", "/"), FW_PYGLUE_DONE);
+    assert_metered(&m, 500, 4);
+    mem_request_free(&m);
+}
+
+/*
+ * The first write of a small response is a copy into the server's buffer
+ * (buffered_first_write): counted the same.  Nothing written: 0 and 0,
+ * whatever the fields held before.
+ */
+static void
+test_metered_buffered_and_nothing(void **state)
+{
+    const char *params[] = {"TEST_APP=hello", "SCRIPT_NAME=/", NULL};
+    mem_request_t m;
+
+    (void)state;
+    mem_request_init(&m, params, NULL, 0);
+    m.ops.buffered_first_write = 4096;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
+    assert_int_equal(m.write_calls, 1);
+    assert_metered(&m, 200, 14);
+    mem_request_free(&m);
+
+    mem_request_init(&m, params, NULL, 0);
+    m.fail_write = 1;
+    m.req.response_status = 999; /* left from an earlier request */
+    m.req.response_body_bytes = 999;
+    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
+    assert_int_equal(m.req.response_status, 0);
+    assert_int_equal(m.req.response_body_bytes, 0);
+    mem_request_free(&m);
+    mem_log_reset();
+}
+
 /* Several threads, each with its own handle, serving at once. */
 #define THREADS 4
 #define REQUESTS_PER_THREAD 200
@@ -479,6 +650,13 @@ main(void)
         cmocka_unit_test_setup(test_close_raising_is_logged, fx_test_setup),
         cmocka_unit_test_setup(test_client_gone, fx_test_setup),
         cmocka_unit_test_setup(test_log_line_escapes_path, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_plain_responses, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_head, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_streamed, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_file_wrapper, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_500, fx_test_setup),
+        cmocka_unit_test_setup(test_metered_buffered_and_nothing,
+                               fx_test_setup),
         cmocka_unit_test_setup(test_threads, fx_test_setup),
         cmocka_unit_test_setup(test_no_leak_over_many_requests, fx_test_setup),
     };
