@@ -1,8 +1,10 @@
 /*
  * main.c: wiring only.  Reads the configuration, prepares the process
  * (environment, directory, log, socket, pid file, privileges) and hands
- * over to the master, which always runs.  Exit status: 0 after a stop, 1
- * when start-up failed, 2 for a bad configuration.
+ * over to the master, which always runs (or serves one CGI request).  The
+ * one place where options reach their users: map_* below fill each
+ * module's own config struct.  Exit status: 0 after a stop, 1 when
+ * start-up failed, 2 for a bad configuration.
  *
  * The same program is the new master image of a reload (master.c execs
  * it): then the socket is adopted instead of bound, and a failure here
@@ -11,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +24,26 @@
 #include "bridge/pool/pool.h"
 #include "bridge/observe/observe.h"
 #include "conf/conf.h"
+#include "deploy/print_config.h"
 #include "pyglue/pyglue.h"
 
 #define FW_LISTEN_BACKLOG 1024
+
+/* A step's result: go on to the next step, or end with this exit status. */
+#define MAIN_GO (-1)
+
+/* What main() wires together; released by main_end. */
+typedef struct {
+    char **argv;
+    char **envp;    /* a copy of the start environment, for a reload */
+    int cwd_fd;     /* the start directory, for a reload's exec */
+    char cwd[4096]; /* the application's directory (after chdir) */
+    bool reload;    /* this image was exec'd by a reload */
+    fw_master_handover_t handover;
+    fw_conf_t conf;
+    fw_listener_t listener;
+    fw_privs_t privs;
+} main_t;
 
 extern char **environ;
 
@@ -112,31 +132,17 @@ main_listen(fw_listener_t *l, const fw_conf_t *conf,
 }
 
 /*
- * Apache's mod_fcgid starts each application process itself, with the
- * listening socket on fd 0, and sends it one request at a time: it starts
- * more processes when it wants more.  Such a launch (fd 0, parent named
- * apache2 or httpd) serves one request at a time whatever the ini says.
+ * Apache's mod_fcgid sends each process it starts one request at a time,
+ * and starts more processes when it wants more: such a launch
+ * (fw_listen_by_mod_fcgid) serves one request at a time whatever the ini
+ * says.  Adjusts conf before it is mapped to the modules.
  */
 static void
 main_fit_mod_fcgid(fw_conf_t *conf, const fw_listener_t *l)
 {
-    char path[64], comm[32] = "";
-    FILE *f;
+    char parent[32];
 
-    if (l->fd != STDIN_FILENO) {
-        return;
-    }
-    snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getppid());
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return;
-    }
-    if (fgets(comm, sizeof(comm), f) == NULL) {
-        comm[0] = '\0';
-    }
-    fclose(f);
-    comm[strcspn(comm, "\n")] = '\0';
-    if (strcmp(comm, "apache2") != 0 && strcmp(comm, "httpd") != 0) {
+    if (!fw_listen_by_mod_fcgid(l, parent, sizeof(parent))) {
         return;
     }
     if (conf->max_children > 1 || conf->threads > 1) {
@@ -144,7 +150,7 @@ main_fit_mod_fcgid(fw_conf_t *conf, const fw_listener_t *l)
                "started by %s (mod_fcgid): serving one request at a time; "
                "mod_fcgid starts more processes when it needs them "
                "(processes %d and threads %d ignored)",
-               comm, conf->max_children, conf->threads);
+               parent, conf->max_children, conf->threads);
     }
     conf->processes = 1;
     conf->max_children = 1;
@@ -152,193 +158,332 @@ main_fit_mod_fcgid(fw_conf_t *conf, const fw_listener_t *l)
     conf->pm_mode = FW_PM_STATIC;
 }
 
-int
-main(int argc, char **argv)
+/* ---- the mapping: the configuration, as each module is told it ---- */
+/*
+ * Every option reaches its user here and only here: each module owns its
+ * config struct (pyglue's fw_app_config_t, observe's fw_observe_config_t,
+ * serve's fw_worker_config_t, pool's fw_master_config_t) and one function
+ * below fills it from the loaded configuration.  No defaults here: conf
+ * has applied the table's and derived the rest (fw_conf_load,
+ * fw_conf_defaults).  The structs point into conf, which outlives them.
+ */
+
+static void
+map_app(fw_app_config_t *app, const fw_conf_t *c, const char *program,
+        const char *cwd)
 {
-    fw_conf_t conf;
-    fw_master_handover_t handover;
-    fw_listener_t listener = {.fd = -1};
-    fw_privs_t privs;
-    fw_app_config_t app;
-    fw_master_config_t mc;
-    const char *msg;
-    char **envp;
-    char cwd[4096];
-    int cwd_fd, reload, rc, status = 1;
+    memset(app, 0, sizeof(*app));
+    app->program = program;
+    app->home = c->home;
+    app->chdir = cwd;
+    app->pythonpath = (const char *const *)c->pythonpath.items;
+    app->npythonpath = c->pythonpath.n;
+    app->module = c->module;
+    app->callable = c->callable;
+    app->mount = c->mount;
+    app->multithread = c->threads > 1;
+    app->multiprocess = c->max_children > 1;
+    app->log = fw_log_write;
+}
 
-    /* A reload's exec hands the socket and the old workers over. */
-    fw_master_handover_take(&handover);
-    reload = handover.listen_fd >= 0;
-    envp = main_copy_env();
-    cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    memset(&mc, 0, sizeof(mc));
-    memset(&app, 0, sizeof(app));
+static void
+map_observe(fw_observe_config_t *oc, const fw_conf_t *c)
+{
+    memset(oc, 0, sizeof(*oc));
+    oc->status_path = c->status_path;
+    oc->ping_path = c->ping_path;
+    oc->ping_response = c->ping_response;
+    oc->pool = c->pool_name;
+    oc->access_log = c->access_log;
+    oc->harakiri = c->harakiri;
+    oc->slowlog = c->slowlog;
+    oc->threads = c->threads;
+}
 
-    switch (fw_conf_load(&conf, argc, argv, stdout, stderr)) {
+static void
+map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
+{
+    memset(wc, 0, sizeof(*wc));
+    wc->listen_fd = listen_fd;
+    wc->slot = -1; /* set by the master's fork */
+    wc->threads = c->threads;
+    wc->shutdown_timeout = c->worker_shutdown_timeout;
+    wc->logto = c->logto;
+    wc->max_requests = c->max_requests;
+    wc->max_requests_delta = c->max_requests_delta;
+    wc->reload_on_rss = c->reload_on_rss;
+    wc->socket_timeout = c->socket_timeout;
+    wc->keepalive_timeout = c->keepalive_timeout;
+    wc->buffer_size = (size_t)c->buffer_size;
+    wc->limit_post = (unsigned long long)c->limit_post;
+    wc->post_buffering = (size_t)c->post_buffering;
+    wc->max_reqs = c->max_children * c->threads;
+    wc->force_authorizer = c->force_authorizer;
+}
+
+/* app: NULL when the application cannot be loaded (fw_master_config_t). */
+static void
+map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app)
+{
+    const fw_conf_t *c = &m->conf;
+
+    memset(mc, 0, sizeof(*mc));
+    map_worker(&mc->worker, c, m->listener.fd);
+    mc->app = app;
+    mc->lazy_apps = c->lazy_apps;
+    mc->pm = c->pm_mode;
+    mc->max_children = c->max_children;
+    mc->start_servers = c->start_servers;
+    mc->min_spare = c->min_spare;
+    mc->max_spare = c->max_spare;
+    mc->idle_timeout = c->idle_timeout;
+    mc->touch_reload = c->touch_reload.items;
+    mc->ntouch_reload = c->touch_reload.n;
+    mc->argv = m->argv;
+    mc->envp = m->envp;
+    mc->cwd_fd = m->cwd_fd;
+    mc->handover = &m->handover;
+}
+
+/* ---- the steps ---- */
+
+/* What this image starts from: a reload's handover (the socket and the
+ * old workers), the environment and directory a reload execs with. */
+static void
+main_begin(main_t *m, char **argv)
+{
+    memset(m, 0, sizeof(*m));
+    m->argv = argv;
+    m->listener.fd = -1;
+    fw_master_handover_take(&m->handover);
+    m->reload = m->handover.listen_fd >= 0;
+    m->envp = main_copy_env();
+    m->cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * The configuration, or --help, --version, --print-config.  A reload
+ * whose configuration no longer loads goes on with the table's defaults
+ * and *no_app set: the old workers keep serving.  MAIN_GO or the exit
+ * status.
+ */
+static int
+main_load_conf(main_t *m, int argc, bool *no_app)
+{
+    *no_app = false;
+    switch (fw_conf_load(&m->conf, argc, m->argv, stdout, stderr)) {
     case FW_CONF_OK:
         break;
     case FW_CONF_EXIT:
-        fw_conf_free(&conf);
         return 0;
     case FW_CONF_ERROR:
-        if (reload) {
-            goto keep_old_workers;
+        if (!m->reload) {
+            return 2;
         }
-        fw_conf_free(&conf);
-        return 2;
+        fw_conf_free(&m->conf);
+        fw_conf_defaults(&m->conf);
+        *no_app = true;
+        return MAIN_GO;
     }
+    if (m->conf.print_target != FW_PRINT_NONE) {
+        return fw_print_config(&m->conf, stdout, stderr) == 0 ? 0 : 2;
+    }
+    return MAIN_GO;
+}
 
-    if (fw_log_open(conf.logto) < 0) {
-        fprintf(stderr, "fcgi-wsgi: logto %s: %s\n", conf.logto,
+/* The log (a reload keeps the old one if the new cannot be opened) and
+ * systemd's NOTIFY_SOCKET, before Python starts. */
+static int
+main_open_log(main_t *m)
+{
+    if (fw_log_open(m->conf.logto) < 0) {
+        fprintf(stderr, "fcgi-wsgi: logto %s: %s\n", m->conf.logto,
                 strerror(errno));
-        if (!reload) {
-            fw_conf_free(&conf);
+        if (!m->reload) {
             return 2;
         }
     }
     fw_log_set_role("master");
-    fw_notify_init(); /* systemd's NOTIFY_SOCKET, before Python starts */
-    if (envp == NULL) {
+    fw_notify_init();
+    if (m->envp == NULL) {
         fw_log(FW_LOG_ERROR, "out of memory");
-        goto failed;
+        return 1;
     }
+    return MAIN_GO;
+}
 
-    msg = fw_privs_resolve(&privs, conf.uid, conf.gid, conf.chown_socket);
+/* uid, gid, chown-socket resolved, and root refused unless allowed. */
+static int
+main_check_privs(main_t *m)
+{
+    const fw_conf_t *c = &m->conf;
+    const char *msg =
+        fw_privs_resolve(&m->privs, c->uid, c->gid, c->chown_socket);
+
     if (msg == NULL) {
-        msg = fw_privs_check_root(&privs, conf.allow_root);
+        msg = fw_privs_check_root(&m->privs, c->allow_root);
     }
     if (msg != NULL) {
         fprintf(stderr, "fcgi-wsgi: %s\n", msg);
-        if (!reload) {
-            fw_conf_free(&conf);
-            return 2;
-        }
-        goto failed;
+        return 2;
     }
-    if (main_set_env(&conf.env) < 0) {
-        goto failed;
+    return MAIN_GO;
+}
+
+/* env = lines, who may connect (FCGI_WEB_SERVER_ADDRS comes from the
+ * environment), chdir: the process as the application will see it. */
+static int
+main_set_process(main_t *m)
+{
+    const fw_conf_t *c = &m->conf;
+
+    if (main_set_env(&c->env) < 0) {
+        return 1;
     }
-    if (fw_allow_setup(&conf) < 0) { /* after env: FCGI_WEB_SERVER_ADDRS */
-        status = 2;
-        goto failed;
+    if (fw_allow_setup((const char *const *)c->allowed_clients.items,
+                       c->allowed_clients.n) < 0) {
+        return 2;
     }
-    if (conf.chdir != NULL && chdir(conf.chdir) < 0) {
-        fw_log(FW_LOG_ERROR, "chdir %s: %s", conf.chdir, strerror(errno));
-        goto failed;
+    if (c->chdir != NULL && chdir(c->chdir) < 0) {
+        fw_log(FW_LOG_ERROR, "chdir %s: %s", c->chdir, strerror(errno));
+        return 1;
     }
-    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+    if (getcwd(m->cwd, sizeof(m->cwd)) == NULL) {
         fw_log(FW_LOG_ERROR, "getcwd: %s", strerror(errno));
-        goto failed;
+        return 1;
     }
+    return MAIN_GO;
+}
 
-    rc = main_listen(&listener, &conf, &handover);
+/* The listening socket (none: a CGI request), fitted to mod_fcgid, its
+ * owner set; then the pid file and the privileges dropped. */
+static int
+main_open_socket(main_t *m)
+{
+    int rc = main_listen(&m->listener, &m->conf, &m->handover);
+
     if (rc != 0) {
-        status = rc == 2 ? 2 : 1;
-        goto failed;
+        return rc == 2 ? 2 : 1;
     }
-    main_fit_mod_fcgid(&conf, &listener);
-    if (!reload && listener.unix_path[0] != '\0' &&
-        fw_privs_chown_socket(&privs, listener.unix_path) < 0) {
-        goto failed;
+    main_fit_mod_fcgid(&m->conf, &m->listener);
+    if (!m->reload && m->listener.unix_path[0] != '\0' &&
+        fw_privs_chown_socket(&m->privs, m->listener.unix_path) < 0) {
+        return 1;
     }
-    if (conf.pidfile != NULL && fw_pidfile_write(conf.pidfile) < 0 &&
-        !reload) {
-        goto failed;
+    if (m->conf.pidfile != NULL && fw_pidfile_write(m->conf.pidfile) < 0 &&
+        !m->reload) {
+        return 1;
     }
-    if (fw_privs_drop(&privs) < 0) {
-        goto failed;
+    if (fw_privs_drop(&m->privs) < 0) {
+        return 1;
     }
-    if (fw_scoreboard_create(2 * conf.max_children, conf.threads) < 0) {
-        goto failed;
-    }
-    if (fw_observe_setup(&conf, listener.fd) < 0) {
-        goto failed;
-    }
+    return MAIN_GO;
+}
 
-    app.program = argv[0];
-    app.home = conf.home;
-    app.chdir = cwd;
-    app.pythonpath = (const char *const *)conf.pythonpath.items;
-    app.npythonpath = conf.pythonpath.n;
-    app.module = conf.module;
-    app.callable = conf.callable;
-    app.mount = conf.mount;
-    app.multithread = conf.threads > 1;
-    app.multiprocess = conf.max_children > 1;
-    app.log = fw_log_write;
-    if (listener.fd < 0) { /* a CGI request (bridge/cgi.c): serve, exit */
-        status = fw_cgi_serve(&app);
-        goto done;
+/* The status and ping pages, the access log, harakiri and slowlog. */
+static int
+main_setup_observe(main_t *m)
+{
+    fw_observe_config_t oc;
+
+    map_observe(&oc, &m->conf);
+    return fw_observe_setup(&oc, m->listener.fd) < 0 ? 1 : MAIN_GO;
+}
+
+/*
+ * Everything before the application: each step MAIN_GO or the exit
+ * status of a start that failed.
+ */
+static int
+main_prepare(main_t *m)
+{
+    int rc = main_open_log(m);
+
+    if (rc == MAIN_GO) {
+        rc = main_check_privs(m);
     }
-
-    mc.app = &app;
-    mc.worker.threads = conf.threads;
-    mc.worker.shutdown_timeout = conf.worker_shutdown_timeout;
-    mc.worker.logto = conf.logto;
-    mc.worker.max_requests = conf.max_requests;
-    mc.worker.max_requests_delta = conf.max_requests_delta;
-    mc.worker.reload_on_rss = conf.reload_on_rss;
-    mc.worker.socket_timeout = conf.socket_timeout;
-    mc.worker.keepalive_timeout = conf.keepalive_timeout;
-    mc.worker.buffer_size = (size_t)conf.buffer_size;
-    mc.worker.limit_post = (unsigned long long)conf.limit_post;
-    mc.worker.post_buffering = (size_t)conf.post_buffering;
-    mc.worker.max_reqs = conf.max_children * conf.threads;
-    mc.worker.force_authorizer = conf.force_authorizer;
-    mc.lazy_apps = conf.lazy_apps;
-    mc.pm = conf.pm_mode;
-    mc.max_children = conf.max_children;
-    mc.start_servers = conf.start_servers;
-    mc.min_spare = conf.min_spare;
-    mc.max_spare = conf.max_spare;
-    mc.idle_timeout = conf.idle_timeout;
-    mc.touch_reload = conf.touch_reload.items;
-    mc.ntouch_reload = conf.touch_reload.n;
-    goto run;
-
-keep_old_workers:
-    /* A reload whose configuration no longer loads: keep the socket
-     * open and the old workers serving; fork nothing. */
-    fw_log_set_role("master");
-    fw_conf_free(&conf);
-    memset(&conf, 0, sizeof(conf));
-    conf.threads = 1;
-    conf.worker_shutdown_timeout = 30;
-    conf.max_children = 1;
-
-failed:
-    if (!reload) {
-        goto done;
+    if (rc == MAIN_GO) {
+        rc = main_set_process(m);
     }
-    if (listener.fd < 0 &&
-        fw_listen_adopt(&listener, handover.listen_fd,
-                        conf.listen.kind == FW_SOCK_UNIX ? conf.listen.path
-                                                         : NULL) < 0) {
-        goto done;
+    if (rc == MAIN_GO) {
+        rc = main_open_socket(m);
     }
-    mc.app = NULL;
-    mc.worker.threads = conf.threads > 0 ? conf.threads : 1;
-    mc.worker.shutdown_timeout =
-        conf.worker_shutdown_timeout > 0 ? conf.worker_shutdown_timeout : 30;
-    mc.worker.logto = conf.logto;
-    mc.max_children = conf.max_children > 0 ? conf.max_children : 1;
+    if (rc == MAIN_GO) {
+        rc = main_setup_observe(m);
+    }
+    return rc;
+}
 
-run:
-    mc.worker.listen_fd = listener.fd;
-    mc.worker.slot = -1;
-    mc.argv = argv;
-    mc.envp = envp;
-    mc.cwd_fd = cwd_fd;
-    mc.handover = &handover;
+/* Serves: one CGI request when nothing listens, else the pool (app NULL:
+ * none is forked).  The exit status. */
+static int
+main_serve(main_t *m, bool no_app)
+{
+    fw_app_config_t app;
+    fw_master_config_t mc;
+    int status;
+
+    map_app(&app, &m->conf, m->argv[0], m->cwd);
+    if (!no_app && m->listener.fd < 0) { /* serve/cgi.c: serve, exit */
+        return fw_cgi_serve(&app);
+    }
+    map_master(&mc, m, no_app ? NULL : &app);
     status = fw_master_run(&mc);
     fw_log(FW_LOG_INFO, "stopped");
+    return status;
+}
 
-done:
-    if (conf.pidfile != NULL) {
-        fw_pidfile_remove(conf.pidfile);
+/*
+ * A reload that cannot start the application (its configuration, or a
+ * step of main_prepare, failed): the socket stays open and the old
+ * workers keep serving; the master forks nothing.  The exit status.
+ */
+static int
+main_keep_old_workers(main_t *m)
+{
+    const fw_conf_t *c = &m->conf;
+
+    fw_log_set_role("master");
+    if (m->listener.fd < 0 &&
+        fw_listen_adopt(&m->listener, m->handover.listen_fd,
+                        c->listen.kind == FW_SOCK_UNIX ? c->listen.path
+                                                       : NULL) < 0) {
+        return 1;
     }
-    fw_listen_close(&listener);
-    fw_master_handover_free(&handover);
-    fw_conf_free(&conf);
+    return main_serve(m, true);
+}
+
+static void
+main_end(main_t *m)
+{
+    if (m->conf.pidfile != NULL) {
+        fw_pidfile_remove(m->conf.pidfile);
+    }
+    fw_listen_close(&m->listener);
+    fw_master_handover_free(&m->handover);
+    fw_conf_free(&m->conf);
+}
+
+int
+main(int argc, char **argv)
+{
+    main_t m;
+    bool no_app;
+    int status;
+
+    main_begin(&m, argv);
+    status = main_load_conf(&m, argc, &no_app);
+    if (status == MAIN_GO && !no_app) {
+        status = main_prepare(&m);
+        if (status == MAIN_GO) {
+            status = main_serve(&m, false);
+        } else if (m.reload) {
+            no_app = true;
+        }
+    }
+    if (no_app) {
+        status = main_keep_old_workers(&m);
+    }
+    main_end(&m);
     return status;
 }

@@ -38,6 +38,16 @@ typedef enum {
     FW_PM_ONDEMAND    /* none until a connection waits; idle-timeout */
 } fw_pm_e;
 
+/* print-config: the text --print-config prints (deploy/print_config.c). */
+typedef enum {
+    FW_PRINT_NONE = 0,      /* serve: print nothing */
+    FW_PRINT_NGINX,         /* a server block for nginx */
+    FW_PRINT_APACHE,        /* mod_proxy_fcgi lines for Apache */
+    FW_PRINT_LIGHTTPD,      /* mod_fastcgi lines for lighttpd */
+    FW_PRINT_SYSTEMD,       /* the .service */
+    FW_PRINT_SYSTEMD_SOCKET /* the .socket (socket activation) */
+} fw_print_target_e;
+
 typedef struct {
     /* as written by the user */
     char *socket;
@@ -71,17 +81,18 @@ typedef struct {
     char *gid;
     char *chown_socket; /* USER[:GROUP] */
 
-    /* roles and deployment (bridge/fcgi_io.c, conf/print_config.c) */
+    /* roles and deployment (bridge/wire/, deploy/print_config.c) */
     char *role;              /* "auto" (each request's) or "authorizer" */
     fw_strlist_t static_map; /* "URLPREFIX=DIR": for --print-config only */
-    char *print_config;      /* print this target's config, then exit */
+    char *print_config;      /* print this target's config, then exit
+                                (as c->print_target after the checks) */
 
-    /* seeing inside (bridge/observe.h) */
+    /* seeing inside (bridge/observe/observe.h) */
     char *access_log;    /* NULL: no access log */
     char *status_path;   /* NULL: no status page */
     char *ping_path;     /* NULL: no ping page */
     char *ping_response; /* default "pong" */
-    char *pool_name;     /* NULL: the module's name */
+    char *pool_name;     /* after the checks: the module's if not given */
     int harakiri;        /* seconds; 0: off */
     int slowlog;         /* seconds; 0: off */
 
@@ -101,6 +112,11 @@ typedef struct {
     bool force_authorizer; /* role = authorizer */
     fw_sockaddr_conf_t listen;
     fw_pm_e pm_mode;
+    fw_print_target_e print_target; /* print-config */
+
+    /* per option table row: set by the user, not a default (for
+       fw_conf_given_args); owned, released by fw_conf_free */
+    bool *given;
 } fw_conf_t;
 
 typedef enum {
@@ -117,13 +133,37 @@ typedef enum {
  * "fcgi-wsgi: --key: message"), one line each.
  * c needs no initialisation: it is cleared and given its defaults first.
  * Whatever the result, release c with fw_conf_free afterwards.  --help and
- * --version print to out and return FW_CONF_EXIT.
+ * --version print to out and return FW_CONF_EXIT.  --print-config is only
+ * checked and stored (c->print_target): the caller prints the text
+ * (deploy/print_config.h).
  */
 fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out,
                               FILE *err);
 
 /* Releases everything fw_conf_load allocated; c may be half filled. */
 void fw_conf_free(fw_conf_t *c);
+
+/*
+ * Fills c with the option table's defaults alone, as a command line with
+ * no options would (the pool's sizes derived as the checks derive them),
+ * without the module a load requires: for a master that serves no
+ * application (a reload whose configuration no longer loads).  Release
+ * with fw_conf_free.
+ */
+void fw_conf_defaults(fw_conf_t *c);
+
+/*
+ * The options the user gave to fw_conf_load (not the defaults), written
+ * back as a command line that loads to the same configuration: in table
+ * order under canonical names, "--name" then "value" (sizes in bytes, a
+ * mode in octal), a boolean as one word "--name=true"; module always, and
+ * callable when not "application".  Names in skip (NULL-terminated) are
+ * left out.  Appends to out (malloc'd strings; release with
+ * fw_conf_strlist_free).
+ */
+void fw_conf_given_args(const fw_conf_t *c, const char *const *skip,
+                        fw_strlist_t *out);
+void fw_conf_strlist_free(fw_strlist_t *l);
 
 /* Prints --help: every option with its default and one line of meaning. */
 void fw_conf_usage(FILE *out);

@@ -301,6 +301,69 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
         st, "expected static, dynamic or ondemand, got '%s'", value);
 }
 
+/*
+ * print-config = nginx | apache | lighttpd | systemd | systemd-socket: the
+ * text deploy/print_config.c prints, as c->print_target.
+ */
+const char *
+fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
+{
+    static const char *const targets[] = {
+        NULL, "nginx", "apache", "lighttpd", "systemd", "systemd-socket"};
+
+    (void)keep;
+    for (size_t i = 1; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        if (strcmp(value, targets[i]) == 0) {
+            st->c->print_target = (fw_print_target_e)i;
+            return NULL;
+        }
+    }
+    return fw_conf_table_msg(st,
+                             "expected nginx, apache, lighttpd, systemd or "
+                             "systemd-socket, got '%s'",
+                             value);
+}
+
+/*
+ * static-map = /URLPREFIX=DIR (uWSGI's form), for --print-config: text
+ * that goes into a web server's config, so no quotes, backslashes or
+ * control characters, and a path that fits (4096 bytes).
+ */
+const char *
+fw_conf_check_static_map(fw_conf_state_t *st, const char *value, char **keep)
+{
+    const char *eq = strchr(value, '=');
+    size_t prefix_len = eq != NULL ? (size_t)(eq - value) : 0;
+
+    (void)keep;
+    if (eq == NULL || value[0] != '/' || eq[1] == '\0') {
+        return fw_conf_table_msg(st,
+                                 "expected /URLPREFIX=DIR, such as "
+                                 "/static/=/srv/app/static, got '%s'",
+                                 value);
+    }
+    if (strspn(value, "/") >= prefix_len) {
+        return fw_conf_table_msg(st,
+                                 "a URL prefix of / would hide the "
+                                 "application, got '%s'",
+                                 value);
+    }
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' ||
+            *p == 0x7f) {
+            return fw_conf_table_msg(st,
+                                     "control characters, quotes and "
+                                     "backslashes cannot go into a web "
+                                     "server's config, got '%s'",
+                                     value);
+        }
+    }
+    if (strlen(value) >= 4096) {
+        return "too long";
+    }
+    return NULL;
+}
+
 /* Clears the bits of a past its first prefix bits (nbytes long). */
 static void
 cidr_mask(unsigned char *a, size_t nbytes, int prefix)
@@ -429,7 +492,7 @@ fw_conf_check_allowed_clients(fw_conf_state_t *st, const char *value,
 static bool
 given(fw_conf_state_t *st, const char *name)
 {
-    return st->given[fw_conf_table_find(name) - fw_conf_table_rows];
+    return st->c->given[fw_conf_table_find(name) - fw_conf_table_rows];
 }
 
 /*
@@ -440,8 +503,8 @@ given(fw_conf_state_t *st, const char *name)
  * min-spare) and min-spare <= start-servers <= max-spare (default: halfway).
  * Fills the derived values; prints one line and returns -1 on a misfit.
  */
-static int
-check_pool(fw_conf_state_t *st)
+int
+fw_conf_check_pool(fw_conf_state_t *st)
 {
     fw_conf_t *c = st->c;
 
@@ -525,7 +588,7 @@ check_php_fcgi_children(fw_conf_state_t *st)
     const char *msg;
 
     if (value == NULL || value[0] == '\0' ||
-        st->given[processes - fw_conf_table_rows]) {
+        st->c->given[processes - fw_conf_table_rows]) {
         return 0;
     }
     if (value[strspn(value, "0")] == '\0') {
@@ -545,8 +608,9 @@ check_php_fcgi_children(fw_conf_state_t *st)
  * The checks of the whole, once every file and option is in: a module is
  * given (by module, or by mount = /PREFIX=MODULE), and its ":callable"
  * part agrees with callable; PHP_FCGI_CHILDREN applies if processes was
- * not given; the pool's sizes fit (check_pool).  Prints one line to
- * st->err and returns -1, or returns 0.
+ * not given; the pool's sizes fit (fw_conf_check_pool); pool-name is the
+ * module's when not given.  Prints one line to st->err and returns -1, or
+ * returns 0.
  */
 int
 fw_conf_check_all(fw_conf_state_t *st)
@@ -554,7 +618,7 @@ fw_conf_check_all(fw_conf_state_t *st)
     fw_conf_t *c = st->c;
     const fw_opt_t *callable = fw_conf_table_find("callable");
 
-    if (check_php_fcgi_children(st) < 0 || check_pool(st) < 0) {
+    if (check_php_fcgi_children(st) < 0 || fw_conf_check_pool(st) < 0) {
         return -1;
     }
 
@@ -574,7 +638,7 @@ fw_conf_check_all(fw_conf_state_t *st)
         return -1;
     }
     if (st->module_callable != NULL) {
-        if (st->given[callable - fw_conf_table_rows] &&
+        if (st->c->given[callable - fw_conf_table_rows] &&
             strcmp(c->callable, st->module_callable) != 0) {
             fprintf(st->err,
                     "fcgi-wsgi: callable = %s disagrees with module = "
@@ -585,6 +649,9 @@ fw_conf_check_all(fw_conf_state_t *st)
         free(c->callable);
         c->callable = st->module_callable;
         st->module_callable = NULL;
+    }
+    if (c->pool_name == NULL) {
+        c->pool_name = conf_strdup(c->module);
     }
     return 0;
 }

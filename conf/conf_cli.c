@@ -5,7 +5,6 @@
  * line are read first, so the other options override them.
  */
 #include "conf/conf_int.h"
-#include "conf/print_config.h"
 
 /* One option of the command line, found in the table. */
 typedef struct {
@@ -174,20 +173,31 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     st.c = c;
     st.out = out;
     st.err = err;
-    st.given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*st.given)));
+    c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
     fw_conf_table_defaults(&st);
 
     rc = cli_load(&st, argc, argv);
     if (rc == FW_CONF_OK && fw_conf_check_all(&st) < 0) {
         rc = FW_CONF_ERROR;
     }
-    if (rc == FW_CONF_OK && c->print_config != NULL) {
-        rc = fw_print_config(&st) == 0 ? FW_CONF_EXIT : FW_CONF_ERROR;
-    }
     fflush(out);
     fflush(err);
-    free(st.given);
     free(st.module_callable);
     free(st.mount_module);
     return rc;
+}
+
+void
+fw_conf_defaults(fw_conf_t *c)
+{
+    fw_conf_state_t st;
+
+    memset(c, 0, sizeof(*c));
+    memset(&st, 0, sizeof(st));
+    st.c = c;
+    st.out = stdout;
+    st.err = stderr;
+    c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
+    fw_conf_table_defaults(&st);
+    (void)fw_conf_check_pool(&st); /* the defaults fit */
 }

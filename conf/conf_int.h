@@ -70,7 +70,6 @@ struct fw_conf_state {
     fw_conf_t *c;
     FILE *out;
     FILE *err;
-    bool *given;           /* per table row: set by the user, not default */
     char *module_callable; /* the ":callable" part of the last module */
     char *mount_module;    /* the module part of mount = /app=pkg.mod */
     int ini_depth;         /* ini files being read, one inside another */
@@ -110,6 +109,11 @@ const char *fw_conf_check_url_path(fw_conf_state_t *st, const char *value,
                                    char **keep);
 const char *fw_conf_check_allowed_clients(fw_conf_state_t *st,
                                           const char *value, char **keep);
+const char *fw_conf_check_print_config(fw_conf_state_t *st, const char *value,
+                                       char **keep);
+const char *fw_conf_check_static_map(fw_conf_state_t *st, const char *value,
+                                     char **keep);
+int fw_conf_check_pool(fw_conf_state_t *st);
 int fw_conf_check_all(fw_conf_state_t *st);
 
 /* The checked allocator: out of memory ends the program, with a line. */

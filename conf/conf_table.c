@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #include "conf/conf_int.h"
-#include "conf/print_config.h"
 
 #define FIELD(f) .field = true, .off = offsetof(fw_conf_t, f)
 #define FW_MIB (1024LL * 1024)
@@ -352,13 +351,13 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "static-map",
      .type = FW_OPT_LIST,
      FIELD(static_map),
-     .check = fw_print_config_check_static_map,
+     .check = fw_conf_check_static_map,
      .metavar = "URL=DIR",
      .help = "print-config: DIR served at URL"},
     {.name = "print-config",
      .type = FW_OPT_STR,
      FIELD(print_config),
-     .check = fw_print_config_check_target,
+     .check = fw_conf_check_print_config,
      .metavar = "TARGET",
      .help = "print a web server/systemd config"},
     {.name = "ini",
@@ -767,7 +766,7 @@ fw_conf_table_set(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
     const char *msg = set_value(st, opt, value);
 
     if (msg == NULL) {
-        st->given[opt - fw_conf_table_rows] = true;
+        st->c->given[opt - fw_conf_table_rows] = true;
     }
     return msg;
 }
@@ -806,14 +805,104 @@ fw_conf_free(fw_conf_t *c)
             free(*slot);
             *slot = NULL;
         } else if (opt->type == FW_OPT_LIST) {
-            fw_strlist_t *l = field_of(c, opt);
+            fw_conf_strlist_free(field_of(c, opt));
+        }
+    }
+    free(c->given);
+    c->given = NULL;
+}
+
+void
+fw_conf_strlist_free(fw_strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i]);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static bool
+is_one_of(const char *name, const char *const *names)
+{
+    for (; names != NULL && *names != NULL; names++) {
+        if (strcmp(name, *names) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+args_add_opt(fw_strlist_t *a, const char *name, const char *value)
+{
+    char flag[80];
+
+    snprintf(flag, sizeof(flag), "--%s", name);
+    list_append(a, conf_strdup(flag));
+    list_append(a, conf_strdup(value));
+}
+
+void
+fw_conf_given_args(const fw_conf_t *c, const char *const *skip,
+                   fw_strlist_t *out)
+{
+    char num[32];
+
+    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
+        const fw_opt_t *opt = &fw_conf_table_rows[i];
+        const void *field = (const char *)c + opt->off;
+
+        if (strcmp(opt->name, "module") == 0) {
+            args_add_opt(out, "module", c->module);
+            if (c->callable != NULL &&
+                strcmp(c->callable, "application") != 0) {
+                args_add_opt(out, "callable", c->callable);
+            }
+            continue;
+        }
+        if (c->given == NULL || !c->given[i] || !opt->field ||
+            is_one_of(opt->name, skip)) {
+            continue;
+        }
+        switch (opt->type) {
+        case FW_OPT_STR:
+            if (*(char *const *)field != NULL) {
+                args_add_opt(out, opt->name, *(char *const *)field);
+            }
+            break;
+        case FW_OPT_LIST: {
+            const fw_strlist_t *l = field;
 
             for (size_t j = 0; j < l->n; j++) {
-                free(l->items[j]);
+                args_add_opt(out, opt->name, l->items[j]);
             }
-            free(l->items);
-            l->items = NULL;
-            l->n = 0;
+            break;
+        }
+        case FW_OPT_INT:
+            snprintf(num, sizeof(num), "%d", *(const int *)field);
+            args_add_opt(out, opt->name, num);
+            break;
+        case FW_OPT_SIZE:
+            snprintf(num, sizeof(num), "%lld", *(const long long *)field);
+            args_add_opt(out, opt->name, num);
+            break;
+        case FW_OPT_MODE:
+            snprintf(num, sizeof(num), "%03o", *(const unsigned *)field);
+            args_add_opt(out, opt->name, num);
+            break;
+        case FW_OPT_BOOL: {
+            /* one word: a boolean given bare takes no "true" after it */
+            char word[96];
+
+            snprintf(word, sizeof(word), "--%s=%s", opt->name,
+                     *(const bool *)field ? "true" : "false");
+            list_append(out, conf_strdup(word));
+            break;
+        }
+        default:
+            break;
         }
     }
 }

@@ -101,7 +101,7 @@ allow_add_list(const char *list, const char *source)
 }
 
 int
-fw_allow_setup(const fw_conf_t *conf)
+fw_allow_setup(const char *const *clients, size_t nclients)
 {
     const char *env = getenv(ALLOW_ENV);
     size_t cap = 0;
@@ -110,8 +110,8 @@ fw_allow_setup(const fw_conf_t *conf)
     if (env != NULL && env[strspn(env, " \t")] == '\0') {
         env = NULL; /* empty: as unset */
     }
-    for (size_t i = 0; i < conf->allowed_clients.n; i++) {
-        cap += allow_count(conf->allowed_clients.items[i]);
+    for (size_t i = 0; i < nclients; i++) {
+        cap += allow_count(clients[i]);
     }
     if (env != NULL) {
         cap += allow_count(env);
@@ -124,9 +124,8 @@ fw_allow_setup(const fw_conf_t *conf)
         fw_log(FW_LOG_ERROR, "allowed-clients: out of memory");
         return -1;
     }
-    for (size_t i = 0; i < conf->allowed_clients.n; i++) {
-        if (allow_add_list(conf->allowed_clients.items[i], "allowed-clients") <
-            0) {
+    for (size_t i = 0; i < nclients; i++) {
+        if (allow_add_list(clients[i], "allowed-clients") < 0) {
             fw_allow_free();
             return -1;
         }

@@ -113,19 +113,12 @@ check(const char *text)
 static int
 setup_with(const char *const *items)
 {
-    fw_conf_t conf;
-    char *copies[8];
-    int rc;
+    size_t n = 0;
 
-    memset(&conf, 0, sizeof(conf));
-    while (items != NULL && items[conf.allowed_clients.n] != NULL) {
-        assert_true(conf.allowed_clients.n < 8);
-        copies[conf.allowed_clients.n] = (char *)items[conf.allowed_clients.n];
-        conf.allowed_clients.n++;
+    while (items != NULL && items[n] != NULL) {
+        n++;
     }
-    conf.allowed_clients.items = copies;
-    rc = fw_allow_setup(&conf);
-    return rc;
+    return fw_allow_setup(items, n);
 }
 
 /* ---- the log ---- */

@@ -557,12 +557,13 @@ static const ok_case_t ok_cases[] = {
      NULL,
      {"{ini}", "--module", "other.wsgi"},
      {"mount=/app", "module=other.wsgi", "callable=application"}},
-    {"seeing inside: off by default, ping answers pong",
+    {"seeing inside: off by default, ping answers pong, pool named after "
+     "the module",
      NULL,
      NULL,
      {"--module", "a"},
      {"harakiri=0", "slowlog=0", "status_path=(null)", "ping_path=(null)",
-      "ping_response=pong", "pool_name=(null)", "access_log=(null)"}},
+      "ping_response=pong", "pool_name=a", "access_log=(null)"}},
     {"seeing inside: every option, from an ini file",
      "[uwsgi]\nmodule = a\nharakiri = 30\nharakiri-verbose = true\n"
      "slowlog = 5\nstatus-path = /fcgi-status\nping-path = /ping\n"
@@ -1730,13 +1731,13 @@ test_parse_cidr(void **state)
 }
 
 /*
- * --print-config writes the options given back as a command line that
- * loads: sizes in bytes, booleans as one word (--allow-root=true: a bare
- * boolean takes no "true" after it), the root note only without a uid or
- * allow-root.
+ * fw_conf_given_args writes the options given back as a command line that
+ * loads (what --print-config prints): sizes in bytes, booleans as one word
+ * (--allow-root=true: a bare boolean takes no "true" after it), the names
+ * in skip left out, defaults never written.
  */
 static void
-test_print_config_writes_back(void **state)
+test_given_args_write_back(void **state)
 {
     const char *args[] = {"--print-config",
                           "systemd",
@@ -1755,55 +1756,66 @@ test_print_config_writes_back(void **state)
                           "--socket-timeout",
                           "5",
                           NULL};
-    const char *plain[] = {
-        "--print-config", "systemd", "--socket", "127.0.0.1:9000",
-        "--module",       "a",       NULL};
-    const char *line;
-    char exec[1024];
+    const char *const skip[] = {"print-config", "socket", NULL};
     const char *words[24];
-    int n = 0;
+    char line[1024] = "";
+    fw_strlist_t l = {0};
     run_t r;
     run_t again;
 
     (void)state;
     run_args(&r, args);
-    expect_str("print-config", "stderr", "", r.err);
-    assert_int_equal(r.rc, FW_CONF_EXIT);
-    line = strstr(r.out, "\nExecStart=");
-    assert_non_null(line);
-    snprintf(exec, sizeof(exec), "%.*s", (int)strcspn(line + 11, "\n"),
-             line + 11);
-    if (strstr(exec, " --module a --lazy-apps=false --allow-root=true "
-                     "--socket-timeout 5 --buffer-size 32768 --limit-post "
-                     "1073741824 --allowed-clients 10.0.0.0/8,::1") == NULL) {
-        print_error("ExecStart: %s\n", exec);
-        fail();
+    expect_str("given args", "stderr", "", r.err);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_int_equal(r.c.print_target, FW_PRINT_SYSTEMD);
+    fw_conf_given_args(&r.c, skip, &l);
+    assert_true(l.n < 24);
+    for (size_t i = 0; i < l.n; i++) {
+        strcat(line, i > 0 ? " " : "");
+        strcat(line, l.items[i]);
+        words[i] = l.items[i];
     }
-    assert_null(strstr(r.out, "refuses to serve as root"));
+    words[l.n] = NULL;
+    expect_str("given args", "command line",
+               "--module a --lazy-apps=false --allow-root=true "
+               "--socket-timeout 5 --buffer-size 32768 --limit-post "
+               "1073741824 --allowed-clients 10.0.0.0/8,::1",
+               line);
 
     /* the words load, with the same values */
-    for (char *w = strtok(exec, " "); w != NULL && n < 23;
-         w = strtok(NULL, " ")) {
-        words[n++] = w;
-    }
-    words[n] = NULL;
-    run_args(&again, words + 1);
-    expect_str("the printed command line", "stderr", "", again.err);
+    run_args(&again, words);
+    expect_str("the written command line", "stderr", "", again.err);
     assert_int_equal(again.rc, FW_CONF_OK);
     assert_true(again.c.allow_root);
+    assert_false(again.c.lazy_apps);
     assert_int_equal(again.c.buffer_size, 32768);
     assert_int_equal(again.c.limit_post, 1073741824LL);
     assert_int_equal(again.c.socket_timeout, 5);
+    assert_int_equal(again.c.print_target, FW_PRINT_NONE);
     run_done(&again);
+    fw_conf_strlist_free(&l);
     run_done(&r);
+}
 
-    run_args(&r, plain);
-    assert_int_equal(r.rc, FW_CONF_EXIT);
-    assert_non_null(strstr(r.out, "# fcgi-wsgi refuses to serve as root: "
-                                  "set the user here (or uid =, or\n"
-                                  "# allow-root = true to run as root "
-                                  "anyway)\n# User=www-data\n"));
-    run_done(&r);
+/*
+ * fw_conf_defaults: the table's defaults, the pool's sizes derived (a
+ * master without an application sizes its scoreboard from them).
+ */
+static void
+test_defaults_alone(void **state)
+{
+    fw_conf_t c;
+
+    (void)state;
+    fw_conf_defaults(&c);
+    assert_int_equal(c.processes, 1);
+    assert_int_equal(c.max_children, 1);
+    assert_int_equal(c.threads, 1);
+    assert_int_equal(c.worker_shutdown_timeout, 30);
+    assert_int_equal(c.pm_mode, FW_PM_STATIC);
+    assert_string_equal(c.callable, "application");
+    assert_null(c.module);
+    fw_conf_free(&c);
 }
 
 /* ---- the group ---- */
@@ -1881,7 +1893,8 @@ main(void)
         cmocka_unit_test(test_load_clears),
         cmocka_unit_test(test_php_fcgi_children),
         cmocka_unit_test(test_parse_cidr),
-        cmocka_unit_test(test_print_config_writes_back),
+        cmocka_unit_test(test_given_args_write_back),
+        cmocka_unit_test(test_defaults_alone),
     };
     size_t n_ok = sizeof(ok_cases) / sizeof(ok_cases[0]);
     size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);

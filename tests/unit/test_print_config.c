@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
+#include "deploy/print_config.h"
 
 #define MAX_ARGS 32
 
@@ -29,7 +30,11 @@ typedef struct {
 
 static char cwd[4096];
 
-/* fw_conf_load on "fcgi-wsgi" + the NULL-ended args. */
+/*
+ * What main does with "fcgi-wsgi" + the NULL-ended args: fw_conf_load,
+ * then, when print-config is set, fw_print_config: FW_CONF_EXIT when it
+ * printed, FW_CONF_ERROR when it could not.
+ */
 static void
 run(run_t *r, const char *const *args)
 {
@@ -48,6 +53,10 @@ run(run_t *r, const char *const *args)
     }
     argv[argc] = NULL;
     r->rc = fw_conf_load(&r->c, argc, argv, out, err);
+    if (r->rc == FW_CONF_OK && r->c.print_target != FW_PRINT_NONE) {
+        r->rc = fw_print_config(&r->c, out, err) == 0 ? FW_CONF_EXIT
+                                                      : FW_CONF_ERROR;
+    }
     assert_int_equal(fclose(out), 0);
     assert_int_equal(fclose(err), 0);
 }
@@ -294,6 +303,35 @@ test_systemd_service(void **state)
     run_done(&r);
 }
 
+/*
+ * The root note: only without a uid or allow-root; allow-root is written
+ * back as one word.
+ */
+static void
+test_systemd_root_note(void **state)
+{
+    const char *root[] = {"--print-config", "systemd",  "--socket",
+                          "127.0.0.1:9000", "--module", "a",
+                          "--allow-root",   NULL};
+    const char *plain[] = {
+        "--print-config", "systemd", "--socket", "127.0.0.1:9000",
+        "--module",       "a",       NULL};
+    run_t r;
+
+    (void)state;
+    run_ok(&r, root);
+    assert_non_null(strstr(r.out, " --module a --allow-root=true\n"));
+    assert_null(strstr(r.out, "refuses to serve as root"));
+    run_done(&r);
+
+    run_ok(&r, plain);
+    assert_non_null(strstr(r.out, "# fcgi-wsgi refuses to serve as root: "
+                                  "set the user here (or uid =, or\n"
+                                  "# allow-root = true to run as root "
+                                  "anyway)\n# User=www-data\n"));
+    run_done(&r);
+}
+
 static void
 test_systemd_socket(void **state)
 {
@@ -445,6 +483,7 @@ main(void)
         cmocka_unit_test(test_apache),
         cmocka_unit_test(test_lighttpd),
         cmocka_unit_test(test_systemd_service),
+        cmocka_unit_test(test_systemd_root_note),
         cmocka_unit_test(test_systemd_socket),
         cmocka_unit_test(test_ini_written_back),
         cmocka_unit_test(test_errors),

@@ -1,5 +1,6 @@
 /*
- * print_config.c: --print-config.  Each target is one function that
+ * print_config.c: --print-config (deploy/: how fcgi-wsgi is deployed
+ * behind a web server or under systemd).  Each target is one function that
  * prints a file's text from the loaded configuration; the options given
  * are written back as a command line (table order, canonical names), so
  * that the text says how fcgi-wsgi itself runs.  Only formatting: the one
@@ -7,24 +8,15 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf/print_config.h"
+#include "deploy/print_config.h"
 
 #define PC_PATH_MAX 4096
-
-typedef enum {
-    TARGET_NGINX = 0,
-    TARGET_APACHE,
-    TARGET_LIGHTTPD,
-    TARGET_SYSTEMD,       /* the .service */
-    TARGET_SYSTEMD_SOCKET /* the .socket */
-} target_e;
-
-static const char *const target_names[] = {"nginx", "apache", "lighttpd",
-                                           "systemd", "systemd-socket"};
-#define TARGET_COUNT (sizeof(target_names) / sizeof(target_names[0]))
 
 /* One static-map entry, made absolute and without trailing slashes. */
 typedef struct {
@@ -33,16 +25,11 @@ typedef struct {
     bool is_file;             /* DIR names a file: an exact URL */
 } static_entry_t;
 
-/* The command line, as argv strings (malloc'd). */
-typedef struct {
-    char **v;
-    size_t n;
-} args_t;
-
 /* What every target needs, worked out once. */
 typedef struct {
     const fw_conf_t *c;
     FILE *out;
+    FILE *err;
     char app_dir[PC_PATH_MAX]; /* chdir made absolute (or the cwd) */
     char cwd[PC_PATH_MAX];
     char socket_path[PC_PATH_MAX]; /* FW_SOCK_UNIX: absolute */
@@ -50,61 +37,6 @@ typedef struct {
     static_entry_t *statics;
     size_t nstatics;
 } pc_t;
-
-/* ---- checks ------------------------------------------------------------ */
-
-const char *
-fw_print_config_check_target(fw_conf_state_t *st, const char *value,
-                             char **keep)
-{
-    (void)keep;
-    for (size_t i = 0; i < TARGET_COUNT; i++) {
-        if (strcmp(value, target_names[i]) == 0) {
-            return NULL;
-        }
-    }
-    return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, systemd or "
-                             "systemd-socket, got '%s'",
-                             value);
-}
-
-/* static-map = /URLPREFIX=DIR (uWSGI's form). */
-const char *
-fw_print_config_check_static_map(fw_conf_state_t *st, const char *value,
-                                 char **keep)
-{
-    const char *eq = strchr(value, '=');
-    size_t prefix_len = eq != NULL ? (size_t)(eq - value) : 0;
-
-    (void)keep;
-    if (eq == NULL || value[0] != '/' || eq[1] == '\0') {
-        return fw_conf_table_msg(st,
-                                 "expected /URLPREFIX=DIR, such as "
-                                 "/static/=/srv/app/static, got '%s'",
-                                 value);
-    }
-    if (strspn(value, "/") >= prefix_len) {
-        return fw_conf_table_msg(st,
-                                 "a URL prefix of / would hide the "
-                                 "application, got '%s'",
-                                 value);
-    }
-    for (const char *p = value; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' ||
-            *p == 0x7f) {
-            return fw_conf_table_msg(st,
-                                     "control characters, quotes and "
-                                     "backslashes cannot go into a web "
-                                     "server's config, got '%s'",
-                                     value);
-        }
-    }
-    if (strlen(value) >= PC_PATH_MAX) {
-        return "too long";
-    }
-    return NULL;
-}
 
 /* ---- paths ------------------------------------------------------------- */
 
@@ -245,114 +177,6 @@ put_systemd(FILE *out, const char *s)
     }
 }
 
-/* ---- the command line -------------------------------------------------- */
-
-static void
-args_add(args_t *a, const char *s)
-{
-    a->v = conf_realloc(a->v, (a->n + 1) * sizeof(a->v[0]));
-    a->v[a->n++] = conf_strdup(s);
-}
-
-static void
-args_free(args_t *a)
-{
-    for (size_t i = 0; i < a->n; i++) {
-        free(a->v[i]);
-    }
-    free(a->v);
-    a->v = NULL;
-    a->n = 0;
-}
-
-static void
-args_add_opt(args_t *a, const char *name, const char *value)
-{
-    char flag[80];
-
-    snprintf(flag, sizeof(flag), "--%s", name);
-    args_add(a, flag);
-    args_add(a, value);
-}
-
-static bool
-is_one_of(const char *name, const char *const *names)
-{
-    for (; *names != NULL; names++) {
-        if (strcmp(name, *names) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * The options the user gave, as a command line in table order under their
- * canonical names; module (and callable unless "application") always.
- * skip: names to leave out (NULL-terminated).
- */
-static void
-build_args(fw_conf_state_t *st, args_t *a, const char *const *skip)
-{
-    const fw_conf_t *c = st->c;
-    char num[32];
-
-    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
-        const fw_opt_t *opt = &fw_conf_table_rows[i];
-        const void *field = (const char *)c + opt->off;
-
-        if (strcmp(opt->name, "module") == 0) {
-            args_add_opt(a, "module", c->module);
-            if (c->callable != NULL &&
-                strcmp(c->callable, "application") != 0) {
-                args_add_opt(a, "callable", c->callable);
-            }
-            continue;
-        }
-        if (!st->given[i] || !opt->field || is_one_of(opt->name, skip)) {
-            continue;
-        }
-        switch (opt->type) {
-        case FW_OPT_STR:
-            if (*(char *const *)field != NULL) {
-                args_add_opt(a, opt->name, *(char *const *)field);
-            }
-            break;
-        case FW_OPT_LIST: {
-            const fw_strlist_t *l = field;
-
-            for (size_t j = 0; j < l->n; j++) {
-                args_add_opt(a, opt->name, l->items[j]);
-            }
-            break;
-        }
-        case FW_OPT_INT:
-            snprintf(num, sizeof(num), "%d", *(const int *)field);
-            args_add_opt(a, opt->name, num);
-            break;
-        case FW_OPT_SIZE:
-            snprintf(num, sizeof(num), "%lld", *(const long long *)field);
-            args_add_opt(a, opt->name, num);
-            break;
-        case FW_OPT_MODE:
-            snprintf(num, sizeof(num), "%03o", *(const unsigned *)field);
-            args_add_opt(a, opt->name, num);
-            break;
-        case FW_OPT_BOOL: {
-            /* one word: a boolean given bare takes no "true" after it */
-            char word[96];
-
-            snprintf(word, sizeof(word), "--%s=%s", opt->name,
-                     *(const bool *)field ? "true" : "false");
-            args_add(a, word);
-            break;
-        }
-        default:
-            break;
-        }
-    }
-}
-
 /* Options that only print-config reads: never part of the command line. */
 static const char *const skip_printing[] = {"print-config", "static-map",
                                             "callable", NULL};
@@ -363,29 +187,29 @@ static const char *const skip_systemd[] = {
 
 /* "#   fcgi-wsgi --socket ... --module ..." */
 static void
-put_command_comment(pc_t *pc, fw_conf_state_t *st)
+put_command_comment(pc_t *pc)
 {
-    args_t a = {0};
+    fw_strlist_t a = {0};
 
-    build_args(st, &a, skip_printing);
+    fw_conf_given_args(pc->c, skip_printing, &a);
     fputs("#   fcgi-wsgi", pc->out);
     for (size_t i = 0; i < a.n; i++) {
         fputc(' ', pc->out);
-        put_shell(pc->out, a.v[i]);
+        put_shell(pc->out, a.items[i]);
     }
     fputc('\n', pc->out);
-    args_free(&a);
+    fw_conf_strlist_free(&a);
 }
 
 static void
-put_header(pc_t *pc, fw_conf_state_t *st, const char *target, const char *what)
+put_header(pc_t *pc, const char *target, const char *what)
 {
     fprintf(pc->out,
             "# %s\n"
             "# Printed by `fcgi-wsgi --print-config %s` (fcgi-wsgi %s) "
             "for:\n",
             what, target, FW_VERSION);
-    put_command_comment(pc, st);
+    put_command_comment(pc);
     fputc('\n', pc->out);
 }
 
@@ -414,11 +238,11 @@ put_nginx_upstream(pc_t *pc)
 }
 
 static void
-print_nginx(pc_t *pc, fw_conf_state_t *st)
+print_nginx(pc_t *pc)
 {
     const char *mount = mount_of(pc);
 
-    put_header(pc, st, "nginx",
+    put_header(pc, "nginx",
                "nginx in front of fcgi-wsgi.  Put these lines inside your "
                "server { } block\n"
                "# (for example in /etc/nginx/sites-available/), then "
@@ -481,13 +305,13 @@ put_regex_literal(FILE *out, const char *s, const char *escape)
 }
 
 static void
-print_apache(pc_t *pc, fw_conf_state_t *st)
+print_apache(pc_t *pc)
 {
     const char *mount = mount_of(pc);
     char path[PC_PATH_MAX + 2];
     char target[3 * PC_PATH_MAX];
 
-    put_header(pc, st, "apache",
+    put_header(pc, "apache",
                "Apache 2.4 in front of fcgi-wsgi (mod_proxy_fcgi).  Put "
                "these lines inside your\n"
                "# <VirtualHost> (for example in "
@@ -553,13 +377,13 @@ print_apache(pc_t *pc, fw_conf_state_t *st)
 }
 
 static void
-print_lighttpd(pc_t *pc, fw_conf_state_t *st)
+print_lighttpd(pc_t *pc)
 {
     const char *mount = mount_of(pc);
     const char *in = pc->nstatics > 0 ? "    " : ""; /* in the condition */
     char path[PC_PATH_MAX + 2];
 
-    put_header(pc, st, "lighttpd",
+    put_header(pc, "lighttpd",
                "lighttpd in front of fcgi-wsgi.  Include this file from "
                "lighttpd.conf (for\n"
                "# example as /etc/lighttpd/conf-enabled/90-fcgi-wsgi.conf), "
@@ -630,17 +454,17 @@ print_lighttpd(pc_t *pc, fw_conf_state_t *st)
 /* ---- systemd ----------------------------------------------------------- */
 
 static void
-print_systemd_service(pc_t *pc, fw_conf_state_t *st)
+print_systemd_service(pc_t *pc)
 {
     char exe[PC_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    args_t a = {0};
+    fw_strlist_t a = {0};
 
     exe[n > 0 ? (size_t)n : 0] = '\0';
     if (n <= 0) {
         snprintf(exe, sizeof(exe), "/usr/local/bin/fcgi-wsgi");
     }
-    put_header(pc, st, "systemd",
+    put_header(pc, "systemd",
                "systemd: fcgi-wsgi as a service, started by the socket of "
                "the same name.  Save\n"
                "# as /etc/systemd/system/NAME.service, and `fcgi-wsgi "
@@ -666,12 +490,12 @@ print_systemd_service(pc_t *pc, fw_conf_state_t *st)
     put_systemd(pc->out, pc->cwd);
     fputs("\nExecStart=", pc->out);
     put_systemd(pc->out, exe);
-    build_args(st, &a, skip_systemd);
+    fw_conf_given_args(pc->c, skip_systemd, &a);
     for (size_t i = 0; i < a.n; i++) {
         fputc(' ', pc->out);
-        put_systemd(pc->out, a.v[i]);
+        put_systemd(pc->out, a.items[i]);
     }
-    args_free(&a);
+    fw_conf_strlist_free(&a);
     fprintf(pc->out,
             "\n"
             "ExecReload=/bin/kill -HUP $MAINPID\n"
@@ -694,11 +518,11 @@ print_systemd_service(pc_t *pc, fw_conf_state_t *st)
 }
 
 static void
-print_systemd_socket(pc_t *pc, fw_conf_state_t *st)
+print_systemd_socket(pc_t *pc)
 {
     const fw_conf_t *c = pc->c;
 
-    put_header(pc, st, "systemd-socket",
+    put_header(pc, "systemd-socket",
                "systemd: the listening socket of fcgi-wsgi, passed to the "
                "service of the same\n"
                "# name (socket activation: restarts and reloads lose no "
@@ -749,21 +573,21 @@ print_systemd_socket(pc_t *pc, fw_conf_state_t *st)
 
 /* Fills pc's paths and static entries.  0, or -1 after printing a line. */
 static int
-pc_prepare(pc_t *pc, fw_conf_state_t *st)
+pc_prepare(pc_t *pc)
 {
-    const fw_conf_t *c = st->c;
+    const fw_conf_t *c = pc->c;
 
     if (getcwd(pc->cwd, sizeof(pc->cwd)) == NULL ||
         path_join(pc->app_dir, sizeof(pc->app_dir), pc->cwd,
                   c->chdir != NULL ? c->chdir : ".") < 0) {
-        fprintf(st->err, "fcgi-wsgi: --print-config: the directory's path "
+        fprintf(pc->err, "fcgi-wsgi: --print-config: the directory's path "
                          "is too long\n");
         return -1;
     }
     if (c->listen.kind == FW_SOCK_UNIX &&
         path_join(pc->socket_path, sizeof(pc->socket_path), pc->app_dir,
                   c->listen.path) < 0) {
-        fprintf(st->err, "fcgi-wsgi: --print-config: socket path too long\n");
+        fprintf(pc->err, "fcgi-wsgi: --print-config: socket path too long\n");
         return -1;
     }
     if (c->listen.kind == FW_SOCK_TCP) {
@@ -777,8 +601,11 @@ pc_prepare(pc_t *pc, fw_conf_state_t *st)
         snprintf(pc->client_host, sizeof(pc->client_host),
                  strchr(host, ':') != NULL ? "[%s]" : "%s", host);
     }
-    pc->statics =
-        conf_realloc(NULL, (c->static_map.n + 1) * sizeof(pc->statics[0]));
+    pc->statics = calloc(c->static_map.n + 1, sizeof(pc->statics[0]));
+    if (pc->statics == NULL) {
+        fprintf(pc->err, "fcgi-wsgi: --print-config: out of memory\n");
+        return -1;
+    }
     for (size_t i = 0; i < c->static_map.n; i++) {
         static_entry_t *e = &pc->statics[pc->nstatics];
         const char *item = c->static_map.items[i];
@@ -791,7 +618,7 @@ pc_prepare(pc_t *pc, fw_conf_state_t *st)
         }
         snprintf(e->prefix, sizeof(e->prefix), "%.*s", (int)len, item);
         if (path_join(e->dir, sizeof(e->dir), pc->app_dir, eq + 1) < 0) {
-            fprintf(st->err, "fcgi-wsgi: static-map: path too long\n");
+            fprintf(pc->err, "fcgi-wsgi: static-map: path too long\n");
             return -1;
         }
         e->is_file = stat(e->dir, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -801,52 +628,47 @@ pc_prepare(pc_t *pc, fw_conf_state_t *st)
 }
 
 int
-fw_print_config(fw_conf_state_t *st)
+fw_print_config(const fw_conf_t *c, FILE *out, FILE *err)
 {
-    const fw_conf_t *c = st->c;
     pc_t pc;
-    size_t target = 0;
     int rc = 0;
 
     memset(&pc, 0, sizeof(pc));
     pc.c = c;
-    pc.out = st->out;
-    while (target < TARGET_COUNT &&
-           strcmp(c->print_config, target_names[target]) != 0) {
-        target++;
-    }
+    pc.out = out;
+    pc.err = err;
     if (c->listen.kind == FW_SOCK_NONE) {
-        fprintf(st->err,
+        fprintf(err,
                 "fcgi-wsgi: --print-config %s needs socket = unix:PATH or "
                 "HOST:PORT: %s\n",
                 c->print_config,
-                target >= TARGET_SYSTEMD
+                c->print_target >= FW_PRINT_SYSTEMD
                     ? "where systemd listens for fcgi-wsgi"
                     : "where the web server connects to fcgi-wsgi");
         return -1;
     }
-    if (pc_prepare(&pc, st) < 0) {
+    if (pc_prepare(&pc) < 0) {
         free(pc.statics);
         return -1;
     }
-    switch ((target_e)target) {
-    case TARGET_NGINX:
-        print_nginx(&pc, st);
+    switch (c->print_target) {
+    case FW_PRINT_NGINX:
+        print_nginx(&pc);
         break;
-    case TARGET_APACHE:
-        print_apache(&pc, st);
+    case FW_PRINT_APACHE:
+        print_apache(&pc);
         break;
-    case TARGET_LIGHTTPD:
-        print_lighttpd(&pc, st);
+    case FW_PRINT_LIGHTTPD:
+        print_lighttpd(&pc);
         break;
-    case TARGET_SYSTEMD:
-        print_systemd_service(&pc, st);
+    case FW_PRINT_SYSTEMD:
+        print_systemd_service(&pc);
         break;
-    case TARGET_SYSTEMD_SOCKET:
-        print_systemd_socket(&pc, st);
+    case FW_PRINT_SYSTEMD_SOCKET:
+        print_systemd_socket(&pc);
         break;
     default:
-        rc = -1; /* the check hook lets no other name through */
+        rc = -1; /* FW_PRINT_NONE: nothing asked */
         break;
     }
     free(pc.statics);
