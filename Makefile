@@ -18,8 +18,14 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lpthread
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
+# The C files `make format` formats and `make format-check` checks: those
+# git tracks, and new ones it does not ignore (outside a checkout: all).
+FORMAT_SRC = $(wildcard $(shell git ls-files --cached --others \
+                 --exclude-standard '*.c' '*.h' 2>/dev/null || \
+                 find . -name '*.[ch]' -not -path './build/*'))
 
 CONF_SRC   = $(wildcard conf/*.c)
+DEPLOY_SRC = $(wildcard deploy/*.c)
 PYGLUE_SRC = $(wildcard pyglue/*.c)
 BRIDGE_SRC = $(wildcard bridge/*.c bridge/*/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -28,17 +34,20 @@ UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 # of a web server).
 UNIT_BRIDGE = bridge/wire/wire_parse.c bridge/log.c \
               bridge/observe/status.c bridge/pool/scoreboard.c \
+              bridge/observe/status_buf.c bridge/observe/status_render.c \
+              bridge/observe/status_snapshot.c bridge/serve/listen.c \
               bridge/observe/access_log.c bridge/pool/notify.c \
-              bridge/serve/allow.c
+              bridge/serve/allow.c bridge/pool/pool_rules.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
-BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
+BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/rel/unit/%,$(UNIT_SRC))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 
 # Debian packages: to build, and to run the tests and the demo.
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
-             libcmocka-dev libinih-dev libfcgi-bin clang libclang-rt-14-dev
+             libcmocka-dev libinih-dev libfcgi-bin clang libclang-rt-14-dev \
+             clang-format
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
              python3-prometheus-client openssl lighttpd-mod-openssl \
@@ -46,7 +55,7 @@ DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format bench fuzz test-diff
+        clean format format-check bench fuzz test-diff
 
 all: fcgi-wsgi
 
@@ -61,11 +70,11 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -fno-omit-frame-pointer -c -o $@ $<
 
-build/rel/unit/%: build/rel/tests/unit/%.o $(call obj,rel,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
+build/rel/unit/%: build/rel/tests/unit/%.o $(call obj,rel,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-build/asan/unit/%: build/asan/tests/unit/%.o $(call obj,asan,$(CONF_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
+build/asan/unit/%: build/asan/tests/unit/%.o $(call obj,asan,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(UNIT_LIB) $(UNIT_BRIDGE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -90,7 +99,7 @@ test-unit: $(UNIT_BINS)
 # Leak detection is on where no Python runs (CPython leaks at exit).
 test-unit-asan: $(ASAN_BINS)
 	@set -e; for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
-	    case $$t in *test_conf|*test_wire|*test_allow|*test_status|*test_notify|*test_print_config) leaks=1 ;; *) leaks=0 ;; esac; \
+	    case $$t in *test_conf|*test_wire|*test_allow|*test_status|*test_notify|*test_print_config|*test_pool_rules) leaks=1 ;; *) leaks=0 ;; esac; \
 	    FW_TEST_APPS=$(CURDIR)/tests/apps PYTHONMALLOC=malloc \
 	    ASAN_OPTIONS=detect_leaks=$$leaks:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $$t; done
@@ -106,6 +115,7 @@ check: deps
 	$(MAKE) test-diff
 	$(MAKE) test-e2e
 	$(MAKE) soak SOAK_SECONDS=60
+	$(MAKE) format-check
 
 # The pool under load and abuse behind the real nginx (tests/soak/soak.py):
 # SIGKILLed workers, SIGHUP, silent and half-closed connections; then the
@@ -199,8 +209,11 @@ install: fcgi-wsgi
 	install -m 755 fcgi-wsgi $(DESTDIR)$(PREFIX)/bin/fcgi-wsgi
 
 format:
-	clang-format -i $(CONF_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC) \
-	    $(wildcard */*.h) tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_SRC)
+
+# Fails, naming the lines, where a C file differs from `make format`.
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build fcgi-wsgi bench/fcgi-load

@@ -19,25 +19,17 @@
 
 /* A worker's copy of the log descriptor that faulthandler writes to. */
 static int observe_dump_fd = -1;
-/* Request slots per worker, for a worker that has to make the scoreboard
- * itself (no master). */
-static int observe_threads = 1;
+/* Request slots per worker, for fw_scoreboard_claim. */
+static int observe_threads;
 
 int
-fw_observe_setup(const fw_conf_t *conf, int listen_fd)
+fw_observe_setup(const fw_observe_config_t *oc, int listen_fd)
 {
-    observe_threads = conf->threads > 0 ? conf->threads : 1;
-    fw_status_configure(
-        conf->status_path, conf->ping_path, conf->ping_response,
-        conf->pool_name != NULL ? conf->pool_name : conf->module, listen_fd);
-    fw_harakiri_configure(conf->harakiri, conf->slowlog);
-    return fw_access_log_configure(conf->access_log);
-}
-
-int
-fw_observe_needs_master(void)
-{
-    return fw_harakiri_enabled();
+    observe_threads = oc->threads;
+    fw_status_configure(oc->status_path, oc->ping_path, oc->ping_response,
+                        oc->pool, listen_fd);
+    fw_harakiri_configure(oc->harakiri, oc->slowlog);
+    return fw_access_log_configure(oc->access_log);
 }
 
 void

@@ -1,8 +1,8 @@
 /*
  * observe.h: seeing inside, the room of the features that read the
  * scoreboard or follow requests: the hooks the pool calls (observe.c), the
- * status and ping pages (status.c), the access log (access_log.c), harakiri
- * and slowlog (harakiri.c).
+ * status and ping pages (status*.c), the access log (access_log.c),
+ * harakiri and slowlog (harakiri.c).
  */
 #ifndef FW_OBSERVE_H
 #define FW_OBSERVE_H
@@ -13,7 +13,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "conf/conf.h"
 #include "pyglue/gateway.h"
 #include "pyglue/pyglue.h"
 
@@ -27,18 +26,26 @@
  * and fw_access_log_request around each request.
  */
 
+/* What the "seeing inside" features are told, filled by main.c from the
+ * configuration.  The strings must stay valid while the process runs. */
+typedef struct {
+    const char *status_path;   /* NULL: no status page */
+    const char *ping_path;     /* NULL: no ping page */
+    const char *ping_response; /* the ping page's text */
+    const char *pool;          /* the pool's name on the pages */
+    const char *access_log;    /* NULL: no access log */
+    int harakiri;              /* seconds; 0: off */
+    int slowlog;               /* seconds; 0: off */
+    int threads;               /* request slots of a worker, >= 1 */
+} fw_observe_config_t;
+
 /*
  * main, before the first fork: configures the pages, the access log
  * (checked by opening it) and the limits.  listen_fd: the listening socket
- * (its queue is reported).  The scoreboard is the master's (or, with no
- * master, the worker's: fw_observe_worker_start).  0, or -1 after logging:
- * the server must not start.
+ * (its queue is reported).  The scoreboard is the master's.  0, or -1
+ * after logging: the server must not start.
  */
-int fw_observe_setup(const fw_conf_t *conf, int listen_fd);
-
-/* Whether something needs the master's tick (harakiri, slowlog): then
- * the pool runs with a master even for one process. */
-int fw_observe_needs_master(void);
+int fw_observe_setup(const fw_observe_config_t *oc, int listen_fd);
 
 /*
  * A worker, in its main thread before its serving threads start (Python
@@ -59,11 +66,13 @@ void fw_observe_tick(void);
 
 /* -------------------------------------------------------------------- */
 /*
- * status.c: the status and ping pages, answered by the bridge itself
- * without the application.  One data source (a snapshot copied out of the
- * scoreboard) and one renderer per format: plain text (php-fpm's layout),
- * JSON and OpenMetrics.  Nothing here runs Python or blocks on anything
- * but the web server's connection.
+ * The status and ping pages, answered by the bridge itself without the
+ * application, in four files: status.c serves them (which requests, which
+ * format, the response), status_snapshot.c copies the scoreboard into one
+ * data source, status_render.c renders it per format (plain text in
+ * php-fpm's layout, JSON, OpenMetrics) and status_buf.c is their output
+ * buffer.  Nothing here runs Python or blocks on anything but the web
+ * server's connection.
  */
 
 typedef enum {
@@ -146,15 +155,18 @@ int fw_status_wants(const fw_request_t *r);
 fw_pyglue_result_e fw_status_serve(fw_request_t *r);
 
 /*
- * Copies the scoreboard into s (allocating its arrays): counters, every
- * live worker and its threads, the listen queue now and each worker's RSS
- * from /proc.  0, or -1 (no scoreboard, or out of memory) after logging.
- * Release with fw_status_snapshot_free.
+ * status_snapshot.c: copies the scoreboard into s (allocating its arrays):
+ * counters, every live worker and its threads, the queue of listen_fd
+ * now (-1: none) and each worker's RSS from /proc; s->pool is pool_name
+ * (not copied).  0, or -1 (no scoreboard, or out of memory) after
+ * logging.  Release with fw_status_snapshot_free.
  */
-int fw_status_snapshot_take(fw_status_snapshot_t *s);
+int fw_status_snapshot_take(fw_status_snapshot_t *s, const char *pool_name,
+                            int listen_fd);
 void fw_status_snapshot_free(fw_status_snapshot_t *s);
 
-/* Renders s in fmt, appending to out.  0, or -1 if out of memory. */
+/* status_render.c: renders s in fmt, appending to out.  Pure.  0, or -1
+ * if out of memory. */
 int fw_status_render(const fw_status_snapshot_t *s, fw_status_format_e fmt,
                      fw_status_buf_t *out);
 
@@ -167,16 +179,28 @@ const char *fw_status_content_type(fw_status_format_e fmt);
  */
 fw_status_format_e fw_status_format_of(const char *query, size_t len);
 
-/*
- * The listening socket's queue: connections waiting to be accepted, and
- * the backlog (TCP_INFO for TCP, sock_diag for unix sockets).  0, or -1
- * when the kernel does not say (both then -1).
- */
-int fw_status_listen_queue(int fd, long *queue, long *backlog);
-
-/* In the master, each tick: raises the pool's max listen queue. */
+/* In the master, each tick: raises the pool's max listen queue to the
+ * queue the kernel reports now (fw_listen_queue, serve.h). */
 void fw_status_sample(void);
 
+/*
+ * status_buf.c: appends to b; after a failed allocation they do nothing
+ * and b->failed stays set.  fw_status_buf_json_str: s quoted and escaped
+ * as a JSON string, bytes that are not UTF-8 as U+FFFD.
+ * fw_status_buf_label: s as an OpenMetrics label value (quoted; \\, \"
+ * and \n escaped).  fw_status_buf_plain: s for a plain-text line, control
+ * characters and bytes that are not UTF-8 as '?'.  fw_status_buf_time:
+ * Unix time t as "24/Nov/2025:09:50:00 +0100" in local time.
+ */
+void fw_status_buf_add(fw_status_buf_t *b, const char *s, size_t n);
+void fw_status_buf_str(fw_status_buf_t *b, const char *s);
+void fw_status_buf_printf(fw_status_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void fw_status_buf_json_str(fw_status_buf_t *b, const char *s);
+void fw_status_buf_label(fw_status_buf_t *b, const char *s);
+void fw_status_buf_plain(fw_status_buf_t *b, const char *s);
+void fw_status_buf_time(fw_status_buf_t *b, uint64_t t);
+/* Frees b's data and empties it. */
 void fw_status_buf_free(fw_status_buf_t *b);
 
 /* -------------------------------------------------------------------- */

@@ -1,11 +1,19 @@
 /*
  * listen.c: opens, inherits (fd 0), adopts (kept across a reload's exec)
- * and closes the listening socket.  Only the master side calls it, before
- * any worker runs; it never accepts.
+ * and closes the listening socket, and asks the kernel how long its queue
+ * is.  Only the master side opens it, before any worker runs; it never
+ * accepts.
  */
+/* netlink's sock_diag and TCP_INFO need more than POSIX.1-2008. */
+#define _DEFAULT_SOURCE
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -373,4 +381,145 @@ fw_listen_close(fw_listener_t *l)
         unlink(l->unix_path);
         l->unix_path[0] = '\0';
     }
+}
+
+/*
+ * mod_fcgid's launch, told from what it leaves: the socket inherited on
+ * fd 0, and the parent process named apache2 or httpd in /proc/PPID/comm.
+ */
+int
+fw_listen_by_mod_fcgid(const fw_listener_t *l, char *parent, size_t size)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    if (l->fd != STDIN_FILENO) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getppid());
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fgets(comm, sizeof(comm), f) == NULL) {
+        comm[0] = '\0';
+    }
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    if (strcmp(comm, "apache2") != 0 && strcmp(comm, "httpd") != 0) {
+        return 0;
+    }
+    snprintf(parent, size, "%s", comm);
+    return 1;
+}
+
+/* ---- the listen queue ------------------------------------------------- */
+
+/*
+ * A unix socket's queue through sock_diag: for a listening socket the
+ * kernel reports the pending connections as rqueue and the backlog as
+ * wqueue.  0 or -1.
+ */
+static int
+listen_unix_queue(int fd, long *queue, long *backlog)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg;
+    union {
+        struct nlmsghdr nlh;
+        char bytes[8192];
+    } reply;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    struct stat st;
+    struct nlmsghdr *h;
+    ssize_t n;
+    int nl, rc = -1;
+
+    if (fstat(fd, &st) < 0) {
+        return -1;
+    }
+    nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) {
+        return -1;
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.nlh.nlmsg_len = sizeof(msg);
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+    msg.req.sdiag_family = AF_UNIX;
+    msg.req.udiag_states = ~0u;
+    msg.req.udiag_ino = (__u32)st.st_ino;
+    msg.req.udiag_show = UDIAG_SHOW_RQLEN;
+    msg.req.udiag_cookie[0] = ~0u; /* no cookie: look up by inode */
+    msg.req.udiag_cookie[1] = ~0u;
+    if (sendto(nl, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel,
+               sizeof(kernel)) < 0) {
+        goto done;
+    }
+    n = recv(nl, &reply, sizeof(reply), 0);
+    if (n < 0) {
+        goto done;
+    }
+    for (h = &reply.nlh; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+        struct unix_diag_msg *m = NLMSG_DATA(h);
+        struct rtattr *a;
+        size_t alen;
+
+        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+            h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+            m->udiag_state != TCP_LISTEN) {
+            break; /* NLMSG_ERROR (no such socket, no unix_diag), or the
+                      socket does not listen */
+        }
+        alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+        for (a = (struct rtattr *)(m + 1); RTA_OK(a, alen);
+             a = RTA_NEXT(a, alen)) {
+            if (a->rta_type == UNIX_DIAG_RQLEN &&
+                RTA_PAYLOAD(a) >= sizeof(struct unix_diag_rqlen)) {
+                struct unix_diag_rqlen *q = RTA_DATA(a);
+
+                *queue = (long)q->udiag_rqueue;
+                *backlog = (long)q->udiag_wqueue;
+                rc = 0;
+            }
+        }
+        break;
+    }
+
+done:
+    close(nl);
+    return rc;
+}
+
+int
+fw_listen_queue(int fd, long *queue, long *backlog)
+{
+    struct sockaddr_storage addr;
+    socklen_t alen = sizeof(addr);
+
+    *queue = *backlog = -1;
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &alen) < 0) {
+        return -1;
+    }
+    if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6) {
+        struct tcp_info info;
+        socklen_t ilen = sizeof(info);
+
+        /* on a listening socket: unacked = queue, sacked = backlog */
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) < 0 ||
+            info.tcpi_state != TCP_LISTEN) {
+            return -1;
+        }
+        *queue = (long)info.tcpi_unacked;
+        *backlog = (long)info.tcpi_sacked;
+        return 0;
+    }
+    if (addr.ss_family == AF_UNIX &&
+        listen_unix_queue(fd, queue, backlog) == 0) {
+        return 0;
+    }
+    *queue = *backlog = -1;
+    return -1;
 }

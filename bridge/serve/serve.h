@@ -109,11 +109,20 @@ int fw_conns_sweep(void);
 /* Connections open (parked or being served). */
 int fw_conns_count(void);
 
+/*
+ * A graceful stop: closes the parked connections kept open with nothing
+ * under way, and gives those that have sent nothing yet at most
+ * FW_CONNS_DRAIN_SILENT_MS more; the others keep their deadline.  Called
+ * again and again while draining: cheap.
+ */
+void fw_conns_drain(void);
+#define FW_CONNS_DRAIN_SILENT_MS 1000
+
 /* -------------------------------------------------------------------- */
 /*
  * listen.c: the listening socket: bound from the `socket` option, passed
  * by systemd (socket activation), or inherited on fd 0 from spawn-fcgi,
- * mod_fcgid or lighttpd.
+ * mod_fcgid or lighttpd; and the length of its queue.
  */
 
 typedef struct {
@@ -153,6 +162,23 @@ int fw_listen_adopt(fw_listener_t *l, int fd, const char *own_path);
 /* Closes the socket and removes the unix socket file we created. */
 void fw_listen_close(fw_listener_t *l);
 
+/*
+ * Whether Apache's mod_fcgid started this process: it gives the listening
+ * socket on fd 0 (l came from fw_listen_inherit) and is the parent, named
+ * apache2 or httpd.  mod_fcgid sends each process one request at a time
+ * and starts more processes when it wants more.  1 (the parent's name
+ * copied to parent, size bytes) or 0.
+ */
+int fw_listen_by_mod_fcgid(const fw_listener_t *l, char *parent, size_t size);
+
+/*
+ * The queue of listening socket fd: connections waiting to be accepted,
+ * and the backlog (TCP_INFO for TCP, sock_diag for unix sockets).  Any
+ * process may ask; never blocks.  0, or -1 when the kernel does not say
+ * (both then -1).
+ */
+int fw_listen_queue(int fd, long *queue, long *backlog);
+
 /* -------------------------------------------------------------------- */
 /*
  * allow.c: who may connect.  allowed-clients (php-fpm's
@@ -163,7 +189,8 @@ void fw_listen_close(fw_listener_t *l);
  */
 
 /*
- * Builds the list from conf->allowed_clients and, when it is set and not
+ * Builds the list from the allowed-clients entries (clients, each a
+ * comma-separated list) and, when it is set and not
  * empty, the environment's FCGI_WEB_SERVER_ADDRS (comma-separated
  * addresses or networks, as allowed-clients): a peer in either is
  * allowed.  Neither given: every peer is allowed.  Call once in the master
@@ -171,7 +198,7 @@ void fw_listen_close(fw_listener_t *l);
  * call replaces the list.  0, or -1 after logging (a bad
  * FCGI_WEB_SERVER_ADDRS entry, out of memory).
  */
-int fw_allow_setup(const fw_conf_t *conf);
+int fw_allow_setup(const char *const *clients, size_t nclients);
 
 /*
  * Whether the peer that accept() returned in sa (len bytes, as accept()

@@ -2,7 +2,8 @@
  * test_status.c: the status page's renderers on a hand-filled snapshot
  * (plain, JSON and OpenMetrics, byte for byte), the request matching, the
  * ping and status answers through an in-memory request, the listen queue
- * as the kernel reports it, and the access log's line.  Runs in TZ=UTC.
+ * as the kernel reports it (listen.c), and the access log's line.  Runs
+ * in TZ=UTC.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 
 #include "bridge/observe/observe.h"
 #include "bridge/pool/pool.h"
+#include "bridge/serve/serve.h"
 #include "tests/unit/mem_gateway.h"
 
 /* Two workers of two threads: one serving a request whose URI holds a
@@ -454,7 +456,7 @@ test_listen_queue_from_kernel(void **state)
             connect(clients[nclients++], (struct sockaddr *)&un, sizeof(un)),
             0);
     }
-    if (fw_status_listen_queue(u, &queue, &backlog) == 0) {
+    if (fw_listen_queue(u, &queue, &backlog) == 0) {
         assert_int_equal(queue, 3);
         assert_int_equal(backlog, 7);
     } else {
@@ -472,12 +474,12 @@ test_listen_queue_from_kernel(void **state)
             connect(clients[nclients++], (struct sockaddr *)&in, sizeof(in)),
             0);
     }
-    assert_int_equal(fw_status_listen_queue(t, &queue, &backlog), 0);
+    assert_int_equal(fw_listen_queue(t, &queue, &backlog), 0);
     assert_int_equal(queue, 2);
     assert_int_equal(backlog, 9);
 
     /* a socket that does not listen has no queue */
-    assert_int_equal(fw_status_listen_queue(clients[0], &queue, &backlog), -1);
+    assert_int_equal(fw_listen_queue(clients[0], &queue, &backlog), -1);
     assert_int_equal(queue, -1);
     for (int i = 0; i < nclients; i++) {
         close(clients[i]);
@@ -584,11 +586,14 @@ test_scoreboard_copies_by_length(void **state)
     mem_request_t m;
     fw_score_request_t *rq;
 
+    int slot;
+
     (void)state;
-    assert_true(fw_scoreboard_claim(1) >= 0);
+    slot = fw_scoreboard_claim(1);
+    assert_true(slot >= 0);
     mem_request_init_pairs(&m, pairs, 2, NULL, 0);
     fw_scoreboard_request_begin(0, &m.req);
-    rq = fw_scoreboard_request(fw_scoreboard_self(), 0);
+    rq = fw_scoreboard_request(slot, 0);
     assert_string_equal(rq->method, "GET");
     assert_string_equal(rq->uri, "/a?b");
     (void)fw_scoreboard_request_end(0);

@@ -1,0 +1,322 @@
+/*
+ * status_render.c: the status page in each format (observe.h), from a
+ * snapshot only: plain text (php-fpm's layout), JSON and OpenMetrics.
+ * Pure: reads no scoreboard, no clock, no socket, so the unit tests
+ * drive it with a hand-filled snapshot and compare bytes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/observe/observe.h"
+
+/* Seconds from t to the snapshot's time; 0 when t is later. */
+static uint64_t
+since(const fw_status_snapshot_t *s, uint64_t t)
+{
+    return s->now > t ? s->now - t : 0;
+}
+
+/* A plain-text key, padded to php-fpm's value column. */
+#define KEY "%-22s "
+
+/* "key: value", or "unknown" for a negative value. */
+static void
+plain_long(fw_status_buf_t *b, const char *key, long value)
+{
+    if (value < 0) {
+        fw_status_buf_printf(b, KEY "unknown\n", key);
+    } else {
+        fw_status_buf_printf(b, KEY "%ld\n", key, value);
+    }
+}
+
+static void
+render_plain(const fw_status_snapshot_t *s, fw_status_buf_t *b)
+{
+    fw_status_buf_printf(b, KEY, "pool:");
+    fw_status_buf_plain(b, s->pool);
+    fw_status_buf_printf(b, "\n" KEY, "start time:");
+    fw_status_buf_time(b, s->start_time);
+    fw_status_buf_printf(b, "\n" KEY "%" PRIu64 "\n",
+                         "start since:", since(s, s->start_time));
+    fw_status_buf_printf(b, KEY "%" PRIu64 "\n",
+                         "accepted conn:", s->accepted);
+    plain_long(b, "listen queue:", s->listen_queue);
+    plain_long(b, "max listen queue:", s->max_listen_queue);
+    plain_long(b, "listen queue len:", s->listen_queue_len);
+    fw_status_buf_printf(b, KEY "%d\n", "idle processes:", s->idle_workers);
+    fw_status_buf_printf(b, KEY "%d\n",
+                         "active processes:", s->active_workers);
+    fw_status_buf_printf(b, KEY "%d\n", "total processes:", s->total_workers);
+    fw_status_buf_printf(b, KEY "%d\n",
+                         "max active processes:", s->max_active_workers);
+    fw_status_buf_printf(b, KEY "%" PRIu64 "\n",
+                         "max children reached:", s->max_children_reached);
+    fw_status_buf_printf(b, KEY "%" PRIu64 "\n",
+                         "slow requests:", s->slow_requests);
+    fw_status_buf_printf(b, KEY "%" PRIu64 "\n",
+                         "harakiri kills:", s->harakiri_kills);
+    fw_status_buf_printf(b, KEY "%d\n", "threads per process:", s->threads);
+
+    for (int i = 0; i < s->nworkers; i++) {
+        const fw_status_worker_t *w = &s->workers[i];
+
+        fw_status_buf_str(b, "\n************************\n");
+        fw_status_buf_printf(b, KEY "%d\n", "worker:", w->number);
+        fw_status_buf_printf(b, KEY "%ld\n", "pid:", (long)w->pid);
+        fw_status_buf_printf(b, KEY "%s\n", "state:", w->state);
+        fw_status_buf_printf(b, KEY, "start time:");
+        fw_status_buf_time(b, w->started_at);
+        fw_status_buf_printf(b, "\n" KEY "%" PRIu64 "\n",
+                             "start since:", since(s, w->started_at));
+        fw_status_buf_printf(b, KEY "%" PRIu64 "\n", "requests:", w->requests);
+        if (w->rss_kb > 0) {
+            fw_status_buf_printf(b, KEY "%" PRIu64 " kB\n", "rss:", w->rss_kb);
+        } else {
+            fw_status_buf_printf(b, KEY "unknown\n", "rss:");
+        }
+        for (int t = 0; t < s->threads; t++) {
+            const fw_status_thread_t *th = &w->threads[t];
+
+            fw_status_buf_printf(b, KEY "%d: %s", "thread:", t + 1,
+                                 th->busy ? "busy" : "idle");
+            if (th->busy) {
+                fw_status_buf_str(b, ", ");
+                fw_status_buf_plain(b, th->method);
+                fw_status_buf_str(b, " ");
+                fw_status_buf_plain(b, th->uri);
+                fw_status_buf_printf(b, " for %" PRIu64 " us",
+                                     th->duration_us);
+            }
+            fw_status_buf_printf(b, ", last request %" PRIu64 " us\n",
+                                 th->last_duration_us);
+        }
+    }
+}
+
+/* ,"key":value, or null for a negative value. */
+static void
+json_long(fw_status_buf_t *b, const char *key, long value)
+{
+    if (value < 0) {
+        fw_status_buf_printf(b, ",\"%s\":null", key);
+    } else {
+        fw_status_buf_printf(b, ",\"%s\":%ld", key, value);
+    }
+}
+
+static void
+render_json(const fw_status_snapshot_t *s, fw_status_buf_t *b)
+{
+    fw_status_buf_str(b, "{\"pool\":");
+    fw_status_buf_json_str(b, s->pool);
+    fw_status_buf_printf(b,
+                         ",\"start_time\":%" PRIu64 ",\"start_since\":%" PRIu64
+                         ",\"accepted_conn\":%" PRIu64,
+                         s->start_time, since(s, s->start_time), s->accepted);
+    json_long(b, "listen_queue", s->listen_queue);
+    json_long(b, "max_listen_queue", s->max_listen_queue);
+    json_long(b, "listen_queue_len", s->listen_queue_len);
+    fw_status_buf_printf(b,
+                         ",\"idle_processes\":%d,\"active_processes\":%d"
+                         ",\"total_processes\":%d,\"max_active_processes\":%d"
+                         ",\"max_children_reached\":%" PRIu64
+                         ",\"slow_requests\":%" PRIu64
+                         ",\"harakiri_kills\":%" PRIu64
+                         ",\"threads_per_process\":%d,\"workers\":[",
+                         s->idle_workers, s->active_workers, s->total_workers,
+                         s->max_active_workers, s->max_children_reached,
+                         s->slow_requests, s->harakiri_kills, s->threads);
+    for (int i = 0; i < s->nworkers; i++) {
+        const fw_status_worker_t *w = &s->workers[i];
+
+        fw_status_buf_printf(
+            b,
+            "%s{\"worker\":%d,\"pid\":%ld,\"state\":\"%s\""
+            ",\"start_time\":%" PRIu64 ",\"start_since\":%" PRIu64
+            ",\"requests\":%" PRIu64,
+            i > 0 ? "," : "", w->number, (long)w->pid, w->state, w->started_at,
+            since(s, w->started_at), w->requests);
+        if (w->rss_kb > 0) {
+            fw_status_buf_printf(b, ",\"rss_bytes\":%" PRIu64,
+                                 w->rss_kb * 1024u);
+        } else {
+            fw_status_buf_str(b, ",\"rss_bytes\":null");
+        }
+        fw_status_buf_str(b, ",\"threads\":[");
+        for (int t = 0; t < s->threads; t++) {
+            const fw_status_thread_t *th = &w->threads[t];
+
+            fw_status_buf_printf(b, "%s{\"thread\":%d,\"state\":\"%s\"",
+                                 t > 0 ? "," : "", t + 1,
+                                 th->busy ? "busy" : "idle");
+            if (th->busy) {
+                fw_status_buf_str(b, ",\"request_method\":");
+                fw_status_buf_json_str(b, th->method);
+                fw_status_buf_str(b, ",\"request_uri\":");
+                fw_status_buf_json_str(b, th->uri);
+            } else {
+                fw_status_buf_str(
+                    b, ",\"request_method\":null,\"request_uri\":null");
+            }
+            fw_status_buf_printf(b,
+                                 ",\"request_duration_us\":%" PRIu64
+                                 ",\"last_request_duration_us\":%" PRIu64 "}",
+                                 th->duration_us, th->last_duration_us);
+        }
+        fw_status_buf_str(b, "]}");
+    }
+    fw_status_buf_str(b, "]}\n");
+}
+
+/* "# HELP name help\n# TYPE name type\n" */
+static void
+om_family(fw_status_buf_t *b, const char *name, const char *type,
+          const char *help)
+{
+    fw_status_buf_printf(b, "# HELP fcgi_wsgi_%s %s\n# TYPE fcgi_wsgi_%s %s\n",
+                         name, help, name, type);
+}
+
+/* "fcgi_wsgi_NAME{pool="..."" : the caller closes the labels. */
+static void
+om_sample(fw_status_buf_t *b, const fw_status_snapshot_t *s, const char *name)
+{
+    fw_status_buf_printf(b, "fcgi_wsgi_%s{pool=", name);
+    fw_status_buf_label(b, s->pool);
+}
+
+/* A whole family of one sample for the pool; a counter's sample is
+ * named with "_total". */
+static void
+om_pool(fw_status_buf_t *b, const fw_status_snapshot_t *s, const char *name,
+        const char *type, const char *help, uint64_t value)
+{
+    char sample[64];
+
+    om_family(b, name, type, help);
+    snprintf(sample, sizeof(sample), "%s%s", name,
+             strcmp(type, "counter") == 0 ? "_total" : "");
+    om_sample(b, s, sample);
+    fw_status_buf_printf(b, "} %" PRIu64 "\n", value);
+}
+
+/* "fcgi_wsgi_NAME{pool=...,worker=...,pid=..." : the caller closes. */
+static void
+om_worker(fw_status_buf_t *b, const fw_status_snapshot_t *s, const char *name,
+          const fw_status_worker_t *w)
+{
+    om_sample(b, s, name);
+    fw_status_buf_printf(b, ",worker=\"%d\",pid=\"%ld\"", w->number,
+                         (long)w->pid);
+}
+
+/*
+ * One gauge family of a sample per serving thread, in seconds with µs
+ * precision: each thread's running request (last == 0) or its last
+ * finished one (last == 1).
+ */
+static void
+om_thread_seconds(fw_status_buf_t *b, const fw_status_snapshot_t *s,
+                  const char *name, const char *help, int last)
+{
+    om_family(b, name, "gauge", help);
+    for (int i = 0; i < s->nworkers; i++) {
+        for (int t = 0; t < s->threads; t++) {
+            const fw_status_thread_t *th = &s->workers[i].threads[t];
+            uint64_t us = last ? th->last_duration_us : th->duration_us;
+
+            om_worker(b, s, name, &s->workers[i]);
+            fw_status_buf_printf(b,
+                                 ",thread=\"%d\"} %" PRIu64 ".%06" PRIu64 "\n",
+                                 t + 1, us / 1000000u, us % 1000000u);
+        }
+    }
+}
+
+static void
+render_openmetrics(const fw_status_snapshot_t *s, fw_status_buf_t *b)
+{
+    om_pool(b, s, "start_time_seconds", "gauge", "Unix time the pool started.",
+            s->start_time);
+    om_pool(b, s, "accepted_connections", "counter",
+            "Requests the pool began, status pages included.", s->accepted);
+    if (s->listen_queue >= 0) {
+        om_pool(b, s, "listen_queue", "gauge",
+                "Connections waiting to be accepted.",
+                (uint64_t)s->listen_queue);
+        om_pool(b, s, "listen_queue_max", "gauge",
+                "Most connections seen waiting to be accepted.",
+                (uint64_t)s->max_listen_queue);
+        om_pool(b, s, "listen_queue_length", "gauge",
+                "Size of the listen queue (the backlog).",
+                (uint64_t)s->listen_queue_len);
+    }
+    om_pool(b, s, "idle_processes", "gauge",
+            "Workers with no request running.", (uint64_t)s->idle_workers);
+    om_pool(b, s, "active_processes", "gauge",
+            "Workers with a request running.", (uint64_t)s->active_workers);
+    om_pool(b, s, "total_processes", "gauge", "Workers alive.",
+            (uint64_t)s->total_workers);
+    om_pool(b, s, "max_active_processes", "gauge",
+            "Most workers with a request running at once.",
+            (uint64_t)s->max_active_workers);
+    om_pool(b, s, "max_children_reached", "counter",
+            "Times the pool needed more workers than max-children.",
+            s->max_children_reached);
+    om_pool(b, s, "slow_requests", "counter",
+            "Requests that ran longer than slowlog.", s->slow_requests);
+    om_pool(b, s, "harakiri", "counter",
+            "Workers killed because a request ran longer than harakiri.",
+            s->harakiri_kills);
+
+    om_family(b, "worker_requests", "counter", "Requests a worker finished.");
+    for (int i = 0; i < s->nworkers; i++) {
+        om_worker(b, s, "worker_requests_total", &s->workers[i]);
+        fw_status_buf_printf(b, "} %" PRIu64 "\n", s->workers[i].requests);
+    }
+    om_family(b, "worker_rss_bytes", "gauge", "Resident memory of a worker.");
+    for (int i = 0; i < s->nworkers; i++) {
+        if (s->workers[i].rss_kb == 0) {
+            continue; /* unknown */
+        }
+        om_worker(b, s, "worker_rss_bytes", &s->workers[i]);
+        fw_status_buf_printf(b, "} %" PRIu64 "\n",
+                             s->workers[i].rss_kb * 1024u);
+    }
+    om_family(b, "worker_busy_threads", "gauge",
+              "Threads of a worker running a request.");
+    for (int i = 0; i < s->nworkers; i++) {
+        int busy = 0;
+
+        for (int t = 0; t < s->threads; t++) {
+            busy += s->workers[i].threads[t].busy;
+        }
+        om_worker(b, s, "worker_busy_threads", &s->workers[i]);
+        fw_status_buf_printf(b, "} %d\n", busy);
+    }
+    om_thread_seconds(b, s, "request_duration_seconds",
+                      "How long the running request has run; 0 when idle.", 0);
+    om_thread_seconds(b, s, "last_request_duration_seconds",
+                      "How long the last finished request ran.", 1);
+    fw_status_buf_str(b, "# EOF\n");
+}
+
+int
+fw_status_render(const fw_status_snapshot_t *s, fw_status_format_e fmt,
+                 fw_status_buf_t *out)
+{
+    switch (fmt) {
+    case FW_STATUS_JSON:
+        render_json(s, out);
+        break;
+    case FW_STATUS_OPENMETRICS:
+        render_openmetrics(s, out);
+        break;
+    default:
+        render_plain(s, out);
+        break;
+    }
+    return out->failed ? -1 : 0;
+}
