@@ -301,3 +301,24 @@ fw_conns_sweep(void)
     pthread_mutex_unlock(&conns_lock);
     return next - now > 0 ? (int)(next - now) : 1;
 }
+
+void
+fw_conns_drain(void)
+{
+    int64_t now = fw_conn_now_ms();
+
+    pthread_mutex_lock(&conns_lock);
+    for (fw_conn_t *c = conns_first, *after; c != NULL; c = after) {
+        after = c->next;
+        if (fw_conn_is_idle(c)) {
+            conns_unlink(c);
+            conns_close_locked(c, NULL);
+        } else if (c->served == 0 && c->wire.hdr_have == 0 &&
+                   c->wire.active_id == 0 && c->in_len == 0 &&
+                   c->deadline_ms > now + FW_CONNS_DRAIN_SILENT_MS) {
+            c->deadline_ms = now + FW_CONNS_DRAIN_SILENT_MS;
+        }
+    }
+    conns_next_sweep = now; /* the new deadlines count */
+    pthread_mutex_unlock(&conns_lock);
+}

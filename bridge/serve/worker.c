@@ -66,6 +66,10 @@ static int worker_statm_fd = -1;
 static long worker_page_size = 4096;
 static atomic_int worker_recycling;
 static atomic_int worker_quitting; /* SIGQUIT: no last look */
+/* A graceful stop: no more accepting; the connections with a request
+ * under way are served to their end (or their deadline), then the
+ * threads leave. */
+static atomic_int worker_draining;
 /* 0 once the listening socket left the epoll set (stop, recycling): no
  * thread accepts directly any more. */
 static atomic_int worker_accepting = 1;
@@ -89,8 +93,8 @@ worker_drive(worker_thread_t *wt, fw_pyglue_thread_t *py, fw_conn_t *c,
         res = fw_status_wants(&c->req) ? fw_status_serve(&c->req)
                                        : fw_pyglue_handle(py, &c->req);
         us = fw_scoreboard_request_end(wt->index);
-        fw_access_log_request(&c->req, fw_conn_status(c), c->resp_body_bytes,
-                              us);
+        fw_access_log_request(&c->req, c->req.response_status,
+                              c->req.response_body_bytes, us);
         next = fw_conn_finish(c, res == FW_PYGLUE_ABORT, fw_conn_now_ms());
         worker_check_recycle();
     }
@@ -265,11 +269,36 @@ worker_last_look(worker_thread_t *wt, fw_pyglue_thread_t *py)
     }
 }
 
+/*
+ * During a graceful stop, each time round the loop: the thread's last look
+ * at the listening socket (once), then kept connections with nothing under
+ * way are closed and silent new ones given a short deadline; 1 when no
+ * connection is left open, so the thread may leave.
+ */
+static int
+worker_drained(worker_thread_t *wt, fw_pyglue_thread_t *py, int *looked)
+{
+    if (!*looked) {
+        *looked = 1;
+        worker_last_look(wt, py);
+    }
+    fw_conns_drain();
+    if (fw_conns_count() > 0) {
+        return 0;
+    }
+    /* the wake fd back in the set: every other thread sees it at once */
+    epoll_ctl(worker_epfd, EPOLL_CTL_ADD, worker_wake_fd,
+              &(struct epoll_event){.events = EPOLLIN,
+                                    .data.u64 = FW_CONNS_EV_WAKE});
+    return 1;
+}
+
 static void *
 worker_thread_main(void *arg)
 {
     worker_thread_t *wt = arg;
     fw_pyglue_thread_t *py;
+    int looked = 0;
 
     py = fw_pyglue_thread_attach();
     if (py == NULL) {
@@ -281,8 +310,14 @@ worker_thread_main(void *arg)
     for (;;) {
         struct epoll_event ev;
         fw_conn_t *c;
-        int n = epoll_wait(worker_epfd, &ev, 1, fw_conns_sweep());
+        int n;
 
+        if (atomic_load(&worker_quitting) ||
+            (atomic_load(&worker_draining) &&
+             worker_drained(wt, py, &looked))) {
+            break;
+        }
+        n = epoll_wait(worker_epfd, &ev, 1, fw_conns_sweep());
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -295,8 +330,11 @@ worker_thread_main(void *arg)
             continue;
         }
         if (ev.data.u64 == FW_CONNS_EV_WAKE) {
-            worker_last_look(wt, py);
-            break;
+            /* it stays readable: out of the set, so that the threads
+             * finishing the connections under way do not spin on it (they
+             * look at worker_draining at least once a second) */
+            epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_wake_fd, NULL);
+            continue;
         }
         if (ev.data.u64 == FW_CONNS_EV_LISTEN) {
             /*
@@ -527,6 +565,7 @@ fw_worker_run(const fw_worker_config_t *wc)
     epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
     worker_set_state(wc, FW_WORKER_STOPPING);
     atomic_store(&worker_quitting, !graceful);
+    atomic_store(&worker_draining, graceful);
     (void)!write(worker_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
     if (!graceful) {
         free(threads);
@@ -536,8 +575,8 @@ fw_worker_run(const fw_worker_config_t *wc)
     while (atomic_load(&worker_alive) > 0) {
         if (waited_ms >= (long)wc->shutdown_timeout * 1000) {
             fw_log(FW_LOG_WARN,
-                   "%d request(s) still running after %d s: stopping "
-                   "anyway",
+                   "%d serving thread(s) still running after %d s: "
+                   "stopping anyway",
                    atomic_load(&worker_alive), wc->shutdown_timeout);
             free(threads);
             return status;

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -771,6 +772,43 @@ def test_allowed_clients(wire, rule, env, allowed):
     assert 1 <= lines <= 3, ('%d refusal lines for 20 connections in about '
                              'a second\n%s' % (lines, server.log()))
     server.assert_intact('refused clients')
+
+
+def test_graceful_stop_finishes_requests_under_way(wire):
+    """SIGTERM while a request is half sent: the worker stops accepting
+    but serves that request when the rest arrives, then leaves; a kept
+    idle connection is closed at once."""
+    server = wire('unix')
+    whole = fcgi_request_bytes('/hello')
+    half = server.connect()
+    idle = server.connect()
+    try:
+        idle.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+        assert answer_of(FcgiReader(idle), 1, WAIT, server,
+                         'kept').status == 200
+        half.sendall(whole[:20])
+        worker = server.worker()
+        offset = server.log_size()
+        os.kill(worker, signal.SIGTERM)
+        deadline = time.monotonic() + WAIT
+        while 'graceful stop' not in server.log_since(offset):
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.02)
+        idle.settimeout(WAIT)
+        assert idle.recv(100) == b'', 'the idle kept connection stays open'
+        time.sleep(0.2)  # the rest comes late, as from a slow web server
+        half.sendall(whole[20:])
+        answer = answer_of(FcgiReader(half), 1, WAIT, server,
+                           'half sent at SIGTERM')
+        assert answer.status == 200, answer
+        deadline = time.monotonic() + WAIT
+        while os.path.exists('/proc/%d/stat' % worker) and \
+                open('/proc/%d/stat' % worker).read().split()[2] != 'Z':
+            assert time.monotonic() < deadline, 'the worker does not leave'
+            time.sleep(0.02)
+    finally:
+        half.close()
+        idle.close()
 
 
 # ----------------------------------------------- attack 6: the fd limit
