@@ -45,6 +45,7 @@ import hashlib
 import http.client
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -62,7 +63,8 @@ from e2elib import (APPS_DIR, FCGI_PARAMS, FCGI_STDIN, NGINX_DIR,  # noqa
                     REPO, FcgiReader, Proc, ServerMissing, fcgi_begin,
                     fcgi_cgi_params, fcgi_get_values, fcgi_params,
                     fcgi_record, fcgi_request_bytes, fcgi_stream,
-                    proc_cpu_seconds, proc_fds, proc_rss_bytes, server_argv,
+                    proc_cpu_seconds, proc_fds, proc_rss_bytes, proc_table,
+                    server_argv,
                     start_nginx, tail, wait_unix_socket, zombie_children)
 
 TEMPLATE = NGINX_DIR / 'fcgi-wsgi.conf.in'
@@ -132,18 +134,8 @@ def is_zombie(pid):
 
 
 def children(pid):
-    out = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path('/proc', entry, 'stat').read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(')', 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != 'Z':
-            out.append(int(entry))
-    return sorted(out)
+    """Live (not zombie) children of pid (e2elib's /proc scanner)."""
+    return sorted(row[0] for row in proc_table() if row[1] == pid)
 
 
 # ----------------------------------------------------------------- load
@@ -279,6 +271,7 @@ class Chaos:
         self.load = load
         self.rnd = random.Random(seed)
         self.kills = []     # (time, pid, held connections, in flight)
+        self.kill_walls = []  # the same kills' wall-clock times
         self.unreaped = []  # killed pids still zombies 2 s later
         self.reloads = 0
         self.reload_times = []
@@ -312,6 +305,7 @@ class Chaos:
         except ProcessLookupError:
             return
         self.kills.append((time.monotonic(), pid, held, inflight))
+        self.kill_walls.append(time.time())
         self.to_reap.append((now + 2.0, pid))
 
     def open_silent(self, now):
@@ -465,14 +459,39 @@ class Pool:
 
 # ------------------------------------------------------------- verdicts
 
-def judge_failures(failures, kills):
+# nginx's own words for an upstream that died under a request
+UPSTREAM_LOST = re.compile(
+    r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[error\].*(?:reset by peer|'
+    r'prematurely closed).*upstream', re.M)
+
+
+def upstream_losses(nginx_error_log):
+    """How many upstream losses nginx logged, per wall-clock second."""
+    try:
+        text = Path(nginx_error_log).read_text(errors='replace')
+    except OSError:
+        return {}
+    seconds = {}
+    for stamp in UPSTREAM_LOST.findall(text):
+        at = int(time.mktime(time.strptime(stamp, '%Y/%m/%d %H:%M:%S')))
+        seconds[at] = seconds.get(at, 0) + 1
+    return seconds
+
+
+def judge_failures(failures, kills, kill_walls=(), losses=None):
     """
     Splits failures into excused (a lost upstream at a kill, within that
     kill's bound) and not.  Returns (excused, unexplained, bound).
+
+    A timeout is excused only when the request began at most 0.5 s before
+    a kill and nginx logged an upstream lost to a reset in that second (it
+    was in the killed worker's hands; nginx then kept the client waiting
+    instead of answering 502), one timeout per such nginx line.
     """
     bound = {i: min(held, inflight) + 1
              for i, (_, _, held, inflight) in enumerate(kills)}
     used = {i: 0 for i in bound}
+    losses = dict(losses or {})
     excused, unexplained = [], []
     for failure in sorted(failures):
         started, ended, kind, _ = failure
@@ -480,6 +499,18 @@ def judge_failures(failures, kills):
         if kind in EXCUSABLE:
             for i, (at, _, _, _) in enumerate(kills):
                 if started <= at <= ended + 0.05 and used[i] < bound[i]:
+                    match = i
+                    break
+        elif kind == 'timeout':
+            for i, (at, _, _, _) in enumerate(kills):
+                if not (started <= at <= started + 0.5) or \
+                        used[i] >= bound[i] or i >= len(kill_walls):
+                    continue
+                wall = int(kill_walls[i])
+                second = next((w for w in (wall, wall - 1, wall + 1)
+                               if losses.get(w, 0) > 0), None)
+                if second is not None:
+                    losses[second] -= 1
                     match = i
                     break
         if match is None:
@@ -613,8 +644,9 @@ def main():
             end['cpu'] = pool.rest_cpu(end['pids'])
         load.finish()
 
-        excused, unexplained, bound = judge_failures(load.failures,
-                                                     chaos.kills)
+        excused, unexplained, bound = judge_failures(
+            load.failures, chaos.kills, chaos.kill_walls,
+            upstream_losses(tmp / 'nginx' / 'error.log'))
         growth = (end['rss'] - base['rss']) / base['rss']
         master_flat = end['own'][0] == base['own'][0]
         workers_flat = max(end['own'][1:] or (0,)) <= max(
