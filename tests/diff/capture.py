@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / 'apps'))
+from fcgi_recorder import read_exact  # noqa: E402
 CAPTURES = HERE / 'captures'
 APACHE_MODULES = Path('/usr/lib/apache2/modules')
 
@@ -43,16 +45,6 @@ RESPONSE = (b'Status: 200 OK\r\nContent-Type: text/plain\r\n'
 
 def record(rtype, rid, content=b''):
     return HEADER.pack(1, rtype, rid, len(content), 0) + content
-
-
-def read_exact(conn, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
 
 
 def free_port():
@@ -258,26 +250,37 @@ def stop(proc):
             proc.wait(5)
 
 
+def common_cases(port, app, chunked_name, chunked_path):
+    """What every web server is captured doing: a GET with a query, a
+    100 KiB POST, and a chunked upload."""
+    return [
+        ('get', app, lambda: fetch(port, 'GET', '/index.php?a=1&b=%20x')),
+        ('post-100k', app, lambda: fetch(
+            port, 'POST', '/upload', body(100 * 1024, 1),
+            {'Content-Type': 'application/octet-stream'})),
+        (chunked_name, app, lambda: fetch(
+            port, 'POST', chunked_path, body(20000, 2),
+            {'Content-Type': 'application/octet-stream'}, chunked=True)),
+    ]
+
+
+def three_requests(port, prefix):
+    """Three requests in a row (a kept or reused connection)."""
+    return lambda: [
+        fetch(port, 'GET', prefix + '/one'),
+        fetch(port, 'POST', prefix + '/two', body(10000, 3),
+              {'Content-Type': 'application/x-www-form-urlencoded'}),
+        fetch(port, 'GET', prefix + '/three?x=y')]
+
+
 def capture_nginx(dir, app, app2):
     port = free_port()
     conf = Path(dir) / 'nginx.conf'
     conf.write_text(NGINX_CONF % dict(dir=dir, port=port, app=app.port))
     proc = start([shutil.which('nginx') or '/usr/sbin/nginx', '-p', dir,
                   '-e', '%s/error.log' % dir, '-c', conf], dir, port)
-    cases = [
-        ('get', app, lambda: fetch(port, 'GET', '/index.php?a=1&b=%20x')),
-        ('post-100k', app, lambda: fetch(
-            port, 'POST', '/upload', body(100 * 1024, 1),
-            {'Content-Type': 'application/octet-stream'})),
-        ('chunked-unbuffered', app, lambda: fetch(
-            port, 'POST', '/unbuffered/up', body(20000, 2),
-            {'Content-Type': 'application/octet-stream'}, chunked=True)),
-        ('keepconn', app, lambda: [
-            fetch(port, 'GET', '/keep/one'),
-            fetch(port, 'POST', '/keep/two', body(10000, 3),
-                 {'Content-Type': 'application/x-www-form-urlencoded'}),
-            fetch(port, 'GET', '/keep/three?x=y')]),
-    ]
+    cases = common_cases(port, app, 'chunked-unbuffered', '/unbuffered/up')
+    cases.append(('keepconn', app, three_requests(port, '/keep')))
     try:
         return run_cases('nginx', cases)
     finally:
@@ -296,20 +299,8 @@ def capture_apache(dir, app, app2):
                                        app2=app2.port, mods=APACHE_MODULES,
                                        user=user))
     proc = start([binary, '-d', dir, '-f', conf, '-DFOREGROUND'], dir, port)
-    cases = [
-        ('get', app, lambda: fetch(port, 'GET', '/index.php?a=1&b=%20x')),
-        ('post-100k', app, lambda: fetch(
-            port, 'POST', '/upload', body(100 * 1024, 1),
-            {'Content-Type': 'application/octet-stream'})),
-        ('chunked', app, lambda: fetch(
-            port, 'POST', '/up', body(20000, 2),
-            {'Content-Type': 'application/octet-stream'}, chunked=True)),
-        ('reuse', app2, lambda: [
-            fetch(port, 'GET', '/reuse/one'),
-            fetch(port, 'POST', '/reuse/two', body(10000, 3),
-                 {'Content-Type': 'application/x-www-form-urlencoded'}),
-            fetch(port, 'GET', '/reuse/three?x=y')]),
-    ]
+    cases = common_cases(port, app, 'chunked', '/up')
+    cases.append(('reuse', app2, three_requests(port, '/reuse')))
     try:
         return run_cases('apache', cases)
     finally:
@@ -322,15 +313,7 @@ def capture_lighttpd(dir, app, app2):
     conf = Path(dir) / 'lighttpd.conf'
     conf.write_text(LIGHTTPD_CONF % dict(dir=dir, port=port, app=app.port))
     proc = start([binary, '-D', '-f', conf], dir, port)
-    cases = [
-        ('get', app, lambda: fetch(port, 'GET', '/index.php?a=1&b=%20x')),
-        ('post-100k', app, lambda: fetch(
-            port, 'POST', '/upload', body(100 * 1024, 1),
-            {'Content-Type': 'application/octet-stream'})),
-        ('chunked', app, lambda: fetch(
-            port, 'POST', '/up', body(20000, 2),
-            {'Content-Type': 'application/octet-stream'}, chunked=True)),
-    ]
+    cases = common_cases(port, app, 'chunked', '/up')
     try:
         return run_cases('lighttpd', cases)
     finally:

@@ -527,20 +527,11 @@ def fcgi_request(address, path='/', method='GET', query='', body=b'',
     in PATH_INFO, SCRIPT_NAME empty, unless extra says otherwise).  Uses
     sock when given (left open), else a new connection (closed).
     """
-    params = {
-        'GATEWAY_INTERFACE': 'CGI/1.1', 'REQUEST_METHOD': method,
-        'SCRIPT_NAME': '', 'PATH_INFO': path, 'QUERY_STRING': query,
-        'REQUEST_URI': path + ('?' + query if query else ''),
-        'SERVER_NAME': '127.0.0.1', 'SERVER_PORT': '80',
-        'SERVER_PROTOCOL': 'HTTP/1.1', 'REMOTE_ADDR': '127.0.0.1',
-        'REMOTE_PORT': '40000', 'HTTP_HOST': '127.0.0.1',
-    }
-    if body:
-        params['CONTENT_LENGTH'] = str(len(body))
-        params['CONTENT_TYPE'] = 'application/octet-stream'
-    for name, value in (headers or {}).items():
-        params['HTTP_' + name.upper().replace('-', '_')] = value
-    params.update(extra or {})
+    more = {'HTTP_' + name.upper().replace('-', '_'): value
+            for name, value in (headers or {}).items()}
+    more.update(extra or {})
+    params = fcgi_cgi_params(path, method, query,
+                             len(body) if body else None, more)
     own = sock is None
     if own:
         sock = fcgi_connect(address)
