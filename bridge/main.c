@@ -179,6 +179,7 @@ map_app(fw_app_config_t *app, const fw_conf_t *c, const char *program,
     app->pythonpath = (const char *const *)c->pythonpath.items;
     app->npythonpath = c->pythonpath.n;
     app->module = c->module;
+    app->wsgi_file = c->wsgi_file;
     app->callable = c->callable;
     app->mount = c->mount;
     app->multithread = c->threads > 1;
@@ -330,6 +331,19 @@ main_check_privs(main_t *m)
     return MAIN_GO;
 }
 
+/* What the configuration has to say at start (conf's notices: uWSGI
+ * options ignored; its warnings: static-map), once the start is allowed. */
+static void
+main_log_conf_notes(const fw_conf_t *c)
+{
+    for (size_t i = 0; i < c->notices.n; i++) {
+        fw_log(FW_LOG_INFO, "%s", c->notices.items[i]);
+    }
+    for (size_t i = 0; i < c->warnings.n; i++) {
+        fw_log(FW_LOG_WARN, "%s", c->warnings.items[i]);
+    }
+}
+
 /* env = lines, who may connect (FCGI_WEB_SERVER_ADDRS comes from the
  * environment), chdir: the process as the application will see it. */
 static int
@@ -403,6 +417,7 @@ main_prepare(main_t *m)
         rc = main_check_privs(m);
     }
     if (rc == MAIN_GO) {
+        main_log_conf_notes(&m->conf);
         rc = main_set_process(m);
     }
     if (rc == MAIN_GO) {

@@ -53,8 +53,12 @@ typedef struct {
     char *socket;
     char *chdir;
     char *home;
-    char *module;   /* "pkg.mod" (the ":callable" part is split off) */
-    char *callable; /* never NULL after FW_CONF_OK; default "application" */
+    char *module;    /* "pkg.mod" (the ":callable" part is split off);
+                        with wsgi_file: the name the file is loaded under
+                        (uWSGI's "uwsgi_file_" + its path) */
+    char *wsgi_file; /* a Python file holding the application (uWSGI's
+                        wsgi-file), relative to chdir; or NULL */
+    char *callable;  /* never NULL after FW_CONF_OK; default "application" */
     fw_strlist_t pythonpath;
     fw_strlist_t env; /* "KEY=VALUE" */
     char *logto;
@@ -117,6 +121,12 @@ typedef struct {
     /* per option table row: set by the user, not a default (for
        fw_conf_given_args); owned, released by fw_conf_free */
     bool *given;
+
+    /* lines for the start-up log, each once (owned): uWSGI options that
+       are accepted and ignored (notices, INFO) and what the user must know
+       (warnings, WARN: static-map) */
+    fw_strlist_t notices;
+    fw_strlist_t warnings;
 } fw_conf_t;
 
 typedef enum {
@@ -126,15 +136,19 @@ typedef enum {
 } fw_conf_result_e;
 
 /*
- * Fills c from argv: first the ini files it names (--ini FILE, or a bare
- * FILE.ini), then every other option, so the command line wins.  Then
- * checks the whole: module given, socket well formed, ranges.  Errors are
- * printed to err as "fcgi-wsgi: FILE:LINE: key: message" (or
- * "fcgi-wsgi: --key: message"), one line each.
+ * Fills c from argv: first the ini files it names (--ini FILE[:SECTION],
+ * or a bare FILE.ini[:SECTION]), then every other option, so the command
+ * line wins.  Then checks the whole: module given, socket well formed,
+ * ranges.  Errors are printed to err as "fcgi-wsgi: FILE:LINE: key:
+ * message" (or "fcgi-wsgi: --key: message"), one line each.  uWSGI's
+ * options that are accepted but ignored, and what the user must know
+ * (static-map), are left in c->notices and c->warnings for the log.
  * c needs no initialisation: it is cleared and given its defaults first.
  * Whatever the result, release c with fw_conf_free afterwards.  --help and
- * --version print to out and return FW_CONF_EXIT.  --print-config is only
- * checked and stored (c->print_target): the caller prints the text
+ * --version print to out and return FW_CONF_EXIT, and so does
+ * --print-config uwsgi-options (every uWSGI option and its verdict, as the
+ * README lists them).  Other --print-config targets are only checked and
+ * stored (c->print_target): the caller prints the text
  * (deploy/print_config.h).
  */
 fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out,

@@ -178,7 +178,7 @@ check_module_spec(fw_conf_state_t *st, const char *value, size_t *module_len)
                                  "expected a module name, not a file: "
                                  "config.wsgi rather than config/wsgi.py "
                                  "(set chdir or pythonpath to its "
-                                 "directory), got '%s'",
+                                 "directory), or wsgi-file = FILE, got '%s'",
                                  value);
     }
     if (!is_module_name(value, len) ||
@@ -224,16 +224,28 @@ fw_conf_check_callable(fw_conf_state_t *st, const char *value, char **keep)
     return NULL;
 }
 
+/* A file for uWSGI's file loader: NAME.py or NAME.wsgi. */
+static bool
+is_python_file(const char *value)
+{
+    size_t n = strlen(value);
+
+    return (n > 3 && strcmp(value + n - 3, ".py") == 0) ||
+           (n > 5 && strcmp(value + n - 5, ".wsgi") == 0);
+}
+
 /*
- * mount = /PREFIX or uWSGI's mount = /PREFIX=pkg.mod[:callable].  Stores
- * the prefix; the module part is kept for fw_conf_check_all, which uses it
- * if no module is given otherwise.
+ * mount = /PREFIX or uWSGI's mount = /PREFIX=pkg.mod[:callable] (or
+ * /PREFIX=FILE.py, a wsgi-file).  Stores the prefix; the module or file
+ * part is kept for fw_conf_check_all, which uses it if no module (or
+ * wsgi-file) is given otherwise.
  */
 const char *
 fw_conf_check_mount(fw_conf_state_t *st, const char *value, char **keep)
 {
     const char *eq = strchr(value, '=');
     size_t len = eq != NULL ? (size_t)(eq - value) : strlen(value);
+    bool file = eq != NULL && is_python_file(eq + 1);
     size_t module_len;
     const char *msg;
 
@@ -244,16 +256,47 @@ fw_conf_check_mount(fw_conf_state_t *st, const char *value, char **keep)
                                  "got '%s'",
                                  value);
     }
-    if (eq != NULL) {
+    if (eq != NULL && !file) {
         msg = check_module_spec(st, eq + 1, &module_len);
         if (msg != NULL) {
             return msg;
         }
     }
     free(st->mount_module);
-    st->mount_module = eq != NULL ? conf_strdup(eq + 1) : NULL;
+    free(st->mount_file);
+    st->mount_module = eq != NULL && !file ? conf_strdup(eq + 1) : NULL;
+    st->mount_file = file ? conf_strdup(eq + 1) : NULL;
     *keep = conf_strndup(value, len);
     return NULL;
+}
+
+/* wsgi-file = FILE (uWSGI's): any path; pyglue opens it after chdir. */
+const char *
+fw_conf_check_wsgi_file(fw_conf_state_t *st, const char *value, char **keep)
+{
+    (void)keep;
+    if (value[strspn(value, " \t")] == '\0') {
+        return fw_conf_table_msg(st, "expected a file name, got '%s'", value);
+    }
+    return NULL;
+}
+
+/*
+ * protocol = fastcgi (uWSGI's protocol of its default sockets): fcgi-wsgi's
+ * only one; another is the error uWSGI's HTTP options get.
+ */
+const char *
+fw_conf_check_protocol(fw_conf_state_t *st, const char *value, char **keep)
+{
+    (void)keep;
+    if (strcmp(value, "fastcgi") == 0) {
+        return NULL;
+    }
+    return fw_conf_table_msg(st,
+                             "fcgi-wsgi speaks FastCGI only: protocol = "
+                             "fastcgi (or none) with a web server in front "
+                             "(nginx fastcgi_pass), got '%s'",
+                             value);
 }
 
 const char *
@@ -303,7 +346,8 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
 
 /*
  * print-config = nginx | apache | lighttpd | systemd | systemd-socket: the
- * text deploy/print_config.c prints, as c->print_target.
+ * text deploy/print_config.c prints, as c->print_target; or uwsgi-options,
+ * which fw_conf_load prints itself (conf_usage.c).
  */
 const char *
 fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
@@ -312,6 +356,11 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
         NULL, "nginx", "apache", "lighttpd", "systemd", "systemd-socket"};
 
     (void)keep;
+    st->print_uwsgi = strcmp(value, "uwsgi-options") == 0;
+    if (st->print_uwsgi) {
+        st->c->print_target = FW_PRINT_NONE;
+        return NULL;
+    }
     for (size_t i = 1; i < sizeof(targets) / sizeof(targets[0]); i++) {
         if (strcmp(value, targets[i]) == 0) {
             st->c->print_target = (fw_print_target_e)i;
@@ -319,8 +368,8 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
         }
     }
     return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, systemd or "
-                             "systemd-socket, got '%s'",
+                             "expected nginx, apache, lighttpd, systemd, "
+                             "systemd-socket or uwsgi-options, got '%s'",
                              value);
 }
 
@@ -361,6 +410,42 @@ fw_conf_check_static_map(fw_conf_state_t *st, const char *value, char **keep)
     if (strlen(value) >= 4096) {
         return "too long";
     }
+    return NULL;
+}
+
+/*
+ * static-map2 = /URLPREFIX=DOCROOT (uWSGI's): the file of /URLPREFIX/x is
+ * DOCROOT/URLPREFIX/x, so it is static-map = /URLPREFIX=DOCROOT/URLPREFIX;
+ * checked as that and added to the static-map list.
+ */
+const char *
+fw_conf_check_static_map2(fw_conf_state_t *st, const char *value, char **keep)
+{
+    const char *eq = strchr(value, '=');
+    size_t prefix_len;
+    size_t root_len;
+    char *map;
+    const char *msg;
+
+    msg = fw_conf_check_static_map(st, value, keep);
+    if (msg != NULL) {
+        return msg;
+    }
+    prefix_len = (size_t)(eq - value);
+    root_len = strlen(eq + 1);
+    while (root_len > 1 && eq[root_len] == '/') {
+        root_len--; /* DOCROOT's trailing '/': the prefix starts with one */
+    }
+    map = conf_oom(malloc(prefix_len + 1 + root_len + prefix_len + 1));
+    snprintf(map, prefix_len + 1 + root_len + prefix_len + 1, "%.*s=%.*s%.*s",
+             (int)prefix_len, value, (int)root_len, eq + 1, (int)prefix_len,
+             value);
+    msg = fw_conf_check_static_map(st, map, keep);
+    if (msg != NULL) {
+        free(map);
+        return msg;
+    }
+    fw_conf_list_append(&st->c->static_map, map);
     return NULL;
 }
 
@@ -605,24 +690,47 @@ check_php_fcgi_children(fw_conf_state_t *st)
 }
 
 /*
- * The checks of the whole, once every file and option is in: a module is
- * given (by module, or by mount = /PREFIX=MODULE), and its ":callable"
- * part agrees with callable; PHP_FCGI_CHILDREN applies if processes was
- * not given; the pool's sizes fit (fw_conf_check_pool); pool-name is the
- * module's when not given.  Prints one line to st->err and returns -1, or
- * returns 0.
+ * The name a wsgi-file is loaded under, as uWSGI names it: "uwsgi_file_"
+ * and the path with every character that cannot be in a Python name made
+ * '_' (uWSGI changes '.' and '/' only).  Malloc'd.
  */
-int
-fw_conf_check_all(fw_conf_state_t *st)
+static char *
+wsgi_file_module(const char *path)
+{
+    static const char prefix[] = "uwsgi_file_";
+    size_t n = strlen(path);
+    char *name = conf_oom(malloc(sizeof(prefix) + n));
+
+    memcpy(name, prefix, sizeof(prefix) - 1);
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char ch = (unsigned char)path[i];
+
+        name[sizeof(prefix) - 1 + i] =
+            ch == '\0' || is_identifier((const char *)&ch, 1) ? (char)ch : '_';
+    }
+    return name;
+}
+
+/*
+ * The application: module (or mount = /PREFIX=MODULE), or wsgi-file (or
+ * mount = /PREFIX=FILE.py), one of them.  A wsgi-file's module is the
+ * name it is loaded under; its pool is named after the file.  Prints one
+ * line and returns -1, or returns 0.
+ */
+static int
+check_app(fw_conf_state_t *st)
 {
     fw_conf_t *c = st->c;
-    const fw_opt_t *callable = fw_conf_table_find("callable");
 
-    if (check_php_fcgi_children(st) < 0 || fw_conf_check_pool(st) < 0) {
+    if (c->module != NULL && c->wsgi_file != NULL) {
+        fprintf(st->err,
+                "fcgi-wsgi: module = %s and wsgi-file = %s both "
+                "name the application: give one\n",
+                c->module, c->wsgi_file);
         return -1;
     }
-
-    if (c->module == NULL && st->mount_module != NULL) {
+    if (c->module == NULL && c->wsgi_file == NULL &&
+        st->mount_module != NULL) {
         char *keep = NULL;
 
         if (fw_conf_check_module(st, st->mount_module, &keep) != NULL) {
@@ -632,9 +740,94 @@ fw_conf_check_all(fw_conf_state_t *st)
         }
         c->module = keep;
     }
+    if (c->module == NULL && c->wsgi_file == NULL && st->mount_file != NULL) {
+        c->wsgi_file = conf_strdup(st->mount_file);
+    }
+    if (c->wsgi_file != NULL) {
+        c->module = wsgi_file_module(c->wsgi_file);
+        if (c->pool_name == NULL) {
+            c->pool_name = conf_strdup(c->wsgi_file);
+        }
+    }
     if (c->module == NULL) {
         fprintf(st->err, "fcgi-wsgi: no module given: set module = pkg.wsgi "
-                         "(or --module)\n");
+                         "(or --module), or wsgi-file = FILE\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends to b the word, quoted for a POSIX shell when it needs it. */
+static void
+shell_word(char *b, size_t size, const char *word)
+{
+    size_t used = strlen(b);
+
+    if (word[0] != '\0' &&
+        word[strspn(word, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+                          "YZ0123456789-_./=:,@%+")] == '\0') {
+        snprintf(b + used, size - used, " %s", word);
+        return;
+    }
+    snprintf(b + used, size - used, " '");
+    for (const char *p = word; *p != '\0'; p++) {
+        used = strlen(b);
+        snprintf(b + used, size - used, *p == '\'' ? "'\\''" : "%c", *p);
+    }
+    used = strlen(b);
+    snprintf(b + used, size - used, "'");
+}
+
+/*
+ * static-map: fcgi-wsgi serves no file, so the web server must, or those
+ * URLs reach the application: one warning for the start-up log, with the
+ * command that prints the web server's part.
+ */
+static void
+warn_static_map(fw_conf_state_t *st)
+{
+    const fw_strlist_t *maps = &st->c->static_map;
+    char prefixes[256] = "";
+    char command[1024] = "fcgi-wsgi";
+    char line[FW_CONF_MSG_MAX];
+
+    if (maps->n == 0 || st->c->print_target != FW_PRINT_NONE) {
+        return;
+    }
+    for (size_t i = 0; i < maps->n; i++) {
+        size_t used = strlen(prefixes);
+
+        snprintf(prefixes + used, sizeof(prefixes) - used, "%s%.*s",
+                 i > 0 ? ", " : "", (int)strcspn(maps->items[i], "="),
+                 maps->items[i]);
+    }
+    for (int i = 1; i < st->argc; i++) {
+        shell_word(command, sizeof(command), st->argv[i]);
+    }
+    snprintf(line, sizeof(line),
+             "static-map (%s): fcgi-wsgi serves no files, the web server "
+             "must (else these URLs reach the application): %s "
+             "--print-config nginx prints its part (or apache, lighttpd)",
+             prefixes, command);
+    fw_conf_list_append(&st->c->warnings, conf_strdup(line));
+}
+
+/*
+ * The checks of the whole, once every file and option is in: an
+ * application is given (check_app), and its ":callable" part agrees with
+ * callable; PHP_FCGI_CHILDREN applies if processes was not given; the
+ * pool's sizes fit (fw_conf_check_pool); pool-name is the module's when
+ * not given; static-map gets its warning.  Prints one line to st->err and
+ * returns -1, or returns 0.
+ */
+int
+fw_conf_check_all(fw_conf_state_t *st)
+{
+    fw_conf_t *c = st->c;
+    const fw_opt_t *callable = fw_conf_table_find("callable");
+
+    if (check_php_fcgi_children(st) < 0 || fw_conf_check_pool(st) < 0 ||
+        check_app(st) < 0) {
         return -1;
     }
     if (st->module_callable != NULL) {
@@ -653,5 +846,6 @@ fw_conf_check_all(fw_conf_state_t *st)
     if (c->pool_name == NULL) {
         c->pool_name = conf_strdup(c->module);
     }
+    warn_static_map(st);
     return 0;
 }

@@ -1,14 +1,17 @@
 /*
  * conf_cli.c: the command line, and fw_conf_load which runs the whole
  * load.  Each "--key value" becomes what "key = value" is in an ini file:
- * one table serves both (redis style).  Ini files named on the command
- * line are read first, so the other options override them.
+ * one table serves both (redis style), and uWSGI's options get the same
+ * verdicts (conf_lookup.c).  Ini files named on the command line are read
+ * first, so the other options override them.  Values are taken as they
+ * are: the shell has substituted what it wanted.
  */
 #include "conf/conf_int.h"
 
-/* One option of the command line, found in the table. */
+/* One option of the command line, found in a table. */
 typedef struct {
-    const fw_opt_t *opt;
+    const fw_opt_t *opt;         /* fcgi-wsgi's, or NULL: */
+    const fw_uwsgi_opt_t *uwsgi; /* uWSGI's (conf_uwsgi.c) */
     const char *key; /* as written, for messages: "--workers", "-p" */
     int key_len;
     const char *value; /* NULL: given bare */
@@ -35,6 +38,37 @@ is_number(const char *s)
     return s != NULL && *s != '\0' && s[strspn(s, "0123456789")] == '\0';
 }
 
+/* FILE.ini, or FILE.ini:SECTION */
+static bool
+is_ini_arg(const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    size_t len = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+
+    if (len > 4 && strncmp(arg + len - 4, ".ini", 4) == 0) {
+        return true;
+    }
+    return ends_with(arg, ".ini");
+}
+
+/*
+ * Whether the word after an option given bare is its value: a boolean
+ * word after a boolean (--enable-threads true, as uWSGI takes it), a
+ * number after another optional value (--chmod-socket 644).
+ */
+static bool
+takes_next(const cli_item_t *it, const char *next)
+{
+    if (next == NULL) {
+        return false;
+    }
+    if ((it->opt != NULL && it->opt->type == FW_OPT_BOOL) ||
+        (it->uwsgi != NULL && it->uwsgi->arg == FW_UWSGI_ARG_FLAG)) {
+        return fw_conf_is_bool_word(next);
+    }
+    return is_number(next);
+}
+
 /*
  * Reads argv[*i] (and its value, maybe argv[*i + 1]) into it.  Returns
  * FW_CONF_OK, FW_CONF_EXIT after --help or --version, or FW_CONF_ERROR
@@ -56,7 +90,7 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
     } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-' &&
                (arg[2] == '\0' || arg[2] == '=')) {
         name = arg + 1;
-    } else if (ends_with(arg, ".ini")) {
+    } else if (is_ini_arg(arg)) {
         it->opt = fw_conf_table_find("ini");
         it->key = arg;
         it->key_len = (int)strlen(arg);
@@ -73,39 +107,46 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
     name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
     it->key = arg;
     it->key_len = (int)(name - arg + (ptrdiff_t)name_len);
-    if (name_len < sizeof(key)) {
+    /* "-s" is the one-letter alias s; "--s" and "-socket" are not. */
+    if (name_len < sizeof(key) && (name == arg + 1) == (name_len == 1)) {
         memcpy(key, name, name_len);
         key[name_len] = '\0';
         it->opt = fw_conf_table_find(key);
+        if (it->opt == NULL) {
+            it->uwsgi = fw_conf_uwsgi_find(key);
+        }
     }
-    /* "-s" is the one-letter alias s; "--s" and "-socket" are not. */
-    if (it->opt != NULL && (name == arg + 1) != (name_len == 1)) {
-        it->opt = NULL;
-    }
-    if (it->opt == NULL) {
-        cli_error(st, it, "unknown option; see fcgi-wsgi --help");
+    if (it->opt == NULL && it->uwsgi == NULL) {
+        if (name_len < sizeof(key) && name_len > 1) {
+            memcpy(key, name, name_len);
+            key[name_len] = '\0';
+            cli_error(st, it, fw_conf_unknown_msg(st, key, "--"));
+        } else {
+            cli_error(st, it, "unknown option; see fcgi-wsgi --help");
+        }
         return FW_CONF_ERROR;
     }
-    switch (it->opt->type) {
-    case FW_OPT_HELP:
-        fw_conf_usage(st->out);
-        return FW_CONF_EXIT;
-    case FW_OPT_VERSION:
-        fprintf(st->out, "fcgi-wsgi %s\n", FW_VERSION);
-        return FW_CONF_EXIT;
-    case FW_OPT_REFUSE:
-    case FW_OPT_LATER:
-        cli_error(st, it, fw_conf_table_set(st, it->opt, NULL));
-        return FW_CONF_ERROR;
-    default:
-        break;
+    if (it->opt != NULL) {
+        switch (it->opt->type) {
+        case FW_OPT_HELP:
+            fw_conf_usage(st->out);
+            return FW_CONF_EXIT;
+        case FW_OPT_VERSION:
+            fprintf(st->out, "fcgi-wsgi %s\n", FW_VERSION);
+            return FW_CONF_EXIT;
+        default:
+            break;
+        }
     }
     if (eq != NULL) {
         it->value = eq + 1;
-    } else if (it->opt->bare != NULL) {
-        /* an optional value: only a number is taken from the next word */
-        if (*i + 1 < argc && is_number(argv[*i + 1])) {
-            it->value = argv[++*i];
+    } else if ((it->opt != NULL && it->opt->bare != NULL) ||
+               (it->uwsgi != NULL && it->uwsgi->arg != FW_UWSGI_ARG_VALUE)) {
+        /* an optional value: taken from the next word if it is one */
+        if (it->uwsgi == NULL || it->uwsgi->arg == FW_UWSGI_ARG_FLAG) {
+            if (*i + 1 < argc && takes_next(it, argv[*i + 1])) {
+                it->value = argv[++*i];
+            }
         }
     } else if (*i + 1 < argc) {
         it->value = argv[++*i];
@@ -132,7 +173,7 @@ cli_load(fw_conf_state_t *st, int argc, char **argv)
         n++;
     }
     for (int k = 0; k < n && rc == FW_CONF_OK; k++) {
-        if (items[k].opt->type != FW_OPT_INI) {
+        if (items[k].opt == NULL || items[k].opt->type != FW_OPT_INI) {
             continue;
         }
         if (items[k].value == NULL || items[k].value[0] == '\0') {
@@ -145,10 +186,12 @@ cli_load(fw_conf_state_t *st, int argc, char **argv)
     for (int k = 0; k < n && rc == FW_CONF_OK; k++) {
         const char *msg = NULL;
 
-        if (items[k].opt->type == FW_OPT_INI) {
+        if (items[k].uwsgi != NULL) {
+            msg = fw_conf_uwsgi_use(st, items[k].uwsgi, items[k].value);
+        } else if (items[k].opt->type == FW_OPT_INI) {
             continue;
-        }
-        if (items[k].opt->type == FW_OPT_PLACEHOLDER) {
+        } else if (items[k].opt->type == FW_OPT_PLACEHOLDER ||
+                   items[k].opt->type == FW_OPT_SET) {
             msg = "only in ini files";
         } else {
             msg = fw_conf_table_set(st, items[k].opt, items[k].value);
@@ -173,10 +216,19 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     st.c = c;
     st.out = out;
     st.err = err;
+    st.argc = argc;
+    st.argv = argv;
     c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
     fw_conf_table_defaults(&st);
 
     rc = cli_load(&st, argc, argv);
+    if (fw_conf_ini_finish(&st, rc == FW_CONF_OK) < 0) {
+        rc = FW_CONF_ERROR;
+    }
+    if (rc == FW_CONF_OK && st.print_uwsgi) {
+        fw_conf_uwsgi_print(out);
+        rc = FW_CONF_EXIT;
+    }
     if (rc == FW_CONF_OK && fw_conf_check_all(&st) < 0) {
         rc = FW_CONF_ERROR;
     }
@@ -184,6 +236,7 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     fflush(err);
     free(st.module_callable);
     free(st.mount_module);
+    free(st.mount_file);
     return rc;
 }
 

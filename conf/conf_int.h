@@ -29,13 +29,25 @@ typedef enum {
                            digits, maybe k, m or g (1024-based) */
     FW_OPT_MODE,        /* unsigned: an octal file mode, 0 to 0777 */
     FW_OPT_BOOL,        /* bool: true/false, yes/no, on/off, 1/0 */
-    FW_OPT_INI,         /* read that ini file there and then */
+    FW_OPT_INI,         /* read that ini file (FILE[:SECTION]) there */
     FW_OPT_PLACEHOLDER, /* ini files only: NAME=VALUE defines %(NAME) */
+    FW_OPT_SET,         /* ini files only: NAME=VALUE sets the option NAME,
+                           or defines %(NAME) if it is no option */
     FW_OPT_HELP,        /* command line only: print --help, exit */
-    FW_OPT_VERSION,     /* command line only: print the version, exit */
-    FW_OPT_REFUSE,      /* always an error; .help is the message */
-    FW_OPT_LATER        /* a uWSGI option we do not implement yet: error */
+    FW_OPT_VERSION      /* command line only: print the version, exit */
 } fw_opt_type_e;
+
+/* The sections of --help, in order. */
+typedef enum {
+    FW_GROUP_SOCKET = 0,
+    FW_GROUP_APP,
+    FW_GROUP_POOL,
+    FW_GROUP_LIMITS,
+    FW_GROUP_LOGS,
+    FW_GROUP_RELOAD,
+    FW_GROUP_CONFIG,
+    FW_GROUP_COUNT
+} fw_opt_group_e;
 
 /*
  * A check hook for FW_OPT_STR and FW_OPT_LIST: it sees the value before it
@@ -47,13 +59,14 @@ typedef const char *(*fw_opt_check_fn)(fw_conf_state_t *st, const char *value,
 
 /*
  * One row of the option table.  A row of a value type (STR to BOOL)
- * without a field is a uWSGI option accepted and ignored: its value is
- * still checked.  A name ending in '*' matches every name with that prefix.
+ * without a field checks its value and stores nothing (protocol).
+ * uWSGI's options that are not rows here are in conf_uwsgi.c.
  */
 struct fw_opt {
     const char *name;    /* canonical, as in uWSGI */
     const char *aliases; /* space separated; one letter: also -X */
     fw_opt_type_e type;
+    fw_opt_group_e group;  /* its section of --help */
     bool field;            /* the value is stored at .off in fw_conf_t */
     size_t off;            /* offsetof(fw_conf_t, ...) */
     fw_opt_check_fn check; /* optional, STR and LIST */
@@ -65,14 +78,49 @@ struct fw_opt {
     const char *help;    /* --help: one line; FW_OPT_REFUSE: the error */
 };
 
+/* What fcgi-wsgi does with an option of uWSGI's (conf_uwsgi.c). */
+typedef enum {
+    FW_UWSGI_OURS = 0, /* implemented: an option or alias of conf_table.c */
+    FW_UWSGI_IGNORED,  /* accepted, logged once at start: does not apply */
+    FW_UWSGI_PENDING,  /* accepted, logged once at start: not yet applied */
+    FW_UWSGI_REFUSED   /* an error: the reason, and what to do instead */
+} fw_uwsgi_verdict_e;
+
+/* uWSGI's kind of argument for an option. */
+typedef enum {
+    FW_UWSGI_ARG_FLAG = 0, /* none, or a boolean (no_argument) */
+    FW_UWSGI_ARG_VALUE,    /* required_argument */
+    FW_UWSGI_ARG_OPTIONAL  /* optional_argument: only --name=VALUE */
+} fw_uwsgi_arg_e;
+
+typedef struct {
+    fw_uwsgi_verdict_e verdict;
+    const char *text; /* one line: why, and what to do instead */
+} fw_uwsgi_reason_t;
+
+/* One option of uWSGI's: its name, argument and verdict (a reason). */
+typedef struct {
+    const char *name;  /* as uWSGI spells it; one letter: -X */
+    unsigned char arg; /* fw_uwsgi_arg_e */
+    unsigned char why; /* index in fw_conf_uwsgi_reasons */
+} fw_uwsgi_opt_t;
+
+/* The placeholders and custom keys of one load (conf_ini.c). */
+typedef struct fw_conf_vars fw_conf_vars_t;
+
 /* One fw_conf_load call: the config being filled and what goes with it. */
 struct fw_conf_state {
     fw_conf_t *c;
     FILE *out;
     FILE *err;
+    int argc; /* the command line, for the static-map warning */
+    char **argv;
     char *module_callable; /* the ":callable" part of the last module */
     char *mount_module;    /* the module part of mount = /app=pkg.mod */
+    char *mount_file;      /* or its file part: mount = /app=app.py */
+    bool print_uwsgi;      /* print-config = uwsgi-options */
     int ini_depth;         /* ini files being read, one inside another */
+    fw_conf_vars_t *vars;  /* %(NAME) across the ini files (conf_ini.c) */
     char msg[FW_CONF_MSG_MAX];
 };
 
@@ -81,6 +129,10 @@ extern const fw_opt_t fw_conf_table_rows[];
 extern const size_t fw_conf_table_nrows;
 const fw_opt_t *fw_conf_table_find(const char *name);
 bool fw_conf_table_takes_value(const fw_opt_t *opt);
+const char *fw_conf_parse_bool(fw_conf_state_t *st, const char *value,
+                               bool *out);
+bool fw_conf_is_bool_word(const char *value);
+void fw_conf_list_append(fw_strlist_t *l, char *item);
 void fw_conf_table_defaults(fw_conf_state_t *st);
 const char *fw_conf_table_set(fw_conf_state_t *st, const fw_opt_t *opt,
                               const char *value);
@@ -88,7 +140,24 @@ const char *fw_conf_table_msg(fw_conf_state_t *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* conf_ini.c */
-int fw_conf_ini_load(fw_conf_state_t *st, const char *path);
+int fw_conf_ini_load(fw_conf_state_t *st, const char *spec);
+int fw_conf_ini_finish(fw_conf_state_t *st, bool check);
+
+/* conf_uwsgi.c: the data */
+extern const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[];
+extern const size_t fw_conf_uwsgi_nreasons;
+extern const fw_uwsgi_opt_t fw_conf_uwsgi_rows[];
+extern const size_t fw_conf_uwsgi_nrows;
+
+/* conf_lookup.c: names to rows, uWSGI's verdicts, "did you mean" */
+const fw_uwsgi_opt_t *fw_conf_uwsgi_find(const char *name);
+const char *fw_conf_uwsgi_use(fw_conf_state_t *st, const fw_uwsgi_opt_t *u,
+                              const char *value);
+const char *fw_conf_unknown_msg(fw_conf_state_t *st, const char *name,
+                                const char *dashes);
+
+/* conf_usage.c: --help, and --print-config uwsgi-options */
+void fw_conf_uwsgi_print(FILE *out);
 
 /* conf_check.c: hooks named by the table, and the check of the whole */
 const char *fw_conf_check_socket(fw_conf_state_t *st, const char *value,
@@ -113,6 +182,12 @@ const char *fw_conf_check_print_config(fw_conf_state_t *st, const char *value,
                                        char **keep);
 const char *fw_conf_check_static_map(fw_conf_state_t *st, const char *value,
                                      char **keep);
+const char *fw_conf_check_static_map2(fw_conf_state_t *st, const char *value,
+                                      char **keep);
+const char *fw_conf_check_wsgi_file(fw_conf_state_t *st, const char *value,
+                                    char **keep);
+const char *fw_conf_check_protocol(fw_conf_state_t *st, const char *value,
+                                   char **keep);
 int fw_conf_check_pool(fw_conf_state_t *st);
 int fw_conf_check_all(fw_conf_state_t *st);
 

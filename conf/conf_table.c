@@ -1,8 +1,9 @@
 /*
- * conf_table.c: every option once (name, aliases, type, default, help),
- * the generic setters that parse and store a value, --help and
- * fw_conf_free.  Adding an option is one row here (plus a check hook in
- * conf_check.c if its value needs more than its type checks).  Setters
+ * conf_table.c: every option once (name, aliases, type, group, default,
+ * help), the generic setters that parse and store a value, the write-back
+ * of the options given, and fw_conf_free.  Adding an option is one row
+ * here (plus a check hook in conf_check.c if its value needs more than its
+ * type checks; and WHY_OURS for its uWSGI names in conf_uwsgi.c).  Setters
  * print nothing: they return a message and the caller says where.
  */
 #include <errno.h>
@@ -18,64 +19,62 @@
 /* socket-timeout, keepalive-timeout: a day, far from overflowing in ms */
 #define FW_CONF_MAX_TIMEOUT 86400
 
-/* uWSGI options that mean nothing to fcgi-wsgi: accepted, value checked. */
-#define NOOP_BOOL(n)                                                          \
-    {                                                                         \
-        .name = n, .type = FW_OPT_BOOL, .bare = "true"                        \
-    }
-#define NOOP_INT(n)                                                           \
-    {                                                                         \
-        .name = n, .type = FW_OPT_INT, .min = 0, .max = INT_MAX               \
-    }
-#define NOOP_STR(n, a)                                                        \
-    {                                                                         \
-        .name = n, .aliases = a, .type = FW_OPT_STR                           \
-    }
+#define SOCKET .group = FW_GROUP_SOCKET
+#define APP .group = FW_GROUP_APP
+#define POOL .group = FW_GROUP_POOL
+#define LIMITS .group = FW_GROUP_LIMITS
+#define LOGS .group = FW_GROUP_LOGS
+#define RELOAD .group = FW_GROUP_RELOAD
+#define CONFIG .group = FW_GROUP_CONFIG
 
-/* uWSGI options we do not implement yet: an error, never ignored. */
-#define LATER(n)                                                              \
-    {                                                                         \
-        .name = n, .type = FW_OPT_LATER                                       \
-    }
-
-/* uWSGI's HTTP (and uwsgi protocol) front ends: an error that says why. */
-#define HTTP_MSG                                                              \
-    "fcgi-wsgi speaks FastCGI only: put a web server in front (nginx "        \
-    "fastcgi_pass) and use socket = ...; see README.md 'Migrating from "      \
-    "uWSGI'"
-#define REFUSE(n)                                                             \
-    {                                                                         \
-        .name = n, .type = FW_OPT_REFUSE, .help = HTTP_MSG                    \
-    }
-
+/*
+ * Every option of fcgi-wsgi.  --help shows them by group, in this order
+ * (also the order of fw_conf_given_args).  The uWSGI names an option
+ * answers to are its name and aliases: conf_uwsgi.c marks them
+ * implemented.  A row without help is left out of --help.
+ */
 const fw_opt_t fw_conf_table_rows[] = {
     {.name = "socket",
      .aliases = "fastcgi-socket s",
      .type = FW_OPT_STR,
+     SOCKET,
      FIELD(socket),
      .check = fw_conf_check_socket,
      .metavar = "ADDR",
      .help = "where to listen (see Sockets below)"},
     {.name = "chdir",
+     .aliases = "chdir2 force-cwd",
      .type = FW_OPT_STR,
+     APP,
      FIELD(chdir),
      .metavar = "DIR",
      .help = "directory to run the application in"},
     {.name = "home",
      .aliases = "virtualenv venv pyhome H",
      .type = FW_OPT_STR,
+     APP,
      FIELD(home),
      .metavar = "DIR",
      .help = "Python virtualenv to run in"},
     {.name = "module",
      .aliases = "wsgi w",
      .type = FW_OPT_STR,
+     APP,
      FIELD(module),
      .check = fw_conf_check_module,
      .metavar = "MODULE",
      .help = "WSGI module, config.wsgi[:callable]"},
+    {.name = "wsgi-file",
+     .aliases = "file",
+     .type = FW_OPT_STR,
+     APP,
+     FIELD(wsgi_file),
+     .check = fw_conf_check_wsgi_file,
+     .metavar = "FILE",
+     .help = "or a Python file holding the app"},
     {.name = "callable",
      .type = FW_OPT_STR,
+     APP,
      FIELD(callable),
      .check = fw_conf_check_callable,
      .def = "application",
@@ -83,18 +82,21 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "name of the WSGI callable in module"},
     {.name = "mount",
      .type = FW_OPT_STR,
+     APP,
      FIELD(mount),
      .check = fw_conf_check_mount,
      .metavar = "PREFIX",
      .help = "URL prefix: /app or /app=MODULE"},
     {.name = "pythonpath",
-     .aliases = "python-path pp",
+     .aliases = "python-path pp early-pythonpath early-python-path",
      .type = FW_OPT_LIST,
+     APP,
      FIELD(pythonpath),
      .metavar = "DIR",
      .help = "add to sys.path (repeatable)"},
     {.name = "env",
      .type = FW_OPT_LIST,
+     APP,
      FIELD(env),
      .check = fw_conf_check_env,
      .metavar = "KEY=VALUE",
@@ -102,6 +104,7 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "processes",
      .aliases = "workers p",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(processes),
      .min = 1,
      .max = INT_MAX,
@@ -110,16 +113,17 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "worker processes"},
     {.name = "threads",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(threads),
      .min = 1,
      .max = INT_MAX,
      .def = "1",
      .metavar = "N",
      .help = "threads in each worker process"},
-    /* the process manager (php-fpm's pm, uWSGI's names where it has one) */
     {.name = "lazy-apps",
      .aliases = "lazy",
      .type = FW_OPT_BOOL,
+     APP,
      FIELD(lazy_apps),
      .bare = "true",
      .def = "false",
@@ -127,6 +131,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "import the app in each worker"},
     {.name = "pm",
      .type = FW_OPT_STR,
+     POOL,
      FIELD(pm),
      .check = fw_conf_check_pm,
      .def = "static",
@@ -134,6 +139,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "static, dynamic or ondemand"},
     {.name = "max-children",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(max_children),
      .min = 1,
      .max = INT_MAX,
@@ -141,6 +147,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "dynamic/ondemand: most workers"},
     {.name = "start-servers",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(start_servers),
      .min = 1,
      .max = INT_MAX,
@@ -149,6 +156,7 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "min-spare-servers",
      .aliases = "min-spare",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(min_spare),
      .min = 1,
      .max = INT_MAX,
@@ -158,6 +166,7 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "max-spare-servers",
      .aliases = "max-spare",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(max_spare),
      .min = 1,
      .max = INT_MAX,
@@ -165,6 +174,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "dynamic: most idle workers"},
     {.name = "idle-timeout",
      .type = FW_OPT_INT,
+     POOL,
      FIELD(idle_timeout),
      .min = 1,
      .max = INT_MAX,
@@ -173,6 +183,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "ondemand: idle seconds before exit"},
     {.name = "max-requests",
      .type = FW_OPT_INT,
+     RELOAD,
      FIELD(max_requests),
      .min = 0,
      .max = INT_MAX,
@@ -181,6 +192,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "recycle a worker after N requests"},
     {.name = "max-requests-delta",
      .type = FW_OPT_INT,
+     RELOAD,
      FIELD(max_requests_delta),
      .min = 0,
      .max = INT_MAX,
@@ -189,6 +201,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "add a random 0..N per worker"},
     {.name = "reload-on-rss",
      .type = FW_OPT_INT,
+     RELOAD,
      FIELD(reload_on_rss),
      .min = 0,
      .max = INT_MAX,
@@ -198,34 +211,45 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "worker-shutdown-timeout",
      .aliases = "worker-reload-mercy",
      .type = FW_OPT_INT,
+     RELOAD,
      FIELD(worker_shutdown_timeout),
      .min = 1,
      .max = INT_MAX,
      .def = "30",
      .help = "seconds a graceful stop may take"},
     {.name = "touch-reload",
+     .aliases = "touch-workers-reload touch-chain-reload fs-reload "
+                "fs-brutal-reload",
      .type = FW_OPT_LIST,
+     RELOAD,
      FIELD(touch_reload),
      .metavar = "FILE",
      .help = "reload when FILE's mtime changes"},
     {.name = "pidfile",
+     .aliases = "pidfile2 safe-pidfile safe-pidfile2",
      .type = FW_OPT_STR,
+     POOL,
      FIELD(pidfile),
      .metavar = "FILE",
      .help = "write the master's pid here"},
     {.name = "uid",
+     .aliases = "immediate-uid",
      .type = FW_OPT_STR,
+     POOL,
      FIELD(uid),
      .metavar = "USER",
      .help = "run as this user (after binding)"},
     {.name = "gid",
+     .aliases = "immediate-gid",
      .type = FW_OPT_STR,
+     POOL,
      FIELD(gid),
      .metavar = "GROUP",
      .help = "run as this group"},
     {.name = "allow-root",
      .aliases = "R",
      .type = FW_OPT_BOOL,
+     POOL,
      FIELD(allow_root),
      .bare = "true",
      .def = "false",
@@ -233,52 +257,63 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "serve as root, with no uid"},
     {.name = "chown-socket",
      .type = FW_OPT_STR,
+     SOCKET,
      FIELD(chown_socket),
      .metavar = "USER[:GRP]",
      .help = "owner of the unix socket file"},
     {.name = "chmod-socket",
+     .aliases = "chmod C",
      .type = FW_OPT_MODE,
+     SOCKET,
      FIELD(chmod_socket),
      .bare = "666",
      .def = "660",
      .metavar = "[MODE]",
      .help = "unix socket mode, octal; bare: 666"},
     {.name = "logto",
+     .aliases = "logto2",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(logto),
      .metavar = "FILE",
      .help = "log to this file, not stderr"},
-    /* seeing inside (bridge/observe.h) */
     {.name = "access-log",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(access_log),
      .metavar = "FILE",
      .help = "log one line per request to FILE"},
     {.name = "status-path",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(status_path),
      .check = fw_conf_check_url_path,
      .metavar = "PATH",
      .help = "answer PATH with the pool's status"},
     {.name = "ping-path",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(ping_path),
      .check = fw_conf_check_url_path,
      .metavar = "PATH",
      .help = "answer PATH with ping-response"},
     {.name = "ping-response",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(ping_response),
      .def = "pong",
      .metavar = "TEXT",
      .help = "the text of the ping page"},
     {.name = "pool-name",
      .type = FW_OPT_STR,
+     LOGS,
      FIELD(pool_name),
      .metavar = "NAME",
      .help = "pool name (default: the module)"},
     {.name = "harakiri",
+     .aliases = "t",
      .type = FW_OPT_INT,
+     LIMITS,
      FIELD(harakiri),
      .min = 0,
      .max = INT_MAX,
@@ -287,15 +322,17 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "kill a worker stuck for S s"},
     {.name = "slowlog",
      .type = FW_OPT_INT,
+     LOGS,
      FIELD(slowlog),
      .min = 0,
      .max = INT_MAX,
      .def = "0",
      .metavar = "S",
      .help = "log stacks of requests over S s"},
-    /* the FastCGI wire: limits, and who may connect (bridge/allow.h) */
     {.name = "socket-timeout",
+     .aliases = "z",
      .type = FW_OPT_INT,
+     LIMITS,
      FIELD(socket_timeout),
      .min = 1,
      .max = FW_CONF_MAX_TIMEOUT,
@@ -304,6 +341,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "close a peer silent S s mid-request"},
     {.name = "keepalive-timeout",
      .type = FW_OPT_INT,
+     LIMITS,
      FIELD(keepalive_timeout),
      .min = 1,
      .max = FW_CONF_MAX_TIMEOUT,
@@ -311,7 +349,9 @@ const fw_opt_t fw_conf_table_rows[] = {
      .metavar = "S",
      .help = "close a kept connection idle for S s"},
     {.name = "buffer-size",
+     .aliases = "b",
      .type = FW_OPT_SIZE,
+     LIMITS,
      FIELD(buffer_size),
      .size_min = 1024,
      .size_max = 16 * FW_MIB,
@@ -320,6 +360,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "most bytes of params; more get 431"},
     {.name = "limit-post",
      .type = FW_OPT_SIZE,
+     LIMITS,
      FIELD(limit_post),
      .size_min = 0,
      .size_max = LLONG_MAX,
@@ -328,6 +369,7 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "most bytes of a body (0: no limit)"},
     {.name = "post-buffering",
      .type = FW_OPT_SIZE,
+     LIMITS,
      FIELD(post_buffering),
      .size_min = 0,
      .size_max = 1024 * FW_MIB,
@@ -337,12 +379,14 @@ const fw_opt_t fw_conf_table_rows[] = {
     {.name = "allowed-clients",
      .aliases = "listen.allowed_clients",
      .type = FW_OPT_LIST,
+     SOCKET,
      FIELD(allowed_clients),
      .check = fw_conf_check_allowed_clients,
      .metavar = "ADDRS",
      .help = "TCP clients allowed (default: any)"},
     {.name = "role",
      .type = FW_OPT_STR,
+     SOCKET,
      FIELD(role),
      .check = fw_conf_check_role,
      .def = "auto",
@@ -350,97 +394,54 @@ const fw_opt_t fw_conf_table_rows[] = {
      .help = "authorizer: FastCGI Authorizer"},
     {.name = "static-map",
      .type = FW_OPT_LIST,
+     CONFIG,
      FIELD(static_map),
      .check = fw_conf_check_static_map,
      .metavar = "URL=DIR",
      .help = "print-config: DIR served at URL"},
+    {.name = "static-map2",
+     .type = FW_OPT_LIST,
+     CONFIG,
+     .check = fw_conf_check_static_map2},
     {.name = "print-config",
      .type = FW_OPT_STR,
+     CONFIG,
      FIELD(print_config),
      .check = fw_conf_check_print_config,
      .metavar = "TARGET",
      .help = "print a web server/systemd config"},
     {.name = "ini",
+     .aliases = "include inherit",
      .type = FW_OPT_INI,
-     .metavar = "FILE",
+     CONFIG,
+     .metavar = "FILE[:SEC]",
      .help = "read options from FILE (or: FILE.ini)"},
     {.name = "set-placeholder",
      .aliases = "set-ph",
      .type = FW_OPT_PLACEHOLDER,
+     CONFIG,
      .metavar = "N=VALUE",
      .help = "ini files only: define %(N)"},
-    {.name = "help", .type = FW_OPT_HELP, .help = "print this help"},
-    {.name = "version", .type = FW_OPT_VERSION, .help = "print the version"},
-
-    /*
-     * Accepted and ignored, so that a project's uwsgi.ini works as it is:
-     * each is either what fcgi-wsgi always does (master, die-on-term,
-     * enable-threads, single-interpreter, need-app, strict,
-     * manage-script-name with mount, no-orphans), or has no meaning here
-     * (plugins, thunder-lock, process names, reports, uwsgi-protocol
-     * buffers, log decorations).  The value is still checked.
-     */
-    NOOP_BOOL("master"),
-    NOOP_BOOL("vacuum"),
-    NOOP_BOOL("die-on-term"),
-    NOOP_BOOL("enable-threads"),
-    NOOP_BOOL("strict"),
-    NOOP_BOOL("single-interpreter"),
-    NOOP_BOOL("need-app"),
-    NOOP_BOOL("manage-script-name"),
-    NOOP_BOOL("no-orphans"),
-    NOOP_BOOL("thunder-lock"),
-    NOOP_BOOL("auto-procname"),
-    NOOP_BOOL("memory-report"),
-    NOOP_BOOL("disable-logging"),
-    NOOP_BOOL("log-master"),
-    NOOP_BOOL("harakiri-verbose"), /* harakiri always logs the stacks */
-    {.name = "log-date", .type = FW_OPT_STR, .bare = "true"}, /* or FORMAT */
-    NOOP_STR("plugins", "plugin"),
-    NOOP_STR("procname-prefix", NULL),
-    NOOP_STR("procname-prefix-spaced", NULL),
-
-    /* Refused: fcgi-wsgi will never speak these protocols. */
-    REFUSE("http"),
-    REFUSE("https"),
-    REFUSE("http-*"),
-    REFUSE("https-socket"),
-    REFUSE("http11-socket"),
-    REFUSE("uwsgi-socket"),
-
-    /*
-     * uWSGI options that change behaviour and that fcgi-wsgi does not have
-     * yet: an error, so that nobody runs without what they asked for.  When
-     * one is implemented, its row moves up with a field.
-     */
-    LATER("max-worker-lifetime"),
-    LATER("reload-on-as"),
-    LATER("evil-reload-on-rss"),
-    LATER("limit-as"),
-    LATER("reload-mercy"),
-    LATER("py-autoreload"),
-    LATER("static-*"),
-    LATER("check-static"),
-    LATER("umask"),
-    LATER("chroot"),
-    LATER("daemonize"),
-    LATER("wsgi-file"),
-    LATER("file"),
-    LATER("listen"),
-    LATER("stats"),
-    LATER("logger"),
-    LATER("log-format"),
-    LATER("log-maxsize"),
-    LATER("log-reopen"),
-    LATER("offload-threads"),
-    LATER("cheaper*"),
-    LATER("hook-*"),
-    LATER("route*"),
-    LATER("cron"),
-    LATER("attach-daemon"),
-    LATER("smart-attach-daemon"),
-    LATER("mule"),
-    LATER("spooler"),
+    {.name = "set",
+     .aliases = "S",
+     .type = FW_OPT_SET,
+     CONFIG,
+     .metavar = "N=VALUE",
+     .help = "ini files only: option N, or %(N)"},
+    {.name = "help",
+     .aliases = "usage h",
+     .type = FW_OPT_HELP,
+     CONFIG,
+     .help = "print this help"},
+    {.name = "version",
+     .type = FW_OPT_VERSION,
+     CONFIG,
+     .help = "print the version"},
+    {.name = "protocol",
+     .aliases = "socket-protocol",
+     .type = FW_OPT_STR,
+     SOCKET,
+     .check = fw_conf_check_protocol},
 };
 
 const size_t fw_conf_table_nrows =
@@ -464,10 +465,7 @@ in_words(const char *list, const char *name)
     return false;
 }
 
-/*
- * The row for name (canonical or alias), or NULL.  Exact names win over
- * the prefix rows ("hook-*").
- */
+/* The row for name (canonical or alias), or NULL. */
 const fw_opt_t *
 fw_conf_table_find(const char *name)
 {
@@ -478,15 +476,6 @@ fw_conf_table_find(const char *name)
             return opt;
         }
     }
-    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
-        const fw_opt_t *opt = &fw_conf_table_rows[i];
-        size_t n = strlen(opt->name);
-
-        if (n > 0 && opt->name[n - 1] == '*' &&
-            strncmp(opt->name, name, n - 1) == 0) {
-            return opt;
-        }
-    }
     return NULL;
 }
 
@@ -494,8 +483,7 @@ fw_conf_table_find(const char *name)
 bool
 fw_conf_table_takes_value(const fw_opt_t *opt)
 {
-    return opt->type != FW_OPT_HELP && opt->type != FW_OPT_VERSION &&
-           opt->type != FW_OPT_REFUSE && opt->type != FW_OPT_LATER;
+    return opt->type != FW_OPT_HELP && opt->type != FW_OPT_VERSION;
 }
 
 /* Formats a setter's message into st->msg and returns it. */
@@ -638,18 +626,18 @@ parse_mode(fw_conf_state_t *st, const char *value, unsigned *out)
         st, "expected an octal file mode such as 660, got '%s'", value);
 }
 
-static const char *
-parse_bool(fw_conf_state_t *st, const char *value, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
+static const char *const bool_yes[] = {"true", "yes", "on", "1"};
+static const char *const bool_no[] = {"false", "no", "off", "0"};
 
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(value, yes[i]) == 0) {
+const char *
+fw_conf_parse_bool(fw_conf_state_t *st, const char *value, bool *out)
+{
+    for (size_t i = 0; i < sizeof(bool_yes) / sizeof(bool_yes[0]); i++) {
+        if (strcasecmp(value, bool_yes[i]) == 0) {
             *out = true;
             return NULL;
         }
-        if (strcasecmp(value, no[i]) == 0) {
+        if (strcasecmp(value, bool_no[i]) == 0) {
             *out = false;
             return NULL;
         }
@@ -658,8 +646,20 @@ parse_bool(fw_conf_state_t *st, const char *value, bool *out)
         st, "expected true or false (yes/no, on/off, 1/0), got '%s'", value);
 }
 
-static void
-list_append(fw_strlist_t *l, char *item)
+bool
+fw_conf_is_bool_word(const char *value)
+{
+    for (size_t i = 0; i < sizeof(bool_yes) / sizeof(bool_yes[0]); i++) {
+        if (strcasecmp(value, bool_yes[i]) == 0 ||
+            strcasecmp(value, bool_no[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+fw_conf_list_append(fw_strlist_t *l, char *item)
 {
     l->items = conf_realloc(l->items, (l->n + 1) * sizeof(l->items[0]));
     l->items[l->n++] = item;
@@ -686,11 +686,8 @@ set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
         return "only on the command line";
     case FW_OPT_INI:
     case FW_OPT_PLACEHOLDER:
+    case FW_OPT_SET:
         return "cannot be set here";
-    case FW_OPT_REFUSE:
-        return opt->help;
-    case FW_OPT_LATER:
-        return "not supported by fcgi-wsgi yet";
     default:
         break;
     }
@@ -718,7 +715,7 @@ set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
             keep = conf_strdup(value);
         }
         if (opt->type == FW_OPT_LIST) {
-            list_append(field_of(st->c, opt), keep);
+            fw_conf_list_append(field_of(st->c, opt), keep);
         } else {
             char **slot = field_of(st->c, opt);
 
@@ -745,7 +742,7 @@ set_value(fw_conf_state_t *st, const fw_opt_t *opt, const char *value)
         }
         return msg;
     case FW_OPT_BOOL:
-        msg = parse_bool(st, value, &b);
+        msg = fw_conf_parse_bool(st, value, &b);
         if (msg == NULL && opt->field) {
             *(bool *)field_of(st->c, opt) = b;
         }
@@ -810,6 +807,8 @@ fw_conf_free(fw_conf_t *c)
     }
     free(c->given);
     c->given = NULL;
+    fw_conf_strlist_free(&c->notices);
+    fw_conf_strlist_free(&c->warnings);
 }
 
 void
@@ -840,8 +839,8 @@ args_add_opt(fw_strlist_t *a, const char *name, const char *value)
     char flag[80];
 
     snprintf(flag, sizeof(flag), "--%s", name);
-    list_append(a, conf_strdup(flag));
-    list_append(a, conf_strdup(value));
+    fw_conf_list_append(a, conf_strdup(flag));
+    fw_conf_list_append(a, conf_strdup(value));
 }
 
 void
@@ -855,7 +854,9 @@ fw_conf_given_args(const fw_conf_t *c, const char *const *skip,
         const void *field = (const char *)c + opt->off;
 
         if (strcmp(opt->name, "module") == 0) {
-            args_add_opt(out, "module", c->module);
+            if (c->wsgi_file == NULL) { /* else: its wsgi-file row */
+                args_add_opt(out, "module", c->module);
+            }
             if (c->callable != NULL &&
                 strcmp(c->callable, "application") != 0) {
                 args_add_opt(out, "callable", c->callable);
@@ -898,176 +899,11 @@ fw_conf_given_args(const fw_conf_t *c, const char *const *skip,
 
             snprintf(word, sizeof(word), "--%s=%s", opt->name,
                      *(const bool *)field ? "true" : "false");
-            list_append(out, conf_strdup(word));
+            fw_conf_list_append(out, conf_strdup(word));
             break;
         }
         default:
             break;
         }
     }
-}
-
-static bool
-is_noop(const fw_opt_t *opt)
-{
-    return !opt->field && opt->type <= FW_OPT_BOOL;
-}
-
-static bool
-in_main_table(const fw_opt_t *opt)
-{
-    return opt->type != FW_OPT_REFUSE && opt->type != FW_OPT_LATER &&
-           !is_noop(opt);
-}
-
-/* "--name METAVAR" into buf */
-static void
-usage_option(char *buf, size_t size, const fw_opt_t *opt)
-{
-    snprintf(buf, size, "--%s%s%s", opt->name, opt->metavar ? " " : "",
-             opt->metavar ? opt->metavar : "");
-}
-
-/* "also --a, --b, -c" into buf, or "" */
-static void
-usage_aliases(char *buf, size_t size, const fw_opt_t *opt)
-{
-    const char *p = opt->aliases;
-    size_t used = 0;
-
-    buf[0] = '\0';
-    while (p != NULL && *p != '\0' && used < size) {
-        size_t n = strcspn(p, " ");
-        int w = snprintf(buf + used, size - used, "%s%s%.*s",
-                         used == 0 ? "also " : ", ", n == 1 ? "-" : "--",
-                         (int)n, p);
-
-        if (w < 0) {
-            break;
-        }
-        used += (size_t)w;
-        p += n;
-        p += strspn(p, " ");
-    }
-}
-
-/* Prints the names of the rows that match want, wrapped, after a title. */
-static void
-usage_names(FILE *out, const char *title, bool (*want)(const fw_opt_t *))
-{
-    size_t col = strlen(title);
-
-    fputs(title, out);
-    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
-        const fw_opt_t *opt = &fw_conf_table_rows[i];
-        size_t n = strlen(opt->name);
-
-        if (!want(opt)) {
-            continue;
-        }
-        if (col + n + 2 > 78) {
-            fputs("\n ", out);
-            col = 1;
-        }
-        fprintf(out, " %s", opt->name);
-        col += n + 1;
-    }
-    fputs("\n", out);
-}
-
-static bool
-is_refused(const fw_opt_t *opt)
-{
-    return opt->type == FW_OPT_REFUSE;
-}
-
-static bool
-is_later(const fw_opt_t *opt)
-{
-    return opt->type == FW_OPT_LATER;
-}
-
-void
-fw_conf_usage(FILE *out)
-{
-    char opt_col[80];
-    char alias_col[160];
-    int w_opt = (int)strlen("OPTION");
-    int w_def = (int)strlen("DEFAULT");
-
-    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
-        const fw_opt_t *opt = &fw_conf_table_rows[i];
-
-        if (!in_main_table(opt)) {
-            continue;
-        }
-        usage_option(opt_col, sizeof(opt_col), opt);
-        if ((int)strlen(opt_col) > w_opt) {
-            w_opt = (int)strlen(opt_col);
-        }
-        if (opt->def != NULL && (int)strlen(opt->def) > w_def) {
-            w_def = (int)strlen(opt->def);
-        }
-    }
-
-    fprintf(out,
-            "usage: fcgi-wsgi [--ini FILE | FILE.ini] [--OPTION VALUE]...\n"
-            "\n"
-            "A FastCGI server for a Python WSGI application.  Options go on "
-            "the command\n"
-            "line as --name VALUE or --name=VALUE, or in an ini file as "
-            "name = value in\n"
-            "its [fcgi-wsgi] section (or [uwsgi] if it has none).  The "
-            "command line wins.\n"
-            "\n"
-            "  %-*s  %-*s  %s\n",
-            w_opt, "OPTION", w_def, "DEFAULT", "MEANING");
-    for (size_t i = 0; i < fw_conf_table_nrows; i++) {
-        const fw_opt_t *opt = &fw_conf_table_rows[i];
-
-        if (!in_main_table(opt)) {
-            continue;
-        }
-        usage_option(opt_col, sizeof(opt_col), opt);
-        fprintf(out, "  %-*s  %-*s  %s\n", w_opt, opt_col, w_def,
-                opt->def != NULL ? opt->def : "-", opt->help);
-        usage_aliases(alias_col, sizeof(alias_col), opt);
-        if (alias_col[0] != '\0') {
-            fprintf(out, "      %s\n", alias_col);
-        }
-    }
-    fputs("\n"
-          "Sockets: unix:PATH or a PATH containing '/' (a unix socket); "
-          "HOST:PORT or\n"
-          "[IPv6]:PORT (TCP); :PORT binds 127.0.0.1 only (write "
-          "0.0.0.0:PORT for every\n"
-          "interface).  With no socket, fcgi-wsgi serves the listening "
-          "socket it is\n"
-          "given on fd 0 (spawn-fcgi, mod_fcgid, lighttpd).\n"
-          "\n"
-          "In ini files, values may use %d (the file's directory, with a "
-          "trailing /),\n"
-          "%p (the file's absolute path), %s (its name), %n (its name "
-          "without\n"
-          "extension), %e (its extension), %c (its directory's name), %% "
-          "(a %), and\n"
-          "%(NAME) (an option set above in the file, or an environment "
-          "variable).\n"
-          "Booleans: true/false, yes/no, on/off, 1/0; bare on the command "
-          "line: true.\n"
-          "Sizes: bytes, or with k, m or g (1024-based): 64k, 1m.\n"
-          "allowed-clients: IPv4/IPv6 addresses and networks (127.0.0.1, "
-          "10.0.0.0/8,\n"
-          "::1, fd00::/8), comma-separated or repeated; with none, any client "
-          "may\n"
-          "connect over TCP (FCGI_WEB_SERVER_ADDRS in the environment adds "
-          "to the\n"
-          "list); unix sockets are always allowed.  Started as root, "
-          "fcgi-wsgi serves\n"
-          "only if uid (and gid) name another user, or with allow-root.\n"
-          "\n",
-          out);
-    usage_names(out, "Accepted and ignored (uWSGI):", is_noop);
-    usage_names(out, "Refused (FastCGI only):", is_refused);
-    usage_names(out, "Not supported yet:", is_later);
 }

@@ -1,14 +1,17 @@
 /*
  * interp.c: the embedded interpreter's life: PyConfig start-up (a uWSGI-style
- * `home` virtualenv, sys.path), the import of module:callable, and the
- * finalisation.  It serves no request and never touches the socket.
+ * `home` virtualenv, sys.path), the import of module:callable (or the load
+ * of a wsgi-file), and the finalisation.  It serves no request and never
+ * touches the socket.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pyglue/pyglue.h"
@@ -20,6 +23,9 @@ static PyThreadState *interp_main_tstate;
 static PyStatus interp_configure(PyConfig *config, const fw_app_config_t *cfg);
 static int interp_extend_path(const fw_app_config_t *cfg);
 static PyObject *interp_import_app(const fw_app_config_t *cfg);
+
+/* A wsgi-file larger than this is surely not one (16 MiB). */
+#define INTERP_FILE_MAX (16L * 1024 * 1024)
 
 /*
  * The interpreter is configured like `python3` itself would be (environment
@@ -106,9 +112,119 @@ error:
 }
 
 /*
- * Imports cfg->module and returns a new reference to its cfg->callable, or
- * NULL after logging why (the traceback for an import that raised, one line
- * for a missing or non-callable attribute).  GIL held.
+ * The source of a wsgi-file, read whole (malloc'd, NUL-terminated), and
+ * its absolute path in *abs (malloc'd): tracebacks and linecache find it
+ * from any directory.  NULL after logging one line (missing, a directory,
+ * unreadable, too big).  Needs no GIL.
+ */
+static char *
+interp_read_file(const char *path, char **abs)
+{
+    struct stat sb;
+    FILE *fp = fopen(path, "rb");
+    char *src = NULL;
+    size_t n;
+
+    *abs = NULL;
+    if (fp == NULL || fstat(fileno(fp), &sb) < 0) {
+        fw_errors_log(FW_LOG_ERROR, "wsgi-file %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        fw_errors_log(FW_LOG_ERROR,
+                      "wsgi-file %s: a directory, not a Python file", path);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_size > INTERP_FILE_MAX) {
+        fw_errors_log(FW_LOG_ERROR,
+                      "wsgi-file %s: not a Python file (not a regular file "
+                      "of at most %ld bytes)",
+                      path, INTERP_FILE_MAX);
+        goto done;
+    }
+    src = malloc((size_t)sb.st_size + 1);
+    *abs = realpath(path, NULL);
+    if (src == NULL || *abs == NULL) {
+        fw_errors_log(FW_LOG_ERROR, "wsgi-file %s: %s", path,
+                      strerror(errno != 0 ? errno : ENOMEM));
+        goto fail;
+    }
+    n = fread(src, 1, (size_t)sb.st_size, fp);
+    if (ferror(fp)) {
+        fw_errors_log(FW_LOG_ERROR, "wsgi-file %s: %s", path,
+                      strerror(errno != 0 ? errno : EIO));
+        goto fail;
+    }
+    src[n] = '\0';
+    goto done;
+
+fail:
+    free(src);
+    src = NULL;
+    free(*abs);
+    *abs = NULL;
+done:
+    if (fp != NULL) {
+        fclose(fp);
+    }
+    return src;
+}
+
+/*
+ * Loads cfg->wsgi_file as the module cfg->module (uWSGI's file loader:
+ * compiled and run as a module of that name, in sys.modules, __file__ its
+ * absolute path).  A new reference to the module, or NULL after logging
+ * why (one line for a file that cannot be read, the traceback for code
+ * that raised).  GIL held.
+ */
+static PyObject *
+interp_load_file(const fw_app_config_t *cfg)
+{
+    char *abs = NULL;
+    char *src = interp_read_file(cfg->wsgi_file, &abs);
+    PyObject *code = NULL;
+    PyObject *name = NULL;
+    PyObject *pathname = NULL;
+    PyObject *module = NULL;
+
+    if (src == NULL) {
+        return NULL;
+    }
+    code = Py_CompileString(src, abs, Py_file_input);
+    if (code == NULL) {
+        goto error;
+    }
+    name = PyUnicode_FromString(cfg->module);
+    if (name == NULL) {
+        goto error;
+    }
+    pathname = PyUnicode_DecodeFSDefault(abs);
+    if (pathname == NULL) {
+        goto error;
+    }
+    module = PyImport_ExecCodeModuleObject(name, code, pathname, NULL);
+    if (module == NULL) {
+        goto error;
+    }
+    goto done;
+
+error:
+    fw_errors_log(FW_LOG_ERROR, "cannot load wsgi-file %s:", cfg->wsgi_file);
+    fw_errors_log_exception(NULL);
+done:
+    Py_XDECREF(pathname);
+    Py_XDECREF(name);
+    Py_XDECREF(code);
+    free(abs);
+    free(src);
+    return module;
+}
+
+/*
+ * Imports cfg->module (or loads cfg->wsgi_file) and returns a new
+ * reference to its cfg->callable, or NULL after logging why (the traceback
+ * for an import that raised, one line for a missing or non-callable
+ * attribute).  GIL held.
  */
 static PyObject *
 interp_import_app(const fw_app_config_t *cfg)
@@ -117,27 +233,43 @@ interp_import_app(const fw_app_config_t *cfg)
     PyObject *app = NULL;
     const char *callable =
         cfg->callable != NULL ? cfg->callable : "application";
+    const char *where = cfg->wsgi_file != NULL ? cfg->wsgi_file : cfg->module;
 
-    module = PyImport_ImportModule(cfg->module);
-    if (module == NULL) {
-        fw_errors_log(FW_LOG_ERROR, "cannot import module '%s':", cfg->module);
-        fw_errors_log_exception(NULL);
-        return NULL;
+    if (cfg->wsgi_file != NULL) {
+        module = interp_load_file(cfg);
+        if (module == NULL) {
+            return NULL;
+        }
+    } else {
+        module = PyImport_ImportModule(cfg->module);
+        if (module == NULL) {
+            fw_errors_log(FW_LOG_ERROR,
+                          "cannot import module '%s':", cfg->module);
+            fw_errors_log_exception(NULL);
+            return NULL;
+        }
     }
 
     app = PyObject_GetAttrString(module, callable);
     if (app == NULL) {
         PyErr_Clear();
-        fw_errors_log(FW_LOG_ERROR,
-                      "module '%s' has no callable '%s': set module = "
-                      "%s:NAME to name the WSGI application",
-                      cfg->module, callable, cfg->module);
+        if (cfg->wsgi_file != NULL) {
+            fw_errors_log(FW_LOG_ERROR,
+                          "wsgi-file %s has no callable '%s': set callable "
+                          "= NAME to name the WSGI application",
+                          where, callable);
+        } else {
+            fw_errors_log(FW_LOG_ERROR,
+                          "module '%s' has no callable '%s': set module = "
+                          "%s:NAME to name the WSGI application",
+                          where, callable, where);
+        }
         goto error;
     }
     if (!PyCallable_Check(app)) {
         fw_errors_log(FW_LOG_ERROR,
                       "'%s:%s' is a %s, not a callable WSGI application",
-                      cfg->module, callable, Py_TYPE(app)->tp_name);
+                      where, callable, Py_TYPE(app)->tp_name);
         goto error;
     }
 

@@ -14,7 +14,10 @@ typedef struct {
     const char *chdir;   /* directory already chdir()ed to, or NULL */
     const char *const *pythonpath; /* extra sys.path entries, in order */
     size_t npythonpath;
-    const char *module;   /* "pkg.mod" */
+    /* a Python file to load as the module `module` (uWSGI's wsgi-file),
+       relative to chdir; or NULL: import module */
+    const char *wsgi_file;
+    const char *module;   /* "pkg.mod" (or the name of wsgi_file's) */
     const char *callable; /* "application" unless told otherwise */
     const char *mount;    /* SCRIPT_NAME prefix ("/app"), or NULL/"" */
     int multithread;      /* wsgi.multithread */
@@ -29,7 +32,8 @@ typedef struct fw_pyglue_thread_s fw_pyglue_thread_t;
 
 /*
  * Starts the interpreter (PyConfig: home, sys.path), imports
- * cfg->module, takes cfg->callable and builds every per-process constant.
+ * cfg->module (or loads cfg->wsgi_file under that name), takes
+ * cfg->callable and builds every per-process constant.
  * On failure logs the Python traceback and returns -1; the caller exits 1.
  * On success returns 0 with the GIL released: threads attach below.
  */

@@ -163,9 +163,16 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
     STR_FIELD(ping_path)
     STR_FIELD(ping_response)
     STR_FIELD(pool_name)
+    STR_FIELD(wsgi_file)
 #undef STR_FIELD
     if (strcmp(field, "pythonpath") == 0) {
         list_text(&c->pythonpath, buf, size);
+    } else if (strcmp(field, "static_map") == 0) {
+        list_text(&c->static_map, buf, size);
+    } else if (strcmp(field, "notices") == 0) {
+        list_text(&c->notices, buf, size);
+    } else if (strcmp(field, "warnings") == 0) {
+        list_text(&c->warnings, buf, size);
     } else if (strcmp(field, "env") == 0) {
         list_text(&c->env, buf, size);
     } else if (strcmp(field, "chmod") == 0) {
@@ -730,6 +737,130 @@ static const ok_case_t ok_cases[] = {
      NULL,
      {"{ini}", "--allow-root=false"},
      {"allow_root=0"}},
+    {"uwsgi: ignored options are noted once each for the start-up log",
+     "[uwsgi]\nmodule = a\nmaster = true\nvacuum = true\nmaster = 1\n"
+     "enable-threads =\nthunder-lock = false\nplugins = python3\n",
+     NULL,
+     {"{ini}"},
+     {"notices=uWSGI option master ignored: fcgi-wsgi always runs a master "
+      "process|uWSGI option vacuum ignored: the unix socket and the pidfile "
+      "are removed at exit anyway|uWSGI option enable-threads ignored: "
+      "Python threads are always enabled|uWSGI option plugins ignored: "
+      "CPython is built in: there are no plugins to load",
+      "warnings="}},
+    {"uwsgi: options not applied yet are accepted, noted, their values "
+     "not substituted",
+     "[uwsgi]\nmodule = a\nlog-format = %(addr) - %(user) [%(ltime)] "
+     "%(status)\nreload-mercy = 8\n",
+     NULL,
+     {"{ini}"},
+     {"notices=uWSGI option log-format accepted, not applied yet: "
+      "access-log writes its own format for now|uWSGI option reload-mercy "
+      "accepted, not applied yet: worker-shutdown-timeout bounds a "
+      "graceful stop for now"}},
+    {"uwsgi: a flag given false asks nothing, even a refused one",
+     "[uwsgi]\nmodule = a\nvhost = false\ncheap = no\nprotocol = fastcgi\n"
+     "socket-protocol = fastcgi\n",
+     NULL,
+     {"{ini}"},
+     {"notices=", "module=a"}},
+    {"cli: booleans take a value as uWSGI's do",
+     NULL,
+     NULL,
+     {"--module", "a", "--enable-threads", "true", "--master", "1",
+      "--lazy-apps", "no", "--allow-root", "off", "--vacuum", "-M", "0"},
+     {"recycle=lazy 0 requests 0+0 rss 0 shutdown 30", "allow_root=0",
+      "notices=uWSGI option enable-threads ignored: Python threads are "
+      "always enabled|uWSGI option master ignored: fcgi-wsgi always runs a "
+      "master process|uWSGI option vacuum ignored: the unix socket and the "
+      "pidfile are removed at exit anyway"}},
+    {"cli: a boolean's value only if it is a boolean word",
+     NULL,
+     NULL,
+     {"--lazy-apps", "--module", "a", "--allow-root", "-M"},
+     {"recycle=lazy 1 requests 0+0 rss 0 shutdown 30", "allow_root=1"}},
+    {"cli: uWSGI's one-letter options",
+     NULL,
+     NULL,
+     {"-w", "a", "-M", "-T", "-b", "32768", "-t", "30", "-z", "5", "-C",
+      "600"},
+     {"module=a", "harakiri=30", "chmod=600",
+      "wire=socket-timeout 5 keepalive-timeout 75 buffer-size 32768 "
+      "limit-post 0 post-buffering 1048576"}},
+    {"subst: $(VAR), $(VAR:-DEFAULT), $(VAR-DEFAULT)",
+     "[uwsgi]\nmodule = a\nchdir = $(FW_TEST_VAR)/x\n"
+     "home = $(FW_TEST_UNSET:-/srv/%n)\nlogto = $(FW_TEST_EMPTY:-empty)|"
+     "$(FW_TEST_EMPTY-unset)|$(FW_TEST_UNSET-unset)|$5|a@b\n"
+     "processes = $(FW_TEST_UNSET:-$(FW_TEST_UNSET2:-3))\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=from-env/x", "home=/srv/t", "logto=empty||unset|$5|a@b",
+      "processes=3"}},
+    {"subst: @(FILE), less its final newline; its name substituted",
+     "[uwsgi]\nmodule = a\nchdir = @(%dinc.ini)/app\n",
+     "/from/a/file\n",
+     {"{ini}"},
+     {"chdir=/from/a/file/app"}},
+    {"subst: keys of the user's are placeholders (uWSGI's custom keys)",
+     "[uwsgi]\ninstance_dir = /srv/site\nproject = mysite\n"
+     "chdir = %(instance_dir)/%(project)\nmodule = %(project).wsgi\n",
+     NULL,
+     {"{ini}"},
+     {"chdir=/srv/site/mysite", "module=mysite.wsgi"}},
+    {"subst: a placeholder of an included file, used after it",
+     "[uwsgi]\nini = %dinc.ini\nchdir = %(base)/app\nmodule = a\n",
+     "[uwsgi]\nbase = /srv/base\n",
+     {"{ini}"},
+     {"chdir=/srv/base/app"}},
+    {"set: an option, or a placeholder",
+     "[uwsgi]\nset = processes=3\nset = where=/srv/w\nchdir = %(where)\n"
+     "set = module=a\n",
+     NULL,
+     {"{ini}"},
+     {"processes=3", "chdir=/srv/w", "module=a"}},
+    {"ini: FILE:SECTION, on the command line and in ini =",
+     "[uwsgi]\nmodule = dev.wsgi\nprocesses = 1\n"
+     "[production]\nmodule = prod.wsgi\nprocesses = 4\nini = %dinc.ini:more\n",
+     "[uwsgi]\nthreads = 9\n[more]\nthreads = 2\n",
+     {"{ini}:production"},
+     {"module=prod.wsgi", "processes=4", "threads=2"}},
+    {"ini: --ini FILE:SECTION",
+     "[uwsgi]\nmodule = dev.wsgi\n[staging]\nmodule = staging.wsgi\n",
+     NULL,
+     {"--ini", "{ini}:staging"},
+     {"module=staging.wsgi"}},
+    {"wsgi-file: loaded under uWSGI's name, its pool named after it",
+     "[uwsgi]\nchdir = /srv/app\nwsgi-file = app.py\ncallable = app\n",
+     NULL,
+     {"{ini}"},
+     {"wsgi_file=app.py", "module=uwsgi_file_app_py", "callable=app",
+      "pool_name=app.py"}},
+    {"wsgi-file: file, a path with odd characters",
+     NULL,
+     NULL,
+     {"--file", "/srv/my-site/wsgi.py"},
+     {"wsgi_file=/srv/my-site/wsgi.py",
+      "module=uwsgi_file__srv_my_site_wsgi_py", "callable=application"}},
+    {"wsgi-file: mount = /PREFIX=FILE.py",
+     "[uwsgi]\nmount = /app=%dapp.wsgi\n",
+     NULL,
+     {"{ini}"},
+     {"mount=/app", "wsgi_file={dir}/app.wsgi"}},
+    {"static-map and static-map2, and the warning that names the command",
+     "[uwsgi]\nmodule = a\nstatic-map = /static=/srv/s\n"
+     "static-map2 = /media=/srv/m/\n",
+     NULL,
+     {"{ini}", "--threads", "2"},
+     {"static_map=/static=/srv/s|/media=/srv/m/media",
+      "warnings=static-map (/static, /media): fcgi-wsgi serves no files, "
+      "the web server must (else these URLs reach the application): "
+      "fcgi-wsgi {ini} --threads 2 --print-config nginx prints its part (or "
+      "apache, lighttpd)"}},
+    {"static-map: no warning when printing the config",
+     "[uwsgi]\nmodule = a\nsocket = :9000\nstatic-map = /static=/srv/s\n",
+     NULL,
+     {"{ini}", "--print-config", "systemd"},
+     {"warnings="}},
 };
 
 static void
@@ -795,10 +926,10 @@ static const err_case_t err_cases[] = {
      NULL,
      {"--bogus=1"},
      "fcgi-wsgi: --bogus: unknown option; see fcgi-wsgi --help\n"},
-    {"cli: unknown one-letter option",
+    {"cli: unknown one-letter option (not uWSGI's either)",
      NULL,
-     {"-x", "1"},
-     "fcgi-wsgi: -x: unknown option; see fcgi-wsgi --help\n"},
+     {"-X", "1"},
+     "fcgi-wsgi: -X: unknown option; see fcgi-wsgi --help\n"},
     {"cli: a long name with one dash",
      NULL,
      {"-socket", ":1"},
@@ -865,15 +996,18 @@ static const err_case_t err_cases[] = {
     {"missing module, empty command line",
      NULL,
      {NULL},
-     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module), or "
+     "wsgi-file = FILE\n"},
     {"missing module, ini without one",
      "[fcgi-wsgi]\nsocket = :9000\n",
      {"{ini}"},
-     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module), or "
+     "wsgi-file = FILE\n"},
     {"an empty [fcgi-wsgi] still wins over [uwsgi]",
      "[uwsgi]\nmodule = a\n[fcgi-wsgi]\n",
      {"{ini}"},
-     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module)\n"},
+     "fcgi-wsgi: no module given: set module = pkg.wsgi (or --module), or "
+     "wsgi-file = FILE\n"},
     {"ini: http in [uwsgi]",
      "[uwsgi]\nmodule = a\nhttp = :8000\n",
      {"{ini}"},
@@ -908,29 +1042,105 @@ static const err_case_t err_cases[] = {
      NULL,
      {"--module", "a", "--harakiri", "1.5"},
      "fcgi-wsgi: --harakiri: expected a whole number >= 0, got '1.5'\n"},
-    {"ini: max-worker-lifetime not supported yet",
+    {"ini: uWSGI's max-worker-lifetime refused, with what to do instead",
      "[uwsgi]\nmodule = a\nmax-worker-lifetime = 30\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:3: max-worker-lifetime: not supported by fcgi-wsgi "
-     "yet\n"},
-    {"ini: static-index not supported yet (static-map is, for "
-     "--print-config)",
-     "[uwsgi]\nstatic-index = index.html\n",
-     {"{ini}"},
-     "fcgi-wsgi: {ini}:2: static-index: not supported by fcgi-wsgi yet\n"},
-    {"ini: hook-* not supported yet",
+     "fcgi-wsgi: {ini}:3: max-worker-lifetime: recycle workers with "
+     "max-requests (and max-requests-delta)\n"},
+    {"ini: uWSGI's hooks refused",
      "[uwsgi]\nhook-master-start = exec:true\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:2: hook-master-start: not supported by fcgi-wsgi "
-     "yet\n"},
-    {"cli: chroot not supported yet",
+     "fcgi-wsgi: {ini}:2: hook-master-start: hooks: run these steps in the "
+     "systemd unit (ExecStartPre=) or in the module that holds the "
+     "application\n"},
+    {"cli: uWSGI's chroot refused",
      NULL,
      {"--chroot", "/srv"},
-     "fcgi-wsgi: --chroot: not supported by fcgi-wsgi yet\n"},
-    {"cli: py-autoreload not supported yet, bare",
+     "fcgi-wsgi: --chroot: set RootDirectory= in the systemd unit\n"},
+    {"ini: uWSGI's cache2 refused",
+     "[uwsgi]\nmodule = a\ncache2 = name=mycache,items=100\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: cache2: uWSGI's caches: use Django's cache "
+     "framework (Redis, memcached, database or file)\n"},
+    {"cli: uWSGI's gevent refused, its value taken",
      NULL,
-     {"--py-autoreload", "--module", "a"},
-     "fcgi-wsgi: --py-autoreload: not supported by fcgi-wsgi yet\n"},
+     {"--module", "a", "--gevent", "100"},
+     "fcgi-wsgi: --gevent: fcgi-wsgi serves each request on a thread: use "
+     "threads = N (a gevent or asyncio application needs a server of its "
+     "kind)\n"},
+    {"cli: uWSGI's -d (daemonize) refused",
+     NULL,
+     {"--module", "a", "-d", "/var/log/x.log"},
+     "fcgi-wsgi: -d: run fcgi-wsgi in the foreground under systemd "
+     "(--print-config systemd) or another supervisor; logto writes a log "
+     "file\n"},
+    {"ini: protocol other than fastcgi",
+     "[uwsgi]\nmodule = a\nprotocol = http\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: protocol: fcgi-wsgi speaks FastCGI only: protocol "
+     "= fastcgi (or none) with a web server in front (nginx fastcgi_pass), "
+     "got 'http'\n"},
+    {"ini: a uWSGI flag's value is a boolean",
+     "[uwsgi]\nmodule = a\nvacuum = sometimes\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: vacuum: expected true or false (yes/no, on/off, "
+     "1/0), got 'sometimes'\n"},
+    {"ini: a typo gets a suggestion",
+     "[uwsgi]\nmodule = a\nproceses = 4\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: proceses: unknown option; did you mean "
+     "processes?\n"},
+    {"ini: a typo of an alias and of a uWSGI name",
+     "[uwsgi]\nmodule = a\nenable-thread = true\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: enable-thread: unknown option; did you mean "
+     "enable-threads?\n"},
+    {"cli: a typo gets a suggestion with its dashes",
+     NULL,
+     {"--module", "a", "--harakri", "30"},
+     "fcgi-wsgi: --harakri: unknown option; did you mean --harakiri?\n"},
+    {"ini: a key of the user's that no %(key) uses is unknown, reported "
+     "after the file",
+     "[uwsgi]\nmodule = a\nmax_requests = 100\nprocesses = 2\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: max_requests: unknown option; did you mean "
+     "max-requests?\n"},
+    {"ini: $(VAR) unset, no default",
+     "[uwsgi]\nmodule = a\nprocesses = $(FW_TEST_UNSET)\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: processes: $(FW_TEST_UNSET): not set in the "
+     "environment (write $(FW_TEST_UNSET:-DEFAULT) for a default)\n"},
+    {"ini: $(VAR) substituted, then checked",
+     "[uwsgi]\nmodule = a\nprocesses = $(FW_TEST_VAR)\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: processes: expected a whole number >= 1, got "
+     "'from-env'\n"},
+    {"ini: unterminated $(",
+     "[uwsgi]\nmodule = a\nchdir = $(HOME\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: chdir: unterminated $( in '$(HOME'\n"},
+    {"ini: @(FILE) missing",
+     "[uwsgi]\nmodule = a\nchdir = @(%dnone.txt)\n",
+     {"{ini}"},
+     "fcgi-wsgi: {ini}:3: chdir: @({dir}/none.txt): cannot read: No such "
+     "file or directory\n"},
+    {"ini: FILE:SECTION without that section",
+     "[uwsgi]\nmodule = a\n",
+     {"{ini}:production"},
+     "fcgi-wsgi: {ini}: no [production] section\n"},
+    {"ini: ini = FILE:SECTION without that section",
+     "[uwsgi]\nmodule = a\nini = %p:nope\n",
+     {"--ini", "{ini}"},
+     "fcgi-wsgi: {ini}: no [nope] section\n"},
+    {"module and wsgi-file both",
+     "[uwsgi]\nmodule = a\nwsgi-file = app.py\n",
+     {"{ini}"},
+     "fcgi-wsgi: module = a and wsgi-file = app.py both name the "
+     "application: give one\n"},
+    {"cli: set is for ini files",
+     NULL,
+     {"--set", "a=b"},
+     "fcgi-wsgi: --set: only in ini files\n"},
     {"cli: pm, an unknown mode",
      NULL,
      {"--module", "a", "--pm", "sometimes"},
@@ -1005,13 +1215,13 @@ static const err_case_t err_cases[] = {
     {"ini: %(unknown)",
      "[fcgi-wsgi]\nmodule = a\nchdir = %(nope)/x\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:3: chdir: unknown %(nope): not a key set above in "
-     "this file nor an environment variable\n"},
+     "fcgi-wsgi: {ini}:3: chdir: unknown %(nope): not a key set above nor "
+     "an environment variable\n"},
     {"ini: %(name) of a key set below is unknown",
      "[fcgi-wsgi]\nchdir = %(module)\nmodule = a\n",
      {"{ini}"},
-     "fcgi-wsgi: {ini}:2: chdir: unknown %(module): not a key set above in "
-     "this file nor an environment variable\n"},
+     "fcgi-wsgi: {ini}:2: chdir: unknown %(module): not a key set above "
+     "nor an environment variable\n"},
     {"ini: unterminated %(",
      "[fcgi-wsgi]\nchdir = %(base\n",
      {"{ini}"},
@@ -1020,7 +1230,7 @@ static const err_case_t err_cases[] = {
      "[uwsgi]\nprocesses = %k\n",
      {"{ini}"},
      "fcgi-wsgi: {ini}:2: processes: unknown substitution '%k' (known: %d "
-     "%p %s %n %e %c %% %(NAME))\n"},
+     "%p %s %n %e %c %% %(NAME) $(VAR) @(FILE))\n"},
     {"ini: a lone % at the end",
      "[uwsgi]\nchdir = /srv/100%\n",
      {"{ini}"},
@@ -1094,7 +1304,7 @@ static const err_case_t err_cases[] = {
      {"--module", "config/wsgi.py"},
      "fcgi-wsgi: --module: expected a module name, not a file: config.wsgi "
      "rather than config/wsgi.py (set chdir or pythonpath to its "
-     "directory), got 'config/wsgi.py'\n"},
+     "directory), or wsgi-file = FILE, got 'config/wsgi.py'\n"},
     {"module: not an identifier",
      NULL,
      {"--module", "1config.wsgi"},
@@ -1137,10 +1347,10 @@ static const err_case_t err_cases[] = {
      "'/', not ending with '/'), got '/'\n"},
     {"mount: a bad module part",
      NULL,
-     {"--mount", "/app=app.py"},
+     {"--mount", "/app=app/wsgi"},
      "fcgi-wsgi: --mount: expected a module name, not a file: config.wsgi "
      "rather than config/wsgi.py (set chdir or pythonpath to its "
-     "directory), got 'app.py'\n"},
+     "directory), or wsgi-file = FILE, got 'app/wsgi'\n"},
     {"chmod-socket: not octal",
      NULL,
      {"--module", "a", "--chmod-socket=999"},
@@ -1454,7 +1664,8 @@ test_help(void **state)
         " application  name of the WSGI callable in module\n",
         "  --mount PREFIX ",
         "  --pythonpath DIR ",
-        "      also --python-path, --pp\n",
+        "      also --python-path, --pp, --early-pythonpath, "
+        "--early-python-path\n",
         "  --env KEY=VALUE ",
         "  --processes N ",
         "      also --workers, -p\n",
@@ -1465,6 +1676,7 @@ test_help(void **state)
         "  --allow-root [BOOL] ",
         " false        serve as root, with no uid\n",
         "      also -R\n",
+        "      also --chmod, -C\n",
         "  --socket-timeout S ",
         " 60           close a peer silent S s mid-request\n",
         "  --keepalive-timeout S ",
@@ -1478,13 +1690,24 @@ test_help(void **state)
         "  --allowed-clients ADDRS ",
         "      also --listen.allowed_clients\n",
         "Sizes: bytes, or with k, m or g (1024-based): 64k, 1m.\n",
-        "  --ini FILE ",
         "  --help ",
         "  --version ",
         ":PORT binds 127.0.0.1 only",
-        "Accepted and ignored (uWSGI): master vacuum",
-        "Not supported yet: max-worker-lifetime",
-        "Refused (FastCGI only): http https",
+        "\nSocket:\n  --socket ADDR ",
+        "\nApplication:\n  --chdir DIR ",
+        "  --wsgi-file FILE ",
+        "      also --file\n",
+        "\nPool:\n  --processes N ",
+        "\nLimits:\n  --harakiri S ",
+        "\nLogs and status:\n  --logto FILE ",
+        "\nRecycling and reloading:\n  --max-requests N ",
+        "\nConfiguration:\n  --static-map URL=DIR ",
+        "  --ini FILE[:SEC] ",
+        "      also --touch-workers-reload, --touch-chain-reload, "
+        "--fs-reload,\n"
+        "        --fs-brutal-reload\n",
+        "$(VAR:-DEFAULT)",
+        "fcgi-wsgi --print-config uwsgi-options lists them all.\n",
     };
     const char *args[] = {"--help", "--bogus", NULL};
     run_t r;
@@ -1795,6 +2018,26 @@ test_given_args_write_back(void **state)
     run_done(&again);
     fw_conf_strlist_free(&l);
     run_done(&r);
+
+    /* a wsgi-file is written as one, not as the module it makes */
+    {
+        const char *file_args[] = {"--wsgi-file", "/srv/app.py", "--callable",
+                                   "app", NULL};
+        const char *const skip_callable[] = {"callable", NULL};
+
+        run_args(&r, file_args);
+        assert_int_equal(r.rc, FW_CONF_OK);
+        fw_conf_given_args(&r.c, skip_callable, &l);
+        line[0] = '\0';
+        for (size_t i = 0; i < l.n; i++) {
+            strcat(line, i > 0 ? " " : "");
+            strcat(line, l.items[i]);
+        }
+        expect_str("given args", "wsgi-file",
+                   "--callable app --wsgi-file /srv/app.py", line);
+    }
+    fw_conf_strlist_free(&l);
+    run_done(&r);
 }
 
 /*
@@ -1869,6 +2112,10 @@ group_setup(void **state)
     free(real);
     slash = strrchr(tmpdir, '/');
     snprintf(tmpdir_name, sizeof(tmpdir_name), "%s", slash + 1);
+    if (setenv("FW_TEST_EMPTY", "", 1) < 0 || unsetenv("FW_TEST_UNSET") < 0 ||
+        unsetenv("FW_TEST_UNSET2") < 0) {
+        return -1;
+    }
     return setenv("FW_TEST_VAR", "from-env", 1);
 }
 
