@@ -645,6 +645,27 @@ apply_set(ini_file_t *f, const entry_t *e, const char *value)
 }
 
 /*
+ * ini = FILE[:SECTION], or uWSGI's ini = :SECTION (a section of this
+ * file).  0, or -1 after printing one line.
+ */
+static int
+include(ini_file_t *f, const char *spec)
+{
+    char *self;
+    int rc;
+
+    if (spec[0] != ':') {
+        return fw_conf_ini_load(f->st, spec);
+    }
+    self = conf_oom(malloc(strlen(f->path) + strlen(spec) + 1));
+    strcpy(self, f->path);
+    strcat(self, spec);
+    rc = fw_conf_ini_load(f->st, self);
+    free(self);
+    return rc;
+}
+
+/*
  * Applies one entry of the chosen section: finds the key, substitutes,
  * sets.  Returns 0, or -1 after printing one line.
  */
@@ -685,7 +706,7 @@ apply_entry(ini_file_t *f, const entry_t *e)
                 msg = fw_conf_table_msg(f->st,
                                         "ini files nested more than %d deep",
                                         FW_CONF_INI_DEPTH);
-            } else if (fw_conf_ini_load(f->st, value) < 0) {
+            } else if (include(f, value) < 0) {
                 rc = -1;
             }
             break;

@@ -105,6 +105,13 @@ typedef struct {
     unsigned char why; /* index in fw_conf_uwsgi_reasons */
 } fw_uwsgi_opt_t;
 
+/* A value that gives an option of uWSGI's another reason (conf_uwsgi.c). */
+typedef struct {
+    const char *name;
+    const char *value; /* exactly, as written */
+    unsigned char why; /* index in fw_conf_uwsgi_reasons */
+} fw_uwsgi_value_t;
+
 /* The placeholders and custom keys of one load (conf_ini.c). */
 typedef struct fw_conf_vars fw_conf_vars_t;
 
@@ -148,6 +155,8 @@ extern const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[];
 extern const size_t fw_conf_uwsgi_nreasons;
 extern const fw_uwsgi_opt_t fw_conf_uwsgi_rows[];
 extern const size_t fw_conf_uwsgi_nrows;
+extern const fw_uwsgi_value_t fw_conf_uwsgi_values[];
+extern const size_t fw_conf_uwsgi_nvalues;
 
 /* conf_lookup.c: names to rows, uWSGI's verdicts, "did you mean" */
 const fw_uwsgi_opt_t *fw_conf_uwsgi_find(const char *name);

@@ -45,18 +45,33 @@ note_once(fw_strlist_t *l, const char *fmt, ...)
     fw_conf_list_append(l, conf_strdup(line));
 }
 
+/* The reason of u given with value: its own, or a value's of its. */
+static const fw_uwsgi_reason_t *
+reason_of(const fw_uwsgi_opt_t *u, const char *value)
+{
+    for (size_t i = 0; value != NULL && i < fw_conf_uwsgi_nvalues; i++) {
+        const fw_uwsgi_value_t *v = &fw_conf_uwsgi_values[i];
+
+        if (strcmp(v->name, u->name) == 0 && strcmp(v->value, value) == 0) {
+            return &fw_conf_uwsgi_reasons[v->why];
+        }
+    }
+    return &fw_conf_uwsgi_reasons[u->why];
+}
+
 /*
  * Applies the uWSGI option u, given with value (NULL or "": bare): its
- * verdict.  A flag given false asks for nothing and is accepted silently;
- * a flag's value must be a boolean.  Ignored and pending options are
- * accepted, with one line for the start-up log (st->c->notices, once per
- * name).  Returns NULL, or the message of a refusal or a bad value.
+ * verdict (or a value's of its: fw_conf_uwsgi_values).  A flag given
+ * false asks for nothing and is accepted silently; a flag's value must be
+ * a boolean.  Ignored and pending options are accepted, with one line for
+ * the start-up log (st->c->notices, once per name).  Returns NULL, or the
+ * message of a refusal or a bad value.
  */
 const char *
 fw_conf_uwsgi_use(fw_conf_state_t *st, const fw_uwsgi_opt_t *u,
                   const char *value)
 {
-    const fw_uwsgi_reason_t *r = &fw_conf_uwsgi_reasons[u->why];
+    const fw_uwsgi_reason_t *r = reason_of(u, value);
     const char *dash = u->name[1] == '\0' ? "-" : "";
     bool on = true;
 

@@ -239,20 +239,41 @@ para_name(para_t *p, const fw_uwsgi_opt_t *u, const char *sep)
     para_word(p, word);
 }
 
-/* The names of one reason, "`a`, `b`, `c`." */
+/*
+ * The names of one reason, "`a`, `b`, `c`.", then the values that give an
+ * option this reason, "`name = value`".
+ */
 static void
 para_names(para_t *p, size_t why)
 {
     size_t last = fw_conf_uwsgi_nrows;
+    size_t last_value = fw_conf_uwsgi_nvalues;
+    char word[256];
 
     for (size_t i = 0; i < fw_conf_uwsgi_nrows; i++) {
         if (fw_conf_uwsgi_rows[i].why == why) {
             last = i;
         }
     }
+    for (size_t i = 0; i < fw_conf_uwsgi_nvalues; i++) {
+        if (fw_conf_uwsgi_values[i].why == why) {
+            last_value = i;
+        }
+    }
     for (size_t i = 0; i < fw_conf_uwsgi_nrows; i++) {
         if (fw_conf_uwsgi_rows[i].why == why) {
-            para_name(p, &fw_conf_uwsgi_rows[i], i == last ? "." : ",");
+            para_name(p, &fw_conf_uwsgi_rows[i],
+                      i == last && last_value == fw_conf_uwsgi_nvalues ? "."
+                                                                      : ",");
+        }
+    }
+    for (size_t i = 0; i < fw_conf_uwsgi_nvalues; i++) {
+        const fw_uwsgi_value_t *v = &fw_conf_uwsgi_values[i];
+
+        if (v->why == why) {
+            snprintf(word, sizeof(word), "`%s = %s`%s", v->name, v->value,
+                     i == last_value ? "." : ",");
+            para_word(p, word);
         }
     }
 }
