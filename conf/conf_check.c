@@ -367,9 +367,10 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
             return NULL;
         }
     }
+    /* (uwsgi-options is not a web server's: --help names it apart) */
     return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, systemd, "
-                             "systemd-socket or uwsgi-options, got '%s'",
+                             "expected nginx, apache, lighttpd, systemd or "
+                             "systemd-socket, got '%s'",
                              value);
 }
 
@@ -789,7 +790,7 @@ warn_static_map(fw_conf_state_t *st)
     const fw_strlist_t *maps = &st->c->static_map;
     char prefixes[256] = "";
     char command[1024] = "fcgi-wsgi";
-    char line[FW_CONF_MSG_MAX];
+    char line[sizeof(prefixes) + sizeof(command) + 256];
 
     if (maps->n == 0 || st->c->print_target != FW_PRINT_NONE) {
         return;

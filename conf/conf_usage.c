@@ -264,7 +264,7 @@ para_names(para_t *p, size_t why)
         if (fw_conf_uwsgi_rows[i].why == why) {
             para_name(p, &fw_conf_uwsgi_rows[i],
                       i == last && last_value == fw_conf_uwsgi_nvalues ? "."
-                                                                      : ",");
+                                                                       : ",");
         }
     }
     for (size_t i = 0; i < fw_conf_uwsgi_nvalues; i++) {

@@ -95,167 +95,222 @@ enum {
 
 const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[] = {
     /* implemented: an option (or an alias) of conf_table.c */
-    [WHY_OURS] = {FW_UWSGI_OURS,
-                "implemented: fcgi-wsgi --help says how"},
+    [WHY_OURS] = {FW_UWSGI_OURS, "implemented: fcgi-wsgi --help says how"},
     /* accepted and ignored, logged once at start: it does not apply */
     [WHY_MASTER] = {FW_UWSGI_IGNORED,
-                "fcgi-wsgi always runs a master process"},
-    [WHY_THREADS] = {FW_UWSGI_IGNORED,
-                "Python threads are always enabled"},
+                    "fcgi-wsgi always runs a master process"},
+    [WHY_THREADS] = {FW_UWSGI_IGNORED, "Python threads are always enabled"},
     [WHY_ONE_INTERP] = {FW_UWSGI_IGNORED,
-                "fcgi-wsgi runs one interpreter per process"},
-    [WHY_THUNDER] = {FW_UWSGI_IGNORED,
-                "workers accept with EPOLLEXCLUSIVE: no thundering herd, no lock"},
-    [WHY_VACUUM] = {FW_UWSGI_IGNORED,
-                "the unix socket and the pidfile are removed at exit anyway"},
+                        "fcgi-wsgi runs one interpreter per process"},
+    [WHY_THUNDER] =
+        {FW_UWSGI_IGNORED,
+         "workers accept with EPOLLEXCLUSIVE: no thundering herd, no lock"},
+    [WHY_VACUUM] =
+        {FW_UWSGI_IGNORED,
+         "the unix socket and the pidfile are removed at exit anyway"},
     [WHY_TERM] = {FW_UWSGI_IGNORED,
-                "SIGTERM always stops gracefully (SIGHUP reloads)"},
+                  "SIGTERM always stops gracefully (SIGHUP reloads)"},
     [WHY_ORPHANS] = {FW_UWSGI_IGNORED,
-                "workers always exit when their master dies"},
+                     "workers always exit when their master dies"},
     [WHY_NEED_APP] = {FW_UWSGI_IGNORED,
-                "an application that cannot be imported always stops the start (exit 1)"},
+                      "an application that cannot be imported always stops "
+                      "the start (exit 1)"},
     [WHY_STRICT] = {FW_UWSGI_IGNORED,
-                "an unknown option is always an error here"},
+                    "an unknown option is always an error here"},
     [WHY_SCRIPT_NAME] = {FW_UWSGI_IGNORED,
-                "with mount, SCRIPT_NAME and PATH_INFO are always split at the prefix"},
+                         "with mount, SCRIPT_NAME and PATH_INFO are always "
+                         "split at the prefix"},
     [WHY_PLUGINS] = {FW_UWSGI_IGNORED,
-                "CPython is built in: there are no plugins to load"},
-    [WHY_PROCNAME] = {FW_UWSGI_IGNORED,
-                "process titles are left as they are"},
-    [WHY_MEMORY] = {FW_UWSGI_IGNORED,
-                "the status page shows each worker's memory (status-path)"},
-    [WHY_LOG_MASTER] = {FW_UWSGI_IGNORED,
-                "the master and the workers write the one log themselves"},
-    [WHY_LOG_REQS] = {FW_UWSGI_IGNORED,
-                "access-log has a line for every request (no access log without it)"},
-    [WHY_LOG_LOOKS] = {FW_UWSGI_IGNORED,
-                "log lines and the log file are fcgi-wsgi's own (time, level, pid)"},
+                     "CPython is built in: there are no plugins to load"},
+    [WHY_PROCNAME] = {FW_UWSGI_IGNORED, "process titles are left as they are"},
+    [WHY_MEMORY] =
+        {FW_UWSGI_IGNORED,
+         "the status page shows each worker's memory (status-path)"},
+    [WHY_LOG_MASTER] =
+        {FW_UWSGI_IGNORED,
+         "the master and the workers write the one log themselves"},
+    [WHY_LOG_REQS] =
+        {FW_UWSGI_IGNORED,
+         "access-log has a line for every request (no access log without it)"},
+    [WHY_LOG_LOOKS] =
+        {FW_UWSGI_IGNORED,
+         "log lines and the log file are fcgi-wsgi's own (time, level, pid)"},
     [WHY_LOG_REOPEN] = {FW_UWSGI_IGNORED,
-                "the log is reopened on SIGUSR1 and at each reload"},
-    [WHY_HARAKIRI] = {FW_UWSGI_IGNORED,
-                "harakiri logs the request's stack, then kills the worker"},
+                        "the log is reopened on SIGUSR1 and at each reload"},
+    [WHY_HARAKIRI] =
+        {FW_UWSGI_IGNORED,
+         "harakiri logs the request's stack, then kills the worker"},
     [WHY_CLIENT_GONE] = {FW_UWSGI_IGNORED,
-                "a client that goes away costs one INFO line; the application never sees SIGPIPE"},
+                         "a client that goes away costs one INFO line; the "
+                         "application never sees SIGPIPE"},
     [WHY_STATIC] = {FW_UWSGI_IGNORED,
-                "the web server serves static files: fcgi-wsgi --print-config nginx writes its part"},
+                    "the web server serves static files: fcgi-wsgi "
+                    "--print-config nginx writes its part"},
     [WHY_POOL] = {FW_UWSGI_IGNORED,
-                "the pool keeps its processes; pm = dynamic or ondemand (php-fpm's rules) sizes it by the load"},
+                  "the pool keeps its processes; pm = dynamic or ondemand "
+                  "(php-fpm's rules) sizes it by the load"},
     [WHY_SOCKET_TUNING] = {FW_UWSGI_IGNORED,
-                "socket tuning: fcgi-wsgi keeps the kernel's defaults (listen queue 1024)"},
+                           "socket tuning: fcgi-wsgi keeps the kernel's "
+                           "defaults (listen queue 1024)"},
     [WHY_SYSTEM_TUNING] = {FW_UWSGI_IGNORED,
-                "process tuning: set it in the systemd unit (CPUAffinity=, Nice=, ...)"},
-    [WHY_TUNING] = {FW_UWSGI_IGNORED,
-                "tuning of uWSGI's internals, which fcgi-wsgi does not have"},
-    [WHY_WSGI] = {FW_UWSGI_IGNORED,
-                "environ, wsgi.input and the response follow PEP 3333 as they are"},
-    [WHY_FORK] = {FW_UWSGI_IGNORED,
-                "workers run CPython's fork hooks; signals stay the master's"},
+                           "process tuning: set it in the systemd unit "
+                           "(CPUAffinity=, Nice=, ...)"},
+    [WHY_TUNING] =
+        {FW_UWSGI_IGNORED,
+         "tuning of uWSGI's internals, which fcgi-wsgi does not have"},
+    [WHY_WSGI] =
+        {FW_UWSGI_IGNORED,
+         "environ, wsgi.input and the response follow PEP 3333 as they are"},
+    [WHY_FORK] =
+        {FW_UWSGI_IGNORED,
+         "workers run CPython's fork hooks; signals stay the master's"},
     [WHY_PRIVS] = {FW_UWSGI_IGNORED,
-                "privileges are dropped after the socket is bound, before the import; the user's groups apply"},
-    [WHY_EXCEPTIONS] = {FW_UWSGI_IGNORED,
-                "an exception is logged with its traceback; the client gets a 500"},
-    [WHY_DEBUG] = {FW_UWSGI_IGNORED,
-                "a debugging aid: slowlog and harakiri log the stacks here"},
+                   "privileges are dropped after the socket is bound, before "
+                   "the import; the user's groups apply"},
+    [WHY_EXCEPTIONS] =
+        {FW_UWSGI_IGNORED,
+         "an exception is logged with its traceback; the client gets a 500"},
+    [WHY_DEBUG] =
+        {FW_UWSGI_IGNORED,
+         "a debugging aid: slowlog and harakiri log the stacks here"},
     [WHY_PY_EXE] = {FW_UWSGI_IGNORED,
-                "sys.executable is home's bin/python3 (or the system's)"},
+                    "sys.executable is home's bin/python3 (or the system's)"},
     [WHY_PRINT] = {FW_UWSGI_IGNORED,
-                "the configuration is not printed at start"},
+                   "the configuration is not printed at start"},
     /*
      * Accepted, not yet applied, logged once at start: when one is
      * implemented, its rows become WHY_OURS and conf_table.c gets the
      * option.
      */
     [WHY_P_LOG_FORMAT] = {FW_UWSGI_PENDING,
-                "access-log writes its own format for now"},
-    [WHY_P_LOG_SIZE] = {FW_UWSGI_PENDING,
-                "rotate with logrotate for now; SIGUSR1 reopens the log"},
+                          "access-log writes its own format for now"},
+    [WHY_P_LOG_SIZE] =
+        {FW_UWSGI_PENDING,
+         "rotate with logrotate for now; SIGUSR1 reopens the log"},
     [WHY_P_MERCY] = {FW_UWSGI_PENDING,
-                "worker-shutdown-timeout bounds a graceful stop for now"},
-    [WHY_P_AUTORELOAD] = {FW_UWSGI_PENDING,
-                "reload by hand for now: kill -HUP, or touch-reload = FILE"},
+                     "worker-shutdown-timeout bounds a graceful stop for now"},
+    [WHY_P_AUTORELOAD] =
+        {FW_UWSGI_PENDING,
+         "reload by hand for now: kill -HUP, or touch-reload = FILE"},
     /* refused: an error that says why and what to do instead */
     [WHY_HTTP] = {FW_UWSGI_REFUSED,
-                "fcgi-wsgi speaks FastCGI only: put a web server in front (nginx fastcgi_pass) and use socket = ...; see README.md 'Migrating from uWSGI'"},
-    [WHY_ASYNC] = {FW_UWSGI_REFUSED,
-                "fcgi-wsgi serves each request on a thread: use threads = N (a gevent or asyncio application needs a server of its kind)"},
+                  "fcgi-wsgi speaks FastCGI only: put a web server in front "
+                  "(nginx fastcgi_pass) and use socket = ...; see README.md "
+                  "'Migrating from uWSGI'"},
+    [WHY_ASYNC] =
+        {FW_UWSGI_REFUSED,
+         "fcgi-wsgi serves each request on a thread: use threads = N (a "
+         "gevent or asyncio application needs a server of its kind)"},
     [WHY_CACHE] = {FW_UWSGI_REFUSED,
-                "uWSGI's caches: use Django's cache framework (Redis, memcached, database or file)"},
-    [WHY_SHARED] = {FW_UWSGI_REFUSED,
-                "uWSGI's shared memory, queues and RPC: use Redis, memcached or the database"},
+                   "uWSGI's caches: use Django's cache framework (Redis, "
+                   "memcached, database or file)"},
+    [WHY_SHARED] = {FW_UWSGI_REFUSED, "uWSGI's shared memory, queues and RPC: "
+                                      "use Redis, memcached or the database"},
     [WHY_SPOOLER] = {FW_UWSGI_REFUSED,
-                "the spooler: use a task queue (Celery, RQ, Huey) run as its own service"},
-    [WHY_MULE] = {FW_UWSGI_REFUSED,
-                "mules: run background work as its own service (a systemd unit, a task queue)"},
-    [WHY_CRON] = {FW_UWSGI_REFUSED,
-                "uWSGI's cron, timers and signals: use a systemd timer or cron"},
+                     "the spooler: use a task queue (Celery, RQ, Huey) run as "
+                     "its own service"},
+    [WHY_MULE] = {FW_UWSGI_REFUSED, "mules: run background work as its own "
+                                    "service (a systemd unit, a task queue)"},
+    [WHY_CRON] =
+        {FW_UWSGI_REFUSED,
+         "uWSGI's cron, timers and signals: use a systemd timer or cron"},
     [WHY_DAEMONS] = {FW_UWSGI_REFUSED,
-                "attached daemons: run each as its own systemd service"},
+                     "attached daemons: run each as its own systemd service"},
     [WHY_EMPEROR] = {FW_UWSGI_REFUSED,
-                "the Emperor: run one fcgi-wsgi per application under systemd (--print-config systemd)"},
+                     "the Emperor: run one fcgi-wsgi per application under "
+                     "systemd (--print-config systemd)"},
     [WHY_ROUTERS] = {FW_UWSGI_REFUSED,
-                "uWSGI's routers, subscriptions and legions: point the web server (its upstream) at each fcgi-wsgi socket"},
+                     "uWSGI's routers, subscriptions and legions: point the "
+                     "web server (its upstream) at each fcgi-wsgi socket"},
     [WHY_ONE_APP] = {FW_UWSGI_REFUSED,
-                "one application per fcgi-wsgi: run one per application; the web server routes by host or prefix"},
+                     "one application per fcgi-wsgi: run one per application; "
+                     "the web server routes by host or prefix"},
     [WHY_ZERG] = {FW_UWSGI_REFUSED,
-                "zerg mode: hand the socket over with systemd socket activation (--print-config systemd-socket) or on fd 0"},
-    [WHY_ROUTING] = {FW_UWSGI_REFUSED,
-                "internal routing and headers: write them in the web server's config"},
-    [WHY_HOOKS] = {FW_UWSGI_REFUSED,
-                "hooks: run these steps in the systemd unit (ExecStartPre=) or in the module that holds the application"},
+                  "zerg mode: hand the socket over with systemd socket "
+                  "activation (--print-config systemd-socket) or on fd 0"},
+    [WHY_ROUTING] = {FW_UWSGI_REFUSED, "internal routing and headers: write "
+                                       "them in the web server's config"},
+    [WHY_HOOKS] =
+        {FW_UWSGI_REFUSED,
+         "hooks: run these steps in the systemd unit (ExecStartPre=) or in "
+         "the module that holds the application"},
     [WHY_WAIT] = {FW_UWSGI_REFUSED,
-                "waiting for files, sockets or mounts: order the systemd unit after them (After=, RequiresMountsFor=)"},
-    [WHY_SANDBOX] = {FW_UWSGI_REFUSED,
-                "jails, namespaces, cgroups and capabilities: use systemd's sandboxing (RootDirectory=, ProtectSystem=, ...)"},
-    [WHY_LIMITS] = {FW_UWSGI_REFUSED,
-                "process limits: set them in the systemd unit (MemoryMax=, LimitNOFILE=); reload-on-rss recycles a big worker"},
-    [WHY_LIFETIME] = {FW_UWSGI_REFUSED,
-                "recycle workers with max-requests (and max-requests-delta)"},
+                  "waiting for files, sockets or mounts: order the systemd "
+                  "unit after them (After=, RequiresMountsFor=)"},
+    [WHY_SANDBOX] =
+        {FW_UWSGI_REFUSED,
+         "jails, namespaces, cgroups and capabilities: use systemd's "
+         "sandboxing (RootDirectory=, ProtectSystem=, ...)"},
+    [WHY_LIMITS] =
+        {FW_UWSGI_REFUSED,
+         "process limits: set them in the systemd unit (MemoryMax=, "
+         "LimitNOFILE=); reload-on-rss recycles a big worker"},
+    [WHY_LIFETIME] =
+        {FW_UWSGI_REFUSED,
+         "recycle workers with max-requests (and max-requests-delta)"},
     [WHY_RELOAD_ON] = {FW_UWSGI_REFUSED,
-                "reload with kill -HUP or touch-reload = FILE"},
+                       "reload with kill -HUP or touch-reload = FILE"},
     [WHY_STATS] = {FW_UWSGI_REFUSED,
-                "uWSGI's stats server: use status-path = /fcgi-status (plain, JSON or OpenMetrics, through the web server)"},
+                   "uWSGI's stats server: use status-path = /fcgi-status "
+                   "(plain, JSON or OpenMetrics, through the web server)"},
     [WHY_METRICS] = {FW_UWSGI_REFUSED,
-                "metrics and alarms: scrape the status page's OpenMetrics (status-path) with your monitoring"},
+                     "metrics and alarms: scrape the status page's "
+                     "OpenMetrics (status-path) with your monitoring"},
     [WHY_LOGGERS] = {FW_UWSGI_REFUSED,
-                "log destinations: fcgi-wsgi logs to stderr (the journal under systemd) or to a file (logto)"},
+                     "log destinations: fcgi-wsgi logs to stderr (the journal "
+                     "under systemd) or to a file (logto)"},
     [WHY_LOGROTATE] = {FW_UWSGI_REFUSED,
-                "reopen the log with SIGUSR1 (logrotate's postrotate)"},
-    [WHY_DAEMONIZE] = {FW_UWSGI_REFUSED,
-                "run fcgi-wsgi in the foreground under systemd (--print-config systemd) or another supervisor; logto writes a log file"},
+                       "reopen the log with SIGUSR1 (logrotate's postrotate)"},
+    [WHY_DAEMONIZE] =
+        {FW_UWSGI_REFUSED,
+         "run fcgi-wsgi in the foreground under systemd (--print-config "
+         "systemd) or another supervisor; logto writes a log file"},
     [WHY_UMASK] = {FW_UWSGI_REFUSED,
-                "set UMask= in the systemd unit (or umask in the script that starts fcgi-wsgi)"},
+                   "set UMask= in the systemd unit (or umask in the script "
+                   "that starts fcgi-wsgi)"},
     [WHY_CHROOT] = {FW_UWSGI_REFUSED,
-                "set RootDirectory= in the systemd unit"},
+                    "set RootDirectory= in the systemd unit"},
     [WHY_ENV] = {FW_UWSGI_REFUSED,
-                "set the environment with env = KEY=VALUE (or systemd's Environment=, EnvironmentFile=)"},
+                 "set the environment with env = KEY=VALUE (or systemd's "
+                 "Environment=, EnvironmentFile=)"},
     [WHY_CONFIG_FORMAT] = {FW_UWSGI_REFUSED,
-                "fcgi-wsgi reads ini files: write the options in an ini file's [uwsgi] section"},
+                           "fcgi-wsgi reads ini files: write the options in "
+                           "an ini file's [uwsgi] section"},
     [WHY_LOGIC] = {FW_UWSGI_REFUSED,
-                "uWSGI's configuration logic: use a section per case (FILE.ini:section) or $(VAR:-default)"},
-    [WHY_COMMANDS] = {FW_UWSGI_REFUSED,
-                "a uWSGI command: signal the master (HUP reloads, TERM stops, USR1 reopens the log); fcgi-wsgi --help lists its options"},
+                   "uWSGI's configuration logic: use a section per case "
+                   "(FILE.ini:section) or $(VAR:-default)"},
+    [WHY_COMMANDS] =
+        {FW_UWSGI_REFUSED,
+         "a uWSGI command: signal the master (HUP reloads, TERM stops, USR1 "
+         "reopens the log); fcgi-wsgi --help lists its options"},
     [WHY_PY_STARTUP] = {FW_UWSGI_REFUSED,
-                "Python start-up code: put it in the module that holds the application"},
-    [WHY_OPTIMIZE] = {FW_UWSGI_REFUSED,
-                "set env = PYTHONOPTIMIZE=1 (or 2)"},
-    [WHY_PYARGV] = {FW_UWSGI_REFUSED,
-                "sys.argv is the program's name alone: pass settings with env = KEY=VALUE"},
-    [WHY_PASTE] = {FW_UWSGI_REFUSED,
-                "Paste Deploy, Pecan: write a wsgi.py that builds the application (paste.deploy.loadapp('config:/path/app.ini')) and set module"},
+                        "Python start-up code: put it in the module that "
+                        "holds the application"},
+    [WHY_OPTIMIZE] = {FW_UWSGI_REFUSED, "set env = PYTHONOPTIMIZE=1 (or 2)"},
+    [WHY_PYARGV] = {FW_UWSGI_REFUSED, "sys.argv is the program's name alone: "
+                                      "pass settings with env = KEY=VALUE"},
+    [WHY_PASTE] =
+        {FW_UWSGI_REFUSED,
+         "Paste Deploy, Pecan: write a wsgi.py that builds the application "
+         "(paste.deploy.loadapp('config:/path/app.ini')) and set module"},
     [WHY_NOT_WSGI] = {FW_UWSGI_REFUSED,
-                "fcgi-wsgi runs WSGI (PEP 3333) applications only"},
+                      "fcgi-wsgi runs WSGI (PEP 3333) applications only"},
     [WHY_OTHER_LANG] = {FW_UWSGI_REFUSED,
-                "a uWSGI plugin for another language or runtime: fcgi-wsgi runs CPython WSGI applications"},
-    [WHY_CGI] = {FW_UWSGI_REFUSED,
-                "CGI scripts: let the web server run them (fcgiwrap, Apache mod_cgi)"},
+                        "a uWSGI plugin for another language or runtime: "
+                        "fcgi-wsgi runs CPython WSGI applications"},
+    [WHY_CGI] = {FW_UWSGI_REFUSED, "CGI scripts: let the web server run them "
+                                   "(fcgiwrap, Apache mod_cgi)"},
     [WHY_WEBSOCKET] = {FW_UWSGI_REFUSED,
-                "WebSockets: serve those URLs with an ASGI server (Daphne, Uvicorn) behind the web server"},
+                       "WebSockets: serve those URLs with an ASGI server "
+                       "(Daphne, Uvicorn) behind the web server"},
     [WHY_TLS] = {FW_UWSGI_REFUSED,
-                "TLS is the web server's (nginx ssl_certificate)"},
-    [WHY_WEB_SERVER] = {FW_UWSGI_REFUSED,
-                "a web server's job: configure it in nginx, Apache or lighttpd"},
+                 "TLS is the web server's (nginx ssl_certificate)"},
+    [WHY_WEB_SERVER] =
+        {FW_UWSGI_REFUSED,
+         "a web server's job: configure it in nginx, Apache or lighttpd"},
     [WHY_EXOTIC] = {FW_UWSGI_REFUSED,
-                "a uWSGI plugin with no counterpart here: do it outside the application server"},
+                    "a uWSGI plugin with no counterpart here: do it outside "
+                    "the application server"},
 };
 
 const size_t fw_conf_uwsgi_nreasons =
@@ -1635,8 +1690,7 @@ const size_t fw_conf_uwsgi_nrows =
  * images; without it, uWSGI reloads on SIGTERM.)
  */
 const fw_uwsgi_value_t fw_conf_uwsgi_values[] = {
-    {"hook-master-start", "unix_signal:15 gracefully_kill_them_all",
-     WHY_TERM},
+    {"hook-master-start", "unix_signal:15 gracefully_kill_them_all", WHY_TERM},
 };
 
 const size_t fw_conf_uwsgi_nvalues =

@@ -62,3 +62,14 @@ def test_two_slow_requests_run_in_parallel(ini_site):
     assert elapsed < 2.7, (
         'two 1.5 s requests took %.2f s: served one after the other' %
         elapsed)
+
+
+def test_uwsgi_noops_logged_once(ini_site):
+    """master and vacuum do not apply here: one line each at start, with
+    the reason, not one per worker."""
+    log = ini_site.server_log.read_text()
+    for line in ('uWSGI option master ignored: fcgi-wsgi always runs a '
+                 'master process',
+                 'uWSGI option vacuum ignored: the unix socket and the '
+                 'pidfile are removed at exit anyway'):
+        assert log.count(line) == 1, (line, log)

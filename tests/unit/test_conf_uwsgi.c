@@ -27,8 +27,8 @@ test_sorted_unique(void **state)
     for (size_t i = 1; i < fw_conf_uwsgi_nrows; i++) {
         if (strcmp(fw_conf_uwsgi_rows[i - 1].name,
                    fw_conf_uwsgi_rows[i].name) >= 0) {
-            print_error("rows %zu and %zu out of order: '%s' '%s'\n", i - 1,
-                        i, fw_conf_uwsgi_rows[i - 1].name,
+            print_error("rows %zu and %zu out of order: '%s' '%s'\n", i - 1, i,
+                        fw_conf_uwsgi_rows[i - 1].name,
                         fw_conf_uwsgi_rows[i].name);
             fail();
         }
