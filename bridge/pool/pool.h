@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "bridge/serve/serve.h"
 #include "conf/conf.h"
@@ -184,6 +185,27 @@ int fw_pool_rules_transition(fw_pool_state_e from, fw_pool_state_e to,
 
 /* "RUNNING" and so on. */
 const char *fw_pool_rules_state_name(fw_pool_state_e s);
+
+/* Whether the master serves in state s (RUNNING or RELOADING): it keeps
+ * the pool, replaces workers, and takes a reload. */
+int fw_pool_rules_serving(fw_pool_state_e s);
+
+/* Whether sig, found waiting when a reload is about to re-execute, wins
+ * over the reload: a stop (SIGTERM, SIGINT, SIGQUIT) does; the reload is
+ * dropped and the stop done. */
+int fw_pool_rules_cancels_reload(int sig);
+
+/* What a touch-reload file looked like at one check. */
+typedef struct {
+    int exists;
+    struct timespec mtime;
+} fw_pool_stamp_t;
+
+/* Whether a touch-reload file was touched between two checks: it exists
+ * now, and did not before or has another mtime.  A file removed is not a
+ * touch. */
+int fw_pool_rules_touched(const fw_pool_stamp_t *before,
+                          const fw_pool_stamp_t *now);
 
 /*
  * The two guards against respawn storms, as a value the caller keeps:
