@@ -514,7 +514,8 @@ master_exec(master_t *m, const char *why)
         here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         (void)!fchdir(mc->cwd_fd);
     }
-    fw_notify_reloading(); /* systemd: RELOADING=1; the new image: READY=1 */
+    /* systemd: RELOADING=1; the new image: READY=1 */
+    fw_notify_reloading(fw_scoreboard_now_us());
     execve("/proc/self/exe", mc->argv, envp);
     saved = errno;
 
@@ -830,7 +831,7 @@ fw_master_run(const fw_master_config_t *mc)
         }
         fw_notify_pool(m.state == FW_POOL_RUNNING &&
                            (m.ever_ready || mc->pm == FW_PM_ONDEMAND),
-                       fw_children_alive()); /* systemd: READY=1, STATUS= */
+                       fw_children_alive(), now); /* READY=1, STATUS= */
         if (master_serving(&m)) {
             master_check_reloaded(&m, now);
         }

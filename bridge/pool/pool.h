@@ -608,8 +608,9 @@ void fw_notify_init(void);
  */
 int fw_notify_ready(void);
 
-/* RELOADING=1 (with MONOTONIC_USEC): a reload (SIGHUP) starts. */
-int fw_notify_reloading(void);
+/* RELOADING=1 with MONOTONIC_USEC=monotonic_us (CLOCK_MONOTONIC in µs, as
+ * systemd wants it: fw_scoreboard_now_us): a reload starts. */
+int fw_notify_reloading(uint64_t monotonic_us);
 
 /* STOPPING=1: a stop starts; later calls send nothing more. */
 int fw_notify_stopping(void);
@@ -623,10 +624,12 @@ int fw_notify_status(const char *fmt, ...)
 
 /*
  * The master's tick: READY=1 (fw_notify_ready) when `ready` says the pool
- * serves, and at most once a second STATUS= with its state, "3 workers,
- * 1 busy, 1520 requests" (busy and requests from the scoreboard when there
- * is one).  workers: how many run now.
+ * serves, and STATUS= with its state, "3 workers, 1 busy, 1520 requests"
+ * (busy and requests from the scoreboard when there is one), at the first
+ * call after fw_notify_init and then once a second at most.  workers: how
+ * many run now; now: monotonic seconds (the caller's clock, as for the
+ * pool rules).
  */
-void fw_notify_pool(int ready, int workers);
+void fw_notify_pool(int ready, int workers, double now);
 
 #endif /* FW_POOL_H */
