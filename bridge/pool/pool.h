@@ -1,9 +1,11 @@
 /*
  * pool.h: the process manager, the room that starts, watches and stops
- * worker processes: the master's state machine and reloads (master.c),
- * forking and reaping (children.c), signals as bytes on a self-pipe
- * (signals.c), the shared scoreboard every process writes its state to
- * (scoreboard.c), the pidfile, privileges, and systemd notifications.
+ * worker processes: the master's state machine (master.c), the pool's
+ * size (pm.c), reloads (reload.c), the decisions as pure functions
+ * (pool_rules.c), forking and reaping (children.c), signals as bytes on a
+ * self-pipe (signals.c), the shared scoreboard every process writes its
+ * state to (scoreboard.c), the pidfile, privileges, and systemd
+ * notifications.  pool_int.h is what master.c, pm.c and reload.c share.
  */
 #ifndef FW_POOL_H
 #define FW_POOL_H
@@ -23,14 +25,15 @@
 /* -------------------------------------------------------------------- */
 /*
  * master.c: the process manager.  It forks the workers (static, dynamic or
- * ondemand), replaces the ones that die or recycle, reloads (SIGHUP,
- * touch-reload) without closing the listening socket, and stops them.
- * It never serves a request.
+ * ondemand: pm.c), replaces the ones that die or recycle, reloads (SIGHUP,
+ * touch-reload: reload.c) without closing the listening socket, and stops
+ * them.  It never serves a request.
  */
 
 /*
  * What the master image before a reload's exec hands to the new one, in
- * the environment (FW_LISTEN_FD, FW_OLD_WORKERS, FW_GENERATION).
+ * the environment (FW_LISTEN_FD, FW_OLD_WORKERS, FW_GENERATION); written
+ * and read in reload.c.
  */
 typedef struct {
     int listen_fd;      /* -1: a first start, not a reload */
@@ -62,7 +65,8 @@ typedef struct {
 /*
  * Reads the handover variables (and removes them from the environment,
  * so that neither the application nor a later reload sees them).  A first
- * start gets listen_fd -1.  Release with fw_master_handover_free.
+ * start gets listen_fd -1.  Release with fw_master_handover_free.  Both
+ * are in reload.c, beside the exec that writes them.
  */
 void fw_master_handover_take(fw_master_handover_t *h);
 void fw_master_handover_free(fw_master_handover_t *h);
@@ -80,8 +84,9 @@ int fw_master_run(const fw_master_config_t *mc);
 /*
  * pool_rules.c: the pool's decisions as pure functions: counts, the
  * configuration and the time come in, decisions come out.  No I/O, no
- * globals, no clock read: master.c and children.c gather the facts, call
- * these, and act (fork, SIGTERM, log).  Unit-tested on exact inputs.
+ * globals, no clock read: master.c, pm.c, reload.c and children.c gather
+ * the facts, call these, and act (fork, SIGTERM, log).  Unit-tested on
+ * exact inputs.
  */
 
 /* The master's states; the transitions allowed between them are the table
@@ -272,7 +277,7 @@ double fw_pool_rules_spawn_wait(const fw_pool_guard_t *g, double now);
  * children.c: the master's table of worker processes: fork one into a
  * scoreboard slot, follow its state from the scoreboard, reap it, say how
  * it ended (and what it was serving), and guard against crash loops.  It
- * decides nothing about how many workers there should be: master.c does.
+ * decides nothing about how many workers there should be: pm.c does.
  */
 
 /* A worker's life as the master sees it. */
