@@ -191,7 +191,7 @@ fw_conns_open(int fd)
             return NULL;
         }
         c->fd = -1;
-        c->spool_fd = -1;
+        c->spool.fd = -1;
         conns_table[fd] = c;
     }
     fw_conn_open(c, fd);
