@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bridge/serve/serve.h"
+#include "bridge/wire/wire.h"
 #include "bridge/log.h"
 
 /* Descriptors kept free for logs, the status page, temp files... */

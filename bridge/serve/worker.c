@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "bridge/serve/serve.h"
+#include "bridge/wire/wire.h"
 #include "bridge/log.h"
 #include "bridge/observe/observe.h"
 #include "bridge/pool/pool.h"

@@ -8,16 +8,20 @@
  * pyglue as its request while the application runs; wire_spool.c keeps a
  * length-less body).  Record constants are libfcgi's fastcgi.h; record
  * headers are packed by fw_wire_header, nowhere else.  The room's shared
- * internals are in wire_int.h, which nothing outside bridge/wire/ includes.
+ * internals are in wire_int.h, which nothing outside bridge/wire/ includes;
+ * it alone includes libfcgi's fastcgi.h, so that no other room compiles
+ * against a libfcgi header.
  */
 #ifndef FW_WIRE_H
 #define FW_WIRE_H
 
-#include <fastcgi.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "pyglue/gateway.h"
+
+/* A record header's length (FCGI_HEADER_LEN; wire_int.h checks they agree). */
+#define FW_WIRE_HEADER_LEN 8
 
 /* -------------------------------------------------------------------- */
 /*
@@ -60,7 +64,7 @@ typedef struct {
     fw_wire_limits_t lim;
 
     /* the record being parsed */
-    unsigned char hdr[FCGI_HEADER_LEN];
+    unsigned char hdr[FW_WIRE_HEADER_LEN];
     size_t hdr_have;        /* 0..8 bytes of its header */
     unsigned type;          /* FCGI_* record type */
     unsigned id;            /* request id */

@@ -6,10 +6,14 @@
 #ifndef FW_WIRE_INT_H
 #define FW_WIRE_INT_H
 
+#include <fastcgi.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "bridge/wire/wire.h"
+
+_Static_assert(FW_WIRE_HEADER_LEN == FCGI_HEADER_LEN,
+               "a FastCGI record header is 8 bytes");
 
 /* ---- wire_out.c: buffers of the parser ---------------------------------- */
 

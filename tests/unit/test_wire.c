@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fastcgi.h>
+
 #include "bridge/wire/wire.h"
 
 /* Answers to FCGI_GET_VALUES come from these (the digits are checked). */
