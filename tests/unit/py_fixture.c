@@ -224,28 +224,3 @@ fx_body(const mem_request_t *m)
 
     return end != NULL ? end + 4 : "";
 }
-
-void
-fx_assert_contains(const char *text, const char *needle)
-{
-    if (strstr(text, needle) == NULL) {
-        fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", needle, text);
-        fail_msg("text not found");
-    }
-}
-
-void
-fx_assert_line(const char *text, const char *line)
-{
-    size_t len = strlen(line);
-    const char *p = text;
-
-    while ((p = strstr(p, line)) != NULL) {
-        if ((p == text || p[-1] == '\n') && p[len] == '\n') {
-            return;
-        }
-        p++;
-    }
-    fprintf(stderr, "expected the line:\n%s\nin:\n%s\n", line, text);
-    fail_msg("line not found");
-}

@@ -2,12 +2,14 @@
  * py_fixture.h: what every pyglue unit test binary shares: start Python
  * once through fw_pyglue_start with tests/apps/unit_apps.py as the
  * application (cmocka group setup/teardown), run one in-memory request,
- * and look at Python state afterwards.  Test support only.
+ * and look at Python state afterwards; with fixture.h's assertions.  Test
+ * support only.
  */
 #ifndef FW_PY_FIXTURE_H
 #define FW_PY_FIXTURE_H
 
 #include "pyglue/pyglue.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/mem_gateway.h"
 
 /* cmocka group setup / teardown: start and stop the interpreter. */
@@ -47,11 +49,5 @@ fw_pyglue_thread_t *fx_thread(void);
 
 /* The body of m's response: what follows the header block. */
 const char *fx_body(const mem_request_t *m);
-
-/* Fail the test (printing both) unless text contains needle. */
-void fx_assert_contains(const char *text, const char *needle);
-
-/* Fail the test unless text has a whole line equal to line. */
-void fx_assert_line(const char *text, const char *line);
 
 #endif /* FW_PY_FIXTURE_H */
