@@ -214,31 +214,20 @@ test_large_read_is_direct(void **state)
 static void
 test_used_after_request(void **state)
 {
+    static const char *const calls[] = {
+        "KEPT['input'].read()", "KEPT['input'].readline(2)",
+        "KEPT['input'].readlines()", "next(iter(KEPT['input']))"};
     const char *params[] = {"TEST_APP=input_keep", "CONTENT_LENGTH=3", NULL};
     mem_request_t m;
-    char *out;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
-    assert_string_equal(fx_body(&m), "kept\n");
+    fx_expect(&m, fx_run(&m, params, "abc", 3),
+              &(fx_want_t){.body = "kept\n"});
     mem_request_free(&m); /* the request's memory is gone now */
-
-    out = fx_eval("KEPT['input'].read()");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("KEPT['input'].readline(2)");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("KEPT['input'].readlines()");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("next(iter(KEPT['input']))");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
+    for (size_t i = 0; i < FX_COUNT(calls); i++) {
+        fx_assert_eval(calls[i],
+                       "ValueError: wsgi.input used after its request ended");
+    }
 }
 
 static char *
@@ -379,14 +368,15 @@ test_read_after_response_started(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abcde", 5), FW_PYGLUE_ABORT);
-    assert_string_equal(fx_body(&m), "started ");
-    fx_assert_contains(mem_log_text(),
-                       "GET /after: exception in the application\n");
-    fx_assert_contains(mem_log_text(),
-                       "\nOSError: wsgi.input: the rest of the request body "
-                       "was discarded when the response started; read the "
-                       "body before sending the response\n");
+    fx_expect(&m, fx_run(&m, params, "abcde", 5),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .body = "started ",
+                           .log_has = {"GET /after: exception in the "
+                                       "application\n",
+                                       "\nOSError: wsgi.input: the rest of "
+                                       "the request body was discarded when "
+                                       "the response started; read the body "
+                                       "before sending the response\n"}});
     mem_request_free(&m);
 }
 
@@ -397,27 +387,26 @@ test_read_error_raises_oserror(void **state)
                             "SCRIPT_NAME=/upload", "QUERY_STRING=read()",
                             "CONTENT_LENGTH=5",    NULL};
     mem_request_t m;
+    char *out;
 
     (void)state;
     mem_request_init(&m, params, "abcde", 5);
     saved_ops = m.req.ops;
     m.req.ops = &failing_read_ops;
     /* the connection is broken: the bridge must drop it */
-    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
-    fx_assert_contains(mem_log_text(),
-                       "POST /upload: exception in the application\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(), "OSError: client connection lost "
-                                       "while reading the request body\n");
+    fx_expect(&m, fx_handle(&m),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .log_has = {"POST /upload: exception in the "
+                                       "application\n"
+                                       "Traceback (most recent call last):\n",
+                                       "OSError: client connection lost "
+                                       "while reading the request body\n"}});
     mem_request_free(&m);
 
-    /* and the next request is served normally */
-    {
-        char *out = run_ops("read()", "fine", "4", 0);
-
-        assert_string_equal(out, "b'fine'\n");
-        free(out);
-    }
+    /* and the next request reads its body normally */
+    out = run_ops("read()", "fine", "4", 0);
+    assert_string_equal(out, "b'fine'\n");
+    free(out);
 }
 
 static void
@@ -428,10 +417,10 @@ test_bad_arguments(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
-    fx_assert_contains(m.out, "Status: 500 Internal Server Error\r\n");
-    fx_assert_contains(mem_log_text(), "TypeError: 'str' object cannot be "
-                                       "interpreted as an integer\n");
+    fx_expect(&m, fx_run(&m, params, "abc", 3),
+              &(fx_want_t){.out = fx_response_500,
+                           .log_has = {"TypeError: 'str' object cannot be "
+                                       "interpreted as an integer\n"}});
     mem_request_free(&m);
 }
 
