@@ -281,3 +281,22 @@ fx_assert_next_request_works(void)
                                   "Hello, world!\n"});
     mem_request_free(&m);
 }
+
+void
+fx_test_case(void **state)
+{
+    const fx_case_t *tc = *state;
+    const char *body = tc->body != NULL ? tc->body : "";
+    mem_request_t m;
+    fw_pyglue_result_e got;
+
+    mem_request_init(&m, tc->params, body, strlen(body));
+    m.fail_write = tc->client_gone;
+    got = fx_handle(&m);
+    fx_expect(&m, got, &tc->want);
+    mem_request_free(&m);
+    if (tc->closed != NULL) {
+        fx_assert_eval("CLOSED", tc->closed);
+    }
+    fx_assert_next_request_works();
+}

@@ -79,4 +79,20 @@ void fx_expect(const mem_request_t *m, fw_pyglue_result_e got,
  * served normally. */
 void fx_assert_next_request_works(void);
 
+/* One request to a unit app and what it must come to: a row of a table
+ * (FX_TABLE(rows, fx_test_case, fx_test_setup)). */
+typedef struct {
+    const char *name;
+    const char *params[16]; /* NULL-ended */
+    const char *body;       /* the request body, or NULL */
+    int client_gone;        /* every write fails */
+    fx_want_t want;
+    const char *closed; /* str(CLOSED) afterwards (unit_apps records the
+                           iterables closed), or NULL: not checked */
+} fx_case_t;
+
+/* The cmocka test of an fx_case_t (*state): runs it, checks it, then
+ * that the next request is served normally. */
+void fx_test_case(void **state);
+
 #endif /* FW_PY_FIXTURE_H */

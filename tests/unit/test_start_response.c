@@ -81,7 +81,7 @@ test_bad_status(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 static void
@@ -149,7 +149,7 @@ test_bad_headers(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 static void
@@ -166,96 +166,7 @@ test_bad_call(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-static void
-test_good_headers_on_the_wire(void **state)
-{
-    const char *params[] = {
-        "TEST_APP=start_response_args",
-        "QUERY_STRING=('404 Not Found', [('Content-Type', 'text/html; "
-        "charset=utf-8'), ('X-Latin', 'caf\\xe9'), ('Set-Cookie', 'a=1'), "
-        "('Set-Cookie', 'b=2'), ('x-odd_but.valid~!', '')], None)",
-        NULL};
-    const char *no_headers[] = {"TEST_APP=start_response_args",
-                                "QUERY_STRING=('200 OK', [])", NULL};
-    mem_request_t m;
-
-    (void)state;
-    fx_expect(&m, fx_run(&m, params, NULL, 0),
-              &(fx_want_t){.out = "Status: 404 Not Found\r\n"
-                                  "Content-Type: text/html; charset=utf-8\r\n"
-                                  "X-Latin: caf\xe9\r\n"
-                                  "Set-Cookie: a=1\r\n"
-                                  "Set-Cookie: b=2\r\n"
-                                  "x-odd_but.valid~!: \r\n"
-                                  "\r\n"
-                                  "body",
-                           .log = ""});
-    mem_request_free(&m);
-
-    fx_expect(&m, fx_run(&m, no_headers, NULL, 0),
-              &(fx_want_t){.out = "Status: 200 OK\r\n\r\nbody"});
-    mem_request_free(&m);
-}
-
-/* exc_info before anything was sent replaces status and headers. */
-static void
-test_exc_info_before_headers_replaces(void **state)
-{
-    const char *params[] = {"TEST_APP=exc_info_before", NULL};
-    mem_request_t m;
-
-    (void)state;
-    fx_expect(&m, fx_run(&m, params, NULL, 0),
-              &(fx_want_t){.out = "Status: 500 Oops\r\n"
-                                  "Content-Type: text/plain\r\n"
-                                  "\r\n"
-                                  "oops",
-                           .log = ""});
-    mem_request_free(&m);
-}
-
-/* exc_info after the headers went out re-raises: the response is cut. */
-static void
-test_exc_info_after_headers_reraises(void **state)
-{
-    const char *params[] = {"TEST_APP=exc_info_after", "SCRIPT_NAME=/late",
-                            NULL};
-    mem_request_t m;
-
-    (void)state;
-    fx_expect(&m, fx_run(&m, params, NULL, 0),
-              &(fx_want_t){.result = FW_PYGLUE_ABORT,
-                           .out = "Status: 200 OK\r\n"
-                                  "Content-Type: text/plain\r\n"
-                                  "\r\n"
-                                  "part",
-                           .log_has = {"GET /late: exception in the "
-                                       "application\n"
-                                       "Traceback (most recent call last):\n",
-                                       "\nValueError: caught late\n"}});
-    mem_request_free(&m);
-    fx_assert_next_request_works();
-}
-
-static void
-test_second_call_without_exc_info(void **state)
-{
-    const char *params[] = {"TEST_APP=twice", "SCRIPT_NAME=/twice", NULL};
-    mem_request_t m;
-
-    (void)state;
-    fx_expect(&m, fx_run(&m, params, NULL, 0),
-              &(fx_want_t){.out = fx_response_500,
-                           .log_has = {"GET /twice: exception in the "
-                                       "application\n",
-                                       "\nAssertionError: start_response() "
-                                       "called a second time without "
-                                       "exc_info\n"}});
-    mem_request_free(&m);
-    fx_assert_next_request_works();
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 /* write() sends the headers and its data at once, each flushed. */
@@ -283,38 +194,65 @@ test_legacy_write(void **state)
     mem_request_free(&m);
 }
 
-static void
-test_write_needs_bytes(void **state)
-{
-    const char *params[] = {"TEST_APP=write_str", "SCRIPT_NAME=/w", NULL};
-    mem_request_t m;
+/* ---- requests and what they come to, each followed by a good one ---- */
 
-    (void)state;
-    fx_expect(
-        &m, fx_run(&m, params, NULL, 0),
-        &(fx_want_t){.out = fx_response_500,
-                     .log_has = {"GET /w: exception in the application\n",
-                                 "\nTypeError: write() argument must be "
-                                 "bytes, not str\n"}});
-    mem_request_free(&m);
-    fx_assert_next_request_works();
-}
-
-static void
-test_write_to_a_gone_client(void **state)
-{
-    const char *params[] = {"TEST_APP=legacy_write", "SCRIPT_NAME=/gone",
-                            NULL};
-    mem_request_t m;
-
-    (void)state;
-    fx_expect(&m, fx_run_gone(&m, params),
-              &(fx_want_t){.result = FW_PYGLUE_ABORT,
-                           .log = "GET /gone: client connection lost while "
-                                  "sending the response\n"});
-    mem_request_free(&m);
-    fx_assert_next_request_works();
-}
+static const fx_case_t request_cases[] = {
+    {.name = "good headers on the wire",
+     .params = {"TEST_APP=start_response_args",
+                "QUERY_STRING=('404 Not Found', [('Content-Type', "
+                "'text/html; charset=utf-8'), ('X-Latin', 'caf\\xe9'), "
+                "('Set-Cookie', 'a=1'), ('Set-Cookie', 'b=2'), "
+                "('x-odd_but.valid~!', '')], None)"},
+     .want = {.out = "Status: 404 Not Found\r\n"
+                     "Content-Type: text/html; charset=utf-8\r\n"
+                     "X-Latin: caf\xe9\r\n"
+                     "Set-Cookie: a=1\r\n"
+                     "Set-Cookie: b=2\r\n"
+                     "x-odd_but.valid~!: \r\n"
+                     "\r\n"
+                     "body",
+              .log = ""}},
+    {.name = "no headers",
+     .params = {"TEST_APP=start_response_args", "QUERY_STRING=('200 OK', [])"},
+     .want = {.out = "Status: 200 OK\r\n\r\nbody"}},
+    /* exc_info before anything was sent replaces status and headers */
+    {.name = "exc_info before the headers replaces them",
+     .params = {"TEST_APP=exc_info_before"},
+     .want = {.out = "Status: 500 Oops\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "\r\n"
+                     "oops",
+              .log = ""}},
+    /* exc_info after the headers went out re-raises: the response is cut */
+    {.name = "exc_info after the headers re-raises",
+     .params = {"TEST_APP=exc_info_after", "SCRIPT_NAME=/late"},
+     .want = {.result = FW_PYGLUE_ABORT,
+              .out = "Status: 200 OK\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "\r\n"
+                     "part",
+              .log_has = {"GET /late: exception in the application\n"
+                          "Traceback (most recent call last):\n",
+                          "\nValueError: caught late\n"}}},
+    {.name = "a second call without exc_info",
+     .params = {"TEST_APP=twice", "SCRIPT_NAME=/twice"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /twice: exception in the application\n",
+                          "\nAssertionError: start_response() called a "
+                          "second time without exc_info\n"}}},
+    {.name = "write() needs bytes",
+     .params = {"TEST_APP=write_str", "SCRIPT_NAME=/w"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /w: exception in the application\n",
+                          "\nTypeError: write() argument must be bytes, "
+                          "not str\n"}}},
+    {.name = "write() to a gone client",
+     .params = {"TEST_APP=legacy_write", "SCRIPT_NAME=/gone"},
+     .client_gone = 1,
+     .want = {.result = FW_PYGLUE_ABORT,
+              .log = "GET /gone: client connection lost while sending the "
+                     "response\n"}},
+};
 
 static void
 test_kept_callables_after_request(void **state)
@@ -337,23 +275,18 @@ test_kept_callables_after_request(void **state)
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup(test_bad_status, fx_test_setup),
         cmocka_unit_test_setup(test_bad_headers, fx_test_setup),
         cmocka_unit_test_setup(test_bad_call, fx_test_setup),
-        cmocka_unit_test_setup(test_good_headers_on_the_wire, fx_test_setup),
-        cmocka_unit_test_setup(test_exc_info_before_headers_replaces,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_exc_info_after_headers_reraises,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_second_call_without_exc_info,
-                               fx_test_setup),
         cmocka_unit_test_setup(test_legacy_write, fx_test_setup),
-        cmocka_unit_test_setup(test_write_needs_bytes, fx_test_setup),
-        cmocka_unit_test_setup(test_write_to_a_gone_client, fx_test_setup),
         cmocka_unit_test_setup(test_kept_callables_after_request,
                                fx_test_setup),
     };
+    static const fx_table_t tables[] = {
+        FX_TABLE(request_cases, fx_test_case, fx_test_setup),
+    };
 
-    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+    return fx_run_group("start_response", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), fx_group_setup, fx_group_teardown);
 }
