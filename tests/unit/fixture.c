@@ -111,6 +111,7 @@ fx_run_group(const char *name, const struct CMUnitTest *fixed, size_t nfixed,
             tests[k].name = *(const char *const *)r;
             tests[k].test_func = tables[t].test;
             tests[k].setup_func = tables[t].setup;
+            tests[k].teardown_func = tables[t].teardown;
             tests[k++].initial_state = (void *)r;
         }
     }

@@ -44,13 +44,14 @@ typedef struct {
     size_t nrows;
     size_t row_size;
     CMUnitTestFunction test;
-    CMFixtureFunction setup; /* before each row's test, or NULL */
+    CMFixtureFunction setup;    /* before each row's test, or NULL */
+    CMFixtureFunction teardown; /* after each row's test, or NULL */
 } fx_table_t;
 
 /* The number of elements of an array. */
 #define FX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The fx_table_t of an array of rows. */
+/* The fx_table_t of an array of rows (no teardown). */
 #define FX_TABLE(cases, fn, before)                                           \
     {                                                                         \
         .rows = (cases), .nrows = FX_COUNT(cases),                            \
