@@ -6,7 +6,7 @@
  * module's own config struct.  Exit status: 0 after a stop, 1 when
  * start-up failed, 2 for a bad configuration.
  *
- * The same program is the new master image of a reload (master.c execs
+ * The same program is the new master image of a reload (pool/reload.c execs
  * it): then the socket is adopted instead of bound, and a failure here
  * does not end the process, since the old workers still serve: the master
  * runs without an application and keeps them.
@@ -39,7 +39,7 @@ typedef struct {
     int cwd_fd;     /* the start directory, for a reload's exec */
     char cwd[4096]; /* the application's directory (after chdir) */
     bool reload;    /* this image was exec'd by a reload */
-    fw_master_handover_t handover;
+    fw_reload_handover_t handover;
     fw_conf_t conf;
     fw_listener_t listener;
     fw_privs_t privs;
@@ -98,7 +98,7 @@ main_copy_env(void)
  */
 static int
 main_listen(fw_listener_t *l, const fw_conf_t *conf,
-            const fw_master_handover_t *h)
+            const fw_reload_handover_t *h)
 {
     const char *own =
         conf->listen.kind == FW_SOCK_UNIX ? conf->listen.path : NULL;
@@ -228,7 +228,8 @@ map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
 
 /* app: NULL when the application cannot be loaded (fw_master_config_t). */
 static void
-map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app)
+map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app,
+           const fw_worker_config_t *wc)
 {
     const fw_conf_t *c = &m->conf;
 
@@ -247,8 +248,8 @@ map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app)
         .envp = m->envp,
         .cwd_fd = m->cwd_fd,
         .handover = &m->handover,
+        .worker = wc,
     };
-    map_worker(&mc->worker, c, m->listener.fd);
 }
 
 /* ---- the steps ---- */
@@ -261,7 +262,7 @@ main_begin(main_t *m, char **argv)
     memset(m, 0, sizeof(*m));
     m->argv = argv;
     m->listener.fd = -1;
-    fw_master_handover_take(&m->handover);
+    fw_reload_handover_take(&m->handover);
     m->reload = m->handover.listen_fd >= 0;
     m->envp = main_copy_env();
     m->cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -426,6 +427,7 @@ static int
 main_serve(main_t *m, bool no_app)
 {
     fw_app_config_t app;
+    fw_worker_config_t wc;
     fw_master_config_t mc;
     int status;
 
@@ -433,7 +435,8 @@ main_serve(main_t *m, bool no_app)
     if (!no_app && m->listener.fd < 0) { /* serve/cgi.c: serve, exit */
         return fw_cgi_serve(&app);
     }
-    map_master(&mc, m, no_app ? NULL : &app);
+    map_worker(&wc, &m->conf, m->listener.fd);
+    map_master(&mc, m, no_app ? NULL : &app, &wc);
     status = fw_master_run(&mc);
     fw_log(FW_LOG_INFO, "stopped");
     return status;
@@ -466,7 +469,7 @@ main_end(main_t *m)
         fw_pidfile_remove(m->conf.pidfile);
     }
     fw_listen_close(&m->listener);
-    fw_master_handover_free(&m->handover);
+    fw_reload_handover_free(&m->handover);
     fw_conf_free(&m->conf);
 }
 

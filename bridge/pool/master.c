@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "bridge/pool/pool_int.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 #include "bridge/observe/observe.h"
 
@@ -123,7 +124,7 @@ master_stop(master_t *m, const char *why, double now)
     fw_log(FW_LOG_INFO, "%s: graceful stop of %d worker(s)", why,
            fw_children_alive());
     fw_notify_stopping(); /* systemd: STOPPING=1 */
-    m->deadline = now + m->mc->worker.shutdown_timeout + MASTER_STOP_EXTRA;
+    m->deadline = now + m->mc->worker->shutdown_timeout + MASTER_STOP_EXTRA;
     for (int i = 0; i < fw_children_capacity(); i++) {
         fw_child_t *c = fw_children_at(i);
 
@@ -206,9 +207,9 @@ master_reload(master_t *m, const char *why, double now)
 static void
 master_reopen_log(const master_t *m)
 {
-    if (fw_log_open(m->mc->worker.logto) < 0) {
+    if (fw_log_open(m->mc->worker->logto) < 0) {
         fw_log(FW_LOG_ERROR, "SIGUSR1: cannot reopen %s: %s",
-               m->mc->worker.logto, strerror(errno));
+               m->mc->worker->logto, strerror(errno));
     } else {
         fw_log(FW_LOG_INFO, "SIGUSR1: log reopened");
     }
@@ -251,7 +252,7 @@ master_tables(master_t *m)
     /* the option table guarantees max_children >= 1 and threads >= 1;
      * twice the pool's slots: a reload runs old and new side by side */
     int slots = 2 * mc->max_children;
-    int threads = mc->worker.threads;
+    int threads = mc->worker->threads;
 
     if (fw_scoreboard_pool() == NULL &&
         fw_scoreboard_create(slots, threads) < 0) {
@@ -259,7 +260,7 @@ master_tables(master_t *m)
     }
     slots = fw_scoreboard_pool()->max_workers;
     if (fw_children_init(slots, threads,
-                         (double)mc->worker.shutdown_timeout + 5) < 0 ||
+                         (double)mc->worker->shutdown_timeout + 5) < 0 ||
         fw_signals_install() < 0) {
         return -1;
     }
@@ -284,7 +285,7 @@ master_log_start(const master_t *m)
            mc->pm == FW_PM_STATIC    ? "static"
            : mc->pm == FW_PM_DYNAMIC ? "dynamic"
                                      : "ondemand",
-           mc->max_children, mc->worker.threads,
+           mc->max_children, mc->worker->threads,
            m->first_start ? "" : ", the old workers serving meanwhile");
 }
 
@@ -297,7 +298,7 @@ static int
 master_start(master_t *m)
 {
     const fw_master_config_t *mc = m->mc;
-    const fw_master_handover_t *h = mc->handover;
+    const fw_reload_handover_t *h = mc->handover;
 
     fw_log_set_role("master");
     m->first_start = h == NULL || h->listen_fd < 0;
@@ -348,7 +349,7 @@ master_wait(master_t *m, double now)
     fds[0].fd = fw_signals_fd();
     fds[0].events = POLLIN;
     if (fw_pm_wants_listen(&m->pm, m->state, now)) {
-        fds[1].fd = m->mc->worker.listen_fd;
+        fds[1].fd = m->mc->worker->listen_fd;
         fds[1].events = POLLIN;
         n = 2;
     }

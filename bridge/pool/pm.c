@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bridge/pool/pool_int.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 void
@@ -38,7 +39,7 @@ fw_pool_view_t
 fw_pm_view(const fw_pm_t *pm, fw_pool_state_e state, double now)
 {
     fw_pool_view_t v;
-    int threads = pm->mc->worker.threads;
+    int threads = pm->mc->worker->threads;
 
     memset(&v, 0, sizeof(v));
     v.state = state;
@@ -99,7 +100,7 @@ static int
 pm_worker_main(void *arg, int slot)
 {
     const fw_master_config_t *mc = arg;
-    fw_worker_config_t wc = mc->worker;
+    fw_worker_config_t wc = *mc->worker;
 
     wc.slot = slot;
     wc.master = getppid();
@@ -150,7 +151,7 @@ pm_full(fw_pm_t *pm, double now)
 static int
 pm_pending(const fw_pm_t *pm)
 {
-    struct pollfd p = {.fd = pm->mc->worker.listen_fd, .events = POLLIN};
+    struct pollfd p = {.fd = pm->mc->worker->listen_fd, .events = POLLIN};
 
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }

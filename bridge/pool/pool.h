@@ -17,7 +17,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "bridge/serve/serve.h"
 #include "conf/conf.h"
 #include "pyglue/gateway.h"
 #include "pyglue/pyglue.h"
@@ -40,10 +39,11 @@ typedef struct {
     pid_t *old_workers; /* still serving; retired once the new are ready */
     size_t nold_workers;
     uint64_t generation; /* of the new image: the old one's + 1 */
-} fw_master_handover_t;
+} fw_reload_handover_t;
 
 typedef struct {
-    fw_worker_config_t worker;  /* every worker's (its slot is set at fork) */
+    /* every worker's (bridge/serve/serve.h; a copy gets its slot at fork) */
+    const struct fw_worker_config_s *worker;
     const fw_app_config_t *app; /* NULL: the app cannot be loaded (a
                                    reload that failed early): the old
                                    workers keep serving, none is forked */
@@ -59,17 +59,17 @@ typedef struct {
     char **argv;
     char *const *envp;
     int cwd_fd;
-    const fw_master_handover_t *handover;
+    const fw_reload_handover_t *handover;
 } fw_master_config_t;
 
 /*
  * Reads the handover variables (and removes them from the environment,
  * so that neither the application nor a later reload sees them).  A first
- * start gets listen_fd -1.  Release with fw_master_handover_free.  Both
+ * start gets listen_fd -1.  Release with fw_reload_handover_free.  Both
  * are in reload.c, beside the exec that writes them.
  */
-void fw_master_handover_take(fw_master_handover_t *h);
-void fw_master_handover_free(fw_master_handover_t *h);
+void fw_reload_handover_take(fw_reload_handover_t *h);
+void fw_reload_handover_free(fw_reload_handover_t *h);
 
 /*
  * Runs the pool until SIGTERM/SIGINT (graceful) or SIGQUIT (immediate).

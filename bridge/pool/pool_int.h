@@ -103,7 +103,7 @@ void fw_reload_exec(const fw_master_config_t *mc, uint64_t generation,
 
 /* The new image of a reload takes over the previous image's workers (h:
  * NULL or a first start: none). */
-void fw_reload_adopt(const fw_master_handover_t *h);
+void fw_reload_adopt(const fw_reload_handover_t *h);
 
 /* A reload completed: SIGTERM to every adopted worker not yet told
  * (they finish their requests).  Returns how many were told. */

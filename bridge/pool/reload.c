@@ -7,7 +7,7 @@
  * across the exec (no FD_CLOEXEC) and its number goes in FW_LISTEN_FD;
  * the running workers (its children, and still the new image's) go in
  * FW_OLD_WORKERS, the new generation's number in FW_GENERATION.  The new
- * image reads them back (fw_master_handover_take), re-reads the
+ * image reads them back (fw_reload_handover_take), re-reads the
  * configuration, adopts the socket (listen.c) and the old workers, and
  * starts in RELOADING: it imports the new code (unless lazy-apps), forks
  * the new workers, then retires the old (fw_reload_retire_old).
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bridge/pool/pool_int.h"
+#include "bridge/serve/serve.h"
 #include "bridge/log.h"
 
 #define RELOAD_ENV_LISTEN "FW_LISTEN_FD"
@@ -38,7 +39,7 @@
 /* The pids of "1,2,3" into h->old_workers (what does not parse ends the
  * list). */
 static void
-reload_parse_pids(fw_master_handover_t *h, const char *list)
+reload_parse_pids(fw_reload_handover_t *h, const char *list)
 {
     size_t n = 1;
 
@@ -61,7 +62,7 @@ reload_parse_pids(fw_master_handover_t *h, const char *list)
 }
 
 void
-fw_master_handover_take(fw_master_handover_t *h)
+fw_reload_handover_take(fw_reload_handover_t *h)
 {
     const char *fd = getenv(RELOAD_ENV_LISTEN);
     const char *old = getenv(RELOAD_ENV_OLD);
@@ -84,7 +85,7 @@ fw_master_handover_take(fw_master_handover_t *h)
 }
 
 void
-fw_master_handover_free(fw_master_handover_t *h)
+fw_reload_handover_free(fw_reload_handover_t *h)
 {
     free(h->old_workers);
     h->old_workers = NULL;
@@ -92,7 +93,7 @@ fw_master_handover_free(fw_master_handover_t *h)
 }
 
 void
-fw_reload_adopt(const fw_master_handover_t *h)
+fw_reload_adopt(const fw_reload_handover_t *h)
 {
     for (size_t i = 0; h != NULL && h->listen_fd >= 0 && i < h->nold_workers;
          i++) {
@@ -208,7 +209,7 @@ reload_env_make(reload_env_t *e, const fw_master_config_t *mc, uint64_t next)
         e->envp[k++] = mc->envp[i];
     }
     snprintf(e->listen_var, sizeof(e->listen_var), "%s=%d", RELOAD_ENV_LISTEN,
-             mc->worker.listen_fd);
+             mc->worker->listen_fd);
     snprintf(e->gen_var, sizeof(e->gen_var), "%s=%llu", RELOAD_ENV_GENERATION,
              (unsigned long long)next);
     e->envp[k++] = e->listen_var;
@@ -222,7 +223,7 @@ void
 fw_reload_exec(const fw_master_config_t *mc, uint64_t generation,
                const char *why)
 {
-    int listen_fd = mc->worker.listen_fd;
+    int listen_fd = mc->worker->listen_fd;
     reload_env_t env;
     sigset_t saved_mask;
     int here, flags, saved;

@@ -22,7 +22,7 @@
  * main thread, which only waits for signals and stops the threads.
  */
 
-typedef struct {
+typedef struct fw_worker_config_s {
     int listen_fd;
     int threads;            /* serving threads, >= 1 */
     int shutdown_timeout;   /* seconds a graceful stop waits for requests */
