@@ -17,6 +17,7 @@
 
 #include <fastcgi.h>
 
+#include "bridge/observe/observe.h"
 #include "bridge/wire/wire.h"
 
 /* Answers to FCGI_GET_VALUES come from these (the digits are checked). */
@@ -151,39 +152,10 @@ b_stream(buf_t *o, unsigned type, unsigned id, const void *content, size_t len,
 
 /* ------------------------------------------------------------ event log */
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-} str_t;
-
-static void str_add(str_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-str_add(str_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    int need;
-
-    va_start(ap, fmt);
-    need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    assert_true(need >= 0);
-    if (s->n + (size_t)need + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-
-        while (cap < s->n + (size_t)need + 1) {
-            cap *= 2;
-        }
-        s->s = realloc(s->s, cap);
-        assert_non_null(s->s);
-        s->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(s->s + s->n, (size_t)need + 1, fmt, ap);
-    va_end(ap);
-    s->n += (size_t)need;
-}
+/* The event log and the hex dumps grow in the status page's buffer
+ * (bridge/observe/status_buf.c, linked into every unit test). */
+typedef fw_status_buf_t str_t;
+#define str_add fw_status_buf_printf
 
 /* Bytes as text: printable ASCII as is, others (and '\\', ' ') as \xNN. */
 static void
@@ -247,7 +219,7 @@ static void
 run_free(run_t *r)
 {
     fw_wire_free(&r->w);
-    free(r->log.s);
+    free(r->log.data);
     b_free(&r->out);
 }
 
@@ -405,11 +377,11 @@ outcome(run_t *r)
     str_t s = {0};
 
     take_answers(r);
-    str_add(&s, "%s", r->log.s ? r->log.s : "");
+    str_add(&s, "%s", r->log.data ? r->log.data : "");
     str_add(&s, "OUT ");
     str_hex(&s, r->out.b, r->out.n);
     str_add(&s, "\n");
-    return s.s;
+    return s.data;
 }
 
 /* Parses in cut at cuts[0..ncuts) (ascending, inside (0, in->n)) and
@@ -478,8 +450,8 @@ log_of(const buf_t *in)
 
     run_init(&r, NULL);
     feed_all(&r, in);
-    s = r.log.s ? r.log.s : strdup("");
-    r.log.s = NULL;
+    s = r.log.data ? r.log.data : strdup("");
+    r.log.data = NULL;
     run_free(&r);
     return s;
 }
@@ -506,9 +478,9 @@ assert_bytes(const void *got, size_t got_len, const void *want,
         str_hex(&g, got, got_len);
         str_hex(&x, want, want_len);
         print_error("got  %zu bytes: %s\nwant %zu bytes: %s\n", got_len,
-                    g.s ? g.s : "", want_len, x.s ? x.s : "");
-        free(g.s);
-        free(x.s);
+                    g.data ? g.data : "", want_len, x.data ? x.data : "");
+        free(g.data);
+        free(x.data);
         fail();
     }
 }
@@ -523,7 +495,7 @@ expect(const buf_t *in, const char *want_log, const void *want_out,
     run_init(&r, NULL);
     feed_all(&r, in);
     take_answers(&r);
-    assert_string_equal(r.log.s ? r.log.s : "", want_log);
+    assert_string_equal(r.log.data ? r.log.data : "", want_log);
     assert_bytes(r.out.b, r.out.n, want_out, want_out_len);
     run_free(&r);
 }
@@ -715,7 +687,7 @@ scenario_log(void)
                 "REQ(id=4 role=2 keep=0 n=0)\n"
                 "IN x\n"
                 "ABORT\n");
-    return s.s;
+    return s.data;
 }
 
 static const char scenario_out[] =
@@ -877,9 +849,9 @@ test_post_body(void **state)
     str_add(&want, "REQ(id=1 role=1 keep=0 n=1) REQUEST_METHOD=POST\nIN ");
     str_esc(&want, body.b, body.n);
     str_add(&want, "\nEND\nOUT \n");
-    assert_outcome(parse_whole(&in, NULL), want.s, "whole\n");
-    assert_outcome(parse_bytewise(&in), want.s, "byte by byte\n");
-    free(want.s);
+    assert_outcome(parse_whole(&in, NULL), want.data, "whole\n");
+    assert_outcome(parse_bytewise(&in), want.data, "byte by byte\n");
+    free(want.data);
     b_free(&in);
     b_free(&body);
 }
@@ -967,9 +939,9 @@ test_request_end_before_body(void **state)
     run_init(&r, NULL);
     r.end_at = END_AT_REQUEST;
     feed_all(&r, &in);
-    assert_string_equal(r.log.s, "REQ(id=1 role=1 keep=1 n=0)\n"
-                                 "REQ(id=2 role=1 keep=0 n=2) "
-                                 "REQUEST_METHOD=GET SCRIPT_NAME=/x\n");
+    assert_string_equal(r.log.data, "REQ(id=1 role=1 keep=1 n=0)\n"
+                                    "REQ(id=2 role=1 keep=0 n=2) "
+                                    "REQUEST_METHOD=GET SCRIPT_NAME=/x\n");
     assert_int_equal(r.ignored_at_end, 10);
     run_free(&r);
     b_free(&in);
@@ -995,7 +967,7 @@ test_ignored_counted(void **state)
     b_rec(&in, FCGI_STDIN, 1, "", 0, 0);
     run_init(&r, NULL);
     feed_all(&r, &in);
-    assert_string_equal(r.log.s, "REQ(id=1 role=1 keep=0 n=0)\nEND\n");
+    assert_string_equal(r.log.data, "REQ(id=1 role=1 keep=0 n=0)\nEND\n");
     /* 4 before the request may or may not count: the rest must */
     assert_true(r.ignored_at_end == 25 || r.ignored_at_end == 29);
     assert_int_equal(r.w.ignored, 0); /* restarted by request_end */
@@ -1395,8 +1367,8 @@ test_params_limit(void **state)
             str_add(&want, "REQ(id=1 role=1 keep=1 n=1) NAME=%s\n", value);
         }
         str_add(&want, "IN body\nEND\n" GET_LOG(2, 0) "OUT \n");
-        assert_outcome(parse_whole(&in, &lim), want.s, "case %zu\n", i);
-        free(want.s);
+        assert_outcome(parse_whole(&in, &lim), want.data, "case %zu\n", i);
+        free(want.data);
         free(value);
         b_free(&in);
         b_free(&p);
@@ -1747,9 +1719,9 @@ test_reset(void **state)
             assert_null(r.w.error);
             assert_int_equal(r.w.lim.params_max, lim.params_max);
             r.error = 0;
-            mark = r.log.n;
+            mark = r.log.len;
             feed_all(&r, &get);
-            assert_string_equal(r.log.s + mark, GET_LOG(1, 0));
+            assert_string_equal(r.log.data + mark, GET_LOG(1, 0));
             take_answers(&r);
             r.out.n = 0;
         }
