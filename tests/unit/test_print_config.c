@@ -408,9 +408,9 @@ static const err_case_t err_cases[] = {
      "fcgi-wsgi: --print-config systemd needs socket = unix:PATH or "
      "HOST:PORT: where systemd listens for fcgi-wsgi\n"},
     {"unknown target",
-     {"--print-config", "caddy", "--module", "m", NULL},
-     "fcgi-wsgi: --print-config: expected nginx, apache, lighttpd, systemd "
-     "or systemd-socket, got 'caddy'\n"},
+     {"--print-config", "traefik", "--module", "m", NULL},
+     "fcgi-wsgi: --print-config: expected nginx, apache, lighttpd, caddy, "
+     "h2o, systemd or systemd-socket, got 'traefik'\n"},
     {"static-map without =",
      {"--static-map", "/static", "--module", "m", NULL},
      "fcgi-wsgi: --static-map: expected /URLPREFIX=DIR, such as "
@@ -473,6 +473,180 @@ test_options_stored(void **state)
     run_done(&r);
 }
 
+/*
+ * A print that must succeed, as a table: its arguments, lines its text
+ * must have and strings it must not.  "{cwd}" in any of them stands for
+ * the current directory.
+ */
+typedef struct {
+    const char *name;
+    const char *args[16];
+    const char *lines[16];
+    const char *absent[4];
+} print_case_t;
+
+static const print_case_t print_cases[] = {
+    {"caddy: a directory, a file, a mount, a unix socket",
+     {"--print-config", "caddy", "--socket", "unix:run/app.sock", "--chdir",
+      "site", "--module", "config.wsgi", "--static-map",
+      "/static/=/srv/app/static/", "--static-map",
+      "/favicon.ico={cwd}/Makefile", "--mount", "/app", NULL},
+     {"handle_path /static/* {", "\troot * /srv/app/static", "\tfile_server",
+      "handle /favicon.ico {", "\troot * {cwd}", "\trewrite * /Makefile",
+      "redir /app /app/ 301", "handle /app/* {",
+      "\treverse_proxy unix/{cwd}/site/run/app.sock {",
+      "\t\ttransport fastcgi", "\t\tflush_interval -1", NULL},
+     {NULL}},
+    {"caddy: TCP at the root",
+     {"--print-config", "caddy", "--socket", "[::]:9000", "--module", "m",
+      NULL},
+     {"handle {", "\treverse_proxy [::1]:9000 {", NULL},
+     {"redir", "file_server", NULL}},
+    {"h2o: a directory, a file, a unix socket (its path is \"port\")",
+     {"--print-config", "h2o", "--socket", "/run/app.sock", "--module",
+      "config.wsgi", "--static-map", "/static/=/srv/my static", "--static-map",
+      "/robots.txt=/etc/hostname", NULL},
+     {"paths:", "  \"/static\":", "    file.dir: \"/srv/my static\"",
+      "  \"/robots.txt\":", "    file.file: \"/etc/hostname\"",
+      "  \"/\":", "    fastcgi.connect:", "      port: \"/run/app.sock\"",
+      "      type: unix", NULL},
+     {NULL}},
+    {"h2o: TCP (an address without brackets) under a mount",
+     {"--print-config", "h2o", "--socket", "[::]:9000", "--module", "m",
+      "--mount", "/app", NULL},
+     {"  \"/app\":", "      host: \"::1\"", "      port: 9000",
+      "      type: tcp", NULL},
+     {NULL}},
+    {"nginx: the status page, for this machine only",
+     {"--print-config", "nginx", "--socket", "127.0.0.1:9000", "--module", "m",
+      "--status-path", "/fcgi-status", NULL},
+     {"location = /fcgi-status {", "    allow 127.0.0.1;", "    allow ::1;",
+      "    deny all;", "    fastcgi_pass 127.0.0.1:9000;", "location / {",
+      NULL},
+     {NULL}},
+    {"nginx: no status page, no restriction",
+     {"--print-config", "nginx", "--socket", "127.0.0.1:9000", "--module", "m",
+      NULL},
+     {"location / {", NULL},
+     {"deny all", NULL}},
+};
+
+/* s with "{cwd}" (once, if there) replaced by the current directory. */
+static void
+with_cwd(char *out, size_t size, const char *s)
+{
+    const char *at = strstr(s, "{cwd}");
+
+    if (at == NULL) {
+        snprintf(out, size, "%s", s);
+    } else {
+        snprintf(out, size, "%.*s%s%s", (int)(at - s), s, cwd, at + 5);
+    }
+}
+
+static void
+test_print_cases(void **state)
+{
+    static char words[3][16][8192];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(print_cases) / sizeof(print_cases[0]); i++) {
+        const print_case_t *pcase = &print_cases[i];
+        const char *args[16];
+        run_t r;
+        size_t k;
+
+        for (k = 0; pcase->args[k] != NULL; k++) {
+            with_cwd(words[0][k], sizeof(words[0][k]), pcase->args[k]);
+            args[k] = words[0][k];
+        }
+        args[k] = NULL;
+        run_ok(&r, args);
+        for (k = 0; pcase->lines[k] != NULL; k++) {
+            with_cwd(words[1][k], sizeof(words[1][k]), pcase->lines[k]);
+            assert_line(r.out, words[1][k]);
+        }
+        for (k = 0; pcase->absent[k] != NULL; k++) {
+            with_cwd(words[2][k], sizeof(words[2][k]), pcase->absent[k]);
+            assert_no_text(r.out, words[2][k]);
+        }
+        run_done(&r);
+    }
+}
+
+/* Writes text to the file at path (created or emptied). */
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * systemd: with an ini file, ExecStart runs it (absolute) and nothing
+ * else, WorkingDirectory is its chdir, no socket unit; without one, the
+ * chdir is the WorkingDirectory (not an option) and logto is absolute.
+ */
+static void
+test_systemd_ini_and_chdir(void **state)
+{
+    char dir[] = "/tmp/fw-pc-XXXXXX";
+    char line[16384];
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    const char *with_ini[] = {"--print-config", "systemd", "app.ini",
+                              "--processes",    "3",       NULL};
+    const char *rel_chdir[] = {"--print-config", "systemd", "--ini", "x.ini",
+                               NULL};
+    const char *no_ini[] = {"--print-config", "systemd", "--socket",
+                            "127.0.0.1:9000", "--chdir", "/srv/app",
+                            "--module",       "m",       "--logto",
+                            "log/app.log",    NULL};
+    run_t r;
+
+    (void)state;
+    assert_true(n > 0);
+    exe[n] = '\0';
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    write_text("app.ini", "[uwsgi]\nsocket = /run/app.sock\n"
+                          "chdir = /srv/app\nmodule = config.wsgi\n");
+    run_ok(&r, with_ini);
+    assert_line(r.out, "WorkingDirectory=/srv/app");
+    snprintf(line, sizeof(line), "ExecStart=%s --ini %s/app.ini", exe, dir);
+    assert_line(r.out, line);
+    assert_line(r.out, "ExecReload=/bin/kill -HUP $MAINPID");
+    assert_line(r.out, "After=network.target");
+    assert_no_text(r.out, "Requires=");
+    run_done(&r);
+
+    /* a relative chdir: made absolute, as the service starts there */
+    write_text("x.ini", "[uwsgi]\nsocket = 127.0.0.1:9000\nchdir = site\n"
+                        "module = m\n");
+    run_ok(&r, rel_chdir);
+    snprintf(line, sizeof(line), "WorkingDirectory=%s/site", dir);
+    assert_line(r.out, line);
+    snprintf(line, sizeof(line), "ExecStart=%s --ini %s/x.ini --chdir %s/site",
+             exe, dir, dir);
+    assert_line(r.out, line);
+    run_done(&r);
+    unlink("app.ini");
+    unlink("x.ini");
+    assert_int_equal(chdir(cwd), 0);
+    rmdir(dir);
+
+    run_ok(&r, no_ini);
+    assert_line(r.out, "WorkingDirectory=/srv/app");
+    snprintf(line, sizeof(line),
+             "ExecStart=%s --module m --logto %s/log/app.log", exe, cwd);
+    assert_line(r.out, line);
+    assert_line(r.out, "Requires=%N.socket");
+    run_done(&r);
+}
+
 int
 main(void)
 {
@@ -488,6 +662,8 @@ main(void)
         cmocka_unit_test(test_ini_written_back),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_options_stored),
+        cmocka_unit_test(test_print_cases),
+        cmocka_unit_test(test_systemd_ini_and_chdir),
     };
 
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
