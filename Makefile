@@ -54,7 +54,7 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
              python3-prometheus-client openssl lighttpd-mod-openssl \
-             systemd caddy
+             systemd caddy h2o
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \

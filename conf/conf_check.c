@@ -302,14 +302,16 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
 }
 
 /*
- * print-config = nginx | apache | lighttpd | systemd | systemd-socket: the
- * text deploy/print_config.c prints, as c->print_target.
+ * print-config = nginx | apache | lighttpd | caddy | h2o | systemd |
+ * systemd-socket: the text deploy/print_config.c prints, as
+ * c->print_target.
  */
 const char *
 fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
 {
     static const char *const targets[] = {
-        NULL, "nginx", "apache", "lighttpd", "systemd", "systemd-socket"};
+        NULL,    "nginx", "apache",  "lighttpd",
+        "caddy", "h2o",   "systemd", "systemd-socket"};
 
     (void)keep;
     for (size_t i = 1; i < sizeof(targets) / sizeof(targets[0]); i++) {
@@ -319,8 +321,8 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
         }
     }
     return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, systemd or "
-                             "systemd-socket, got '%s'",
+                             "expected nginx, apache, lighttpd, caddy, h2o, "
+                             "systemd or systemd-socket, got '%s'",
                              value);
 }
 

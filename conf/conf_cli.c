@@ -140,6 +140,12 @@ cli_load(fw_conf_state_t *st, int argc, char **argv)
             rc = FW_CONF_ERROR;
         } else if (fw_conf_ini_load(st, items[k].value) < 0) {
             rc = FW_CONF_ERROR;
+        } else {
+            fw_strlist_t *ini = &st->c->ini_files;
+
+            ini->items =
+                conf_realloc(ini->items, (ini->n + 1) * sizeof(ini->items[0]));
+            ini->items[ini->n++] = conf_strdup(items[k].value);
         }
     }
     for (int k = 0; k < n && rc == FW_CONF_OK; k++) {

@@ -141,6 +141,46 @@ static const print_case_t print_cases[] = {
               "--module", "m"},
      .lines = {"ListenStream=127.0.0.1:9000"},
      .absent = {"SocketMode"}},
+    {.name = "caddy: a directory, a file, a mount, a unix socket",
+     .args = {"--print-config", "caddy", "--socket", "unix:run/app.sock",
+              "--chdir", "site", "--module", "config.wsgi", "--static-map",
+              "/static/=/srv/app/static/", "--static-map",
+              "/favicon.ico={cwd}/Makefile", "--mount", "/app"},
+     .lines = {"handle_path /static/* {", "\troot * /srv/app/static",
+               "\tfile_server", "handle /favicon.ico {", "\troot * {cwd}",
+               "\trewrite * /Makefile", "redir /app /app/ 301",
+               "handle /app/* {",
+               "\treverse_proxy unix/{cwd}/site/run/app.sock {",
+               "\t\ttransport fastcgi", "\t\tflush_interval -1"}},
+    {.name = "caddy: TCP at the root",
+     .args = {"--print-config", "caddy", "--socket", "[::]:9000", "--module",
+              "m"},
+     .lines = {"handle {", "\treverse_proxy [::1]:9000 {"},
+     .absent = {"redir", "file_server"}},
+    {.name = "h2o: a directory, a file, a unix socket (its path is \"port\")",
+     .args = {"--print-config", "h2o", "--socket", "/run/app.sock", "--module",
+              "config.wsgi", "--static-map", "/static/=/srv/my static",
+              "--static-map", "/robots.txt=/etc/hostname"},
+     .lines = {"paths:", "  \"/static\":", "    file.dir: \"/srv/my static\"",
+               "  \"/robots.txt\":", "    file.file: \"/etc/hostname\"",
+               "  \"/\":", "    fastcgi.connect:",
+               "      port: \"/run/app.sock\"", "      type: unix"}},
+    {.name = "h2o: TCP (an address without brackets) under a mount",
+     .args = {"--print-config", "h2o", "--socket", "[::]:9000", "--module",
+              "m", "--mount", "/app"},
+     .lines = {"  \"/app\":", "      host: \"::1\"", "      port: 9000",
+               "      type: tcp"}},
+    {.name = "nginx: the status page, for this machine only",
+     .args = {"--print-config", "nginx", "--socket", "127.0.0.1:9000",
+              "--module", "m", "--status-path", "/fcgi-status"},
+     .lines = {"location = /fcgi-status {", "    allow 127.0.0.1;",
+               "    allow ::1;", "    deny all;",
+               "    fastcgi_pass 127.0.0.1:9000;", "location / {"}},
+    {.name = "nginx: no status page, no restriction",
+     .args = {"--print-config", "nginx", "--socket", "127.0.0.1:9000",
+              "--module", "m"},
+     .lines = {"location / {"},
+     .absent = {"deny all"}},
 };
 
 /* {cwd} and {exe} in the lines stand for themselves. */
@@ -211,9 +251,9 @@ static const err_case_t err_cases[] = {
      .err = "fcgi-wsgi: --print-config systemd needs socket = unix:PATH or "
             "HOST:PORT: where systemd listens for fcgi-wsgi\n"},
     {.name = "unknown target",
-     .args = {"--print-config", "caddy", "--module", "m", NULL},
+     .args = {"--print-config", "traefik", "--module", "m", NULL},
      .err = "fcgi-wsgi: --print-config: expected nginx, apache, lighttpd, "
-            "systemd or systemd-socket, got 'caddy'\n"},
+            "caddy, h2o, systemd or systemd-socket, got 'traefik'\n"},
     {.name = "static-map without =",
      .args = {"--static-map", "/static", "--module", "m", NULL},
      .err = "fcgi-wsgi: --static-map: expected /URLPREFIX=DIR, such as "
@@ -274,12 +314,82 @@ test_options_stored(void **state)
     fx_conf_run_done(&r);
 }
 
+/* Writes text to the file at path (created or emptied). */
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * systemd: with an ini file, ExecStart runs it (absolute) and nothing
+ * else, WorkingDirectory is its chdir, no socket unit; without one, the
+ * chdir is the WorkingDirectory (not an option) and logto is absolute.
+ */
+static void
+test_systemd_ini_and_chdir(void **state)
+{
+    char dir[] = "/tmp/fw-pc-XXXXXX";
+    char line[16384];
+    const char *with_ini[] = {"--print-config", "systemd", "app.ini",
+                              "--processes",    "3",       NULL};
+    const char *rel_chdir[] = {"--print-config", "systemd", "--ini", "x.ini",
+                               NULL};
+    const char *no_ini[] = {"--print-config", "systemd", "--socket",
+                            "127.0.0.1:9000", "--chdir", "/srv/app",
+                            "--module",       "m",       "--logto",
+                            "log/app.log",    NULL};
+    fx_conf_run_t r;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    write_text("app.ini", "[uwsgi]\nsocket = /run/app.sock\n"
+                          "chdir = /srv/app\nmodule = config.wsgi\n");
+    run_ok(&r, with_ini);
+    fx_assert_line(r.out, "WorkingDirectory=/srv/app");
+    snprintf(line, sizeof(line), "ExecStart=%s --ini %s/app.ini", exe, dir);
+    fx_assert_line(r.out, line);
+    fx_assert_line(r.out, "ExecReload=/bin/kill -HUP $MAINPID");
+    fx_assert_line(r.out, "After=network.target");
+    fx_assert_absent(r.out, "Requires=");
+    fx_conf_run_done(&r);
+
+    /* a relative chdir: made absolute, as the service starts there */
+    write_text("x.ini", "[uwsgi]\nsocket = 127.0.0.1:9000\nchdir = site\n"
+                        "module = m\n");
+    run_ok(&r, rel_chdir);
+    snprintf(line, sizeof(line), "WorkingDirectory=%s/site", dir);
+    fx_assert_line(r.out, line);
+    snprintf(line, sizeof(line), "ExecStart=%s --ini %s/x.ini --chdir %s/site",
+             exe, dir, dir);
+    fx_assert_line(r.out, line);
+    fx_conf_run_done(&r);
+    unlink("app.ini");
+    unlink("x.ini");
+    assert_int_equal(chdir(cwd), 0);
+    rmdir(dir);
+
+    run_ok(&r, no_ini);
+    fx_assert_line(r.out, "WorkingDirectory=/srv/app");
+    snprintf(line, sizeof(line),
+             "ExecStart=%s --module m --logto %s/log/app.log", exe, cwd);
+    fx_assert_line(r.out, line);
+    fx_assert_line(r.out, "Requires=%N.socket");
+    fx_conf_run_done(&r);
+}
+
 int
 main(void)
 {
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_ini_written_back),
         cmocka_unit_test(test_options_stored),
+        cmocka_unit_test(test_systemd_ini_and_chdir),
     };
     static const fx_table_t tables[] = {
         FX_TABLE(print_cases, test_print_case, NULL),
