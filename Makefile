@@ -30,9 +30,12 @@ PYGLUE_SRC = $(wildcard pyglue/*.c)
 BRIDGE_SRC = $(wildcard bridge/*.c bridge/*/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_LIB   = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+# The wire's pure record code: the unit tests, the fuzzer and the
+# differential test drive it on bytes, without a socket.
+WIRE_RECORDS = bridge/wire/wire_parse.c bridge/wire/wire_out.c
 # The bridge pieces the unit tests drive directly (no libfcgi, no socket
 # of a web server).
-UNIT_BRIDGE = bridge/wire/wire_parse.c bridge/log.c \
+UNIT_BRIDGE = $(WIRE_RECORDS) bridge/log.c \
               bridge/observe/status.c bridge/pool/scoreboard.c \
               bridge/observe/status_buf.c bridge/observe/status_render.c \
               bridge/observe/status_snapshot.c bridge/serve/listen.c \
@@ -51,7 +54,7 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libpython3-dev \
 DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
              python3-prometheus-client openssl lighttpd-mod-openssl \
-             systemd caddy
+             systemd caddy h2o
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
@@ -160,12 +163,12 @@ FUZZ_JOBS    ?= 1
 FUZZ_FLAGS    = -max_total_time=$(FUZZ_SECONDS) -max_len=131072 -timeout=10 \
                 -rss_limit_mb=2048 -print_final_stats=1 \
                 -artifact_prefix=build/fuzz/
-build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c bridge/wire/wire_parse.c \
-                      bridge/wire/wire.h
+build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c $(WIRE_RECORDS) \
+                      bridge/wire/wire.h bridge/wire/wire_int.h
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -g -O1 -I. -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_wire.c \
-	    bridge/wire/wire_parse.c
+	    $(WIRE_RECORDS)
 
 fuzz: build/fuzz/fuzz_wire
 	@mkdir -p build/fuzz/corpus
@@ -190,11 +193,11 @@ fuzz: build/fuzz/fuzz_wire
 # our parser (under ASan+UBSan) and libfcgi's reader, in a child process
 # since it can crash, on the captures of nginx, Apache and lighttpd and
 # on crafted streams.  tests/diff/capture.py regenerates the captures.
-build/diff/ours: tests/diff/ours.c bridge/wire/wire_parse.c \
-                 bridge/wire/wire.h tests/diff/canon.h
+build/diff/ours: tests/diff/ours.c $(WIRE_RECORDS) bridge/wire/wire.h \
+                 bridge/wire/wire_int.h tests/diff/canon.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -g -O1 -I. $(SAN) -o $@ tests/diff/ours.c \
-	    bridge/wire/wire_parse.c
+	    $(WIRE_RECORDS)
 
 build/diff/oracle_libfcgi: tests/diff/oracle_libfcgi.c tests/diff/canon.h
 	@mkdir -p $(dir $@)

@@ -112,22 +112,3 @@ fw_log_write(fw_log_level_e level, const char *msg, size_t len)
         (void)!write(log_fd, buf, used);
     }
 }
-
-void
-fw_log(fw_log_level_e level, const char *fmt, ...)
-{
-    char msg[4096];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n >= sizeof(msg)) {
-        n = sizeof(msg) - 1;
-    }
-    fw_log_write(level, msg, (size_t)n);
-}

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "pyglue/gateway.h"
+#include "pyglue/gateway_log.h"
 
 /* Opens `path` for appending (NULL: stderr).  0, or -1 with errno set. */
 int fw_log_open(const char *path);
@@ -18,11 +19,12 @@ int fw_log_fd(void);
 /* Names this process in every line: "master", "worker 3"... */
 void fw_log_set_role(const char *role);
 
-void fw_log(fw_log_level_e level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* The sink pyglue writes through (fw_gateway_log_pt): multi-line messages
  * get the prefix on every line. */
 void fw_log_write(fw_log_level_e level, const char *msg, size_t len);
+
+/* fw_log(level, fmt, ...): formats one message (gateway_log.h, as pyglue
+ * does) and writes it with fw_log_write. */
+#define fw_log(level, ...) fw_gateway_log(fw_log_write, (level), __VA_ARGS__)
 
 #endif /* FW_LOG_H */

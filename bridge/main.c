@@ -6,7 +6,7 @@
  * module's own config struct.  Exit status: 0 after a stop, 1 when
  * start-up failed, 2 for a bad configuration.
  *
- * The same program is the new master image of a reload (master.c execs
+ * The same program is the new master image of a reload (pool/reload.c execs
  * it): then the socket is adopted instead of bound, and a failure here
  * does not end the process, since the old workers still serve: the master
  * runs without an application and keeps them.
@@ -39,7 +39,7 @@ typedef struct {
     int cwd_fd;     /* the start directory, for a reload's exec */
     char cwd[4096]; /* the application's directory (after chdir) */
     bool reload;    /* this image was exec'd by a reload */
-    fw_master_handover_t handover;
+    fw_reload_handover_t handover;
     fw_conf_t conf;
     fw_listener_t listener;
     fw_privs_t privs;
@@ -98,7 +98,7 @@ main_copy_env(void)
  */
 static int
 main_listen(fw_listener_t *l, const fw_conf_t *conf,
-            const fw_master_handover_t *h)
+            const fw_reload_handover_t *h)
 {
     const char *own =
         conf->listen.kind == FW_SOCK_UNIX ? conf->listen.path : NULL;
@@ -163,87 +163,94 @@ main_fit_mod_fcgid(fw_conf_t *conf, const fw_listener_t *l)
  * Every option reaches its user here and only here: each module owns its
  * config struct (pyglue's fw_app_config_t, observe's fw_observe_config_t,
  * serve's fw_worker_config_t, pool's fw_master_config_t) and one function
- * below fills it from the loaded configuration.  No defaults here: conf
- * has applied the table's and derived the rest (fw_conf_load,
- * fw_conf_defaults).  The structs point into conf, which outlives them.
+ * below fills it from the loaded configuration, as one initializer that
+ * reads as a table (field = option; a field left out is zero).  No
+ * defaults here: conf has applied the table's and derived the rest
+ * (fw_conf_load, fw_conf_defaults).  The structs point into conf, which
+ * outlives them.
  */
 
 static void
 map_app(fw_app_config_t *app, const fw_conf_t *c, const char *program,
         const char *cwd)
 {
-    memset(app, 0, sizeof(*app));
-    app->program = program;
-    app->home = c->home;
-    app->chdir = cwd;
-    app->pythonpath = (const char *const *)c->pythonpath.items;
-    app->npythonpath = c->pythonpath.n;
-    app->module = c->module;
-    app->wsgi_file = c->wsgi_file;
-    app->callable = c->callable;
-    app->mount = c->mount;
-    app->multithread = c->threads > 1;
-    app->multiprocess = c->max_children > 1;
-    app->log = fw_log_write;
+    *app = (fw_app_config_t){
+        .program = program,
+        .home = c->home,
+        .chdir = cwd,
+        .pythonpath = (const char *const *)c->pythonpath.items,
+        .npythonpath = c->pythonpath.n,
+        .module = c->module,
+        .wsgi_file = c->wsgi_file,
+        .callable = c->callable,
+        .mount = c->mount,
+        .multithread = c->threads > 1,
+        .multiprocess = c->max_children > 1,
+        .log = fw_log_write,
+    };
 }
 
 static void
 map_observe(fw_observe_config_t *oc, const fw_conf_t *c)
 {
-    memset(oc, 0, sizeof(*oc));
-    oc->status_path = c->status_path;
-    oc->ping_path = c->ping_path;
-    oc->ping_response = c->ping_response;
-    oc->pool = c->pool_name;
-    oc->access_log = c->access_log;
-    oc->harakiri = c->harakiri;
-    oc->slowlog = c->slowlog;
-    oc->threads = c->threads;
+    *oc = (fw_observe_config_t){
+        .status_path = c->status_path,
+        .ping_path = c->ping_path,
+        .ping_response = c->ping_response,
+        .pool = c->pool_name,
+        .access_log = c->access_log,
+        .harakiri = c->harakiri,
+        .slowlog = c->slowlog,
+        .threads = c->threads,
+    };
 }
 
 static void
 map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
 {
-    memset(wc, 0, sizeof(*wc));
-    wc->listen_fd = listen_fd;
-    wc->slot = -1; /* set by the master's fork */
-    wc->threads = c->threads;
-    wc->shutdown_timeout = c->worker_shutdown_timeout;
-    wc->logto = c->logto;
-    wc->max_requests = c->max_requests;
-    wc->max_requests_delta = c->max_requests_delta;
-    wc->reload_on_rss = c->reload_on_rss;
-    wc->socket_timeout = c->socket_timeout;
-    wc->keepalive_timeout = c->keepalive_timeout;
-    wc->buffer_size = (size_t)c->buffer_size;
-    wc->limit_post = (unsigned long long)c->limit_post;
-    wc->post_buffering = (size_t)c->post_buffering;
-    wc->max_reqs = c->max_children * c->threads;
-    wc->force_authorizer = c->force_authorizer;
+    *wc = (fw_worker_config_t){
+        .listen_fd = listen_fd,
+        .slot = -1, /* set by the master's fork */
+        .threads = c->threads,
+        .shutdown_timeout = c->worker_shutdown_timeout,
+        .logto = c->logto,
+        .max_requests = c->max_requests,
+        .max_requests_delta = c->max_requests_delta,
+        .reload_on_rss = c->reload_on_rss,
+        .socket_timeout = c->socket_timeout,
+        .keepalive_timeout = c->keepalive_timeout,
+        .buffer_size = (size_t)c->buffer_size,
+        .limit_post = (unsigned long long)c->limit_post,
+        .post_buffering = (size_t)c->post_buffering,
+        .max_reqs = c->max_children * c->threads,
+        .force_authorizer = c->force_authorizer,
+    };
 }
 
 /* app: NULL when the application cannot be loaded (fw_master_config_t). */
 static void
-map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app)
+map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app,
+           const fw_worker_config_t *wc)
 {
     const fw_conf_t *c = &m->conf;
 
-    memset(mc, 0, sizeof(*mc));
-    map_worker(&mc->worker, c, m->listener.fd);
-    mc->app = app;
-    mc->lazy_apps = c->lazy_apps;
-    mc->pm = c->pm_mode;
-    mc->max_children = c->max_children;
-    mc->start_servers = c->start_servers;
-    mc->min_spare = c->min_spare;
-    mc->max_spare = c->max_spare;
-    mc->idle_timeout = c->idle_timeout;
-    mc->touch_reload = c->touch_reload.items;
-    mc->ntouch_reload = c->touch_reload.n;
-    mc->argv = m->argv;
-    mc->envp = m->envp;
-    mc->cwd_fd = m->cwd_fd;
-    mc->handover = &m->handover;
+    *mc = (fw_master_config_t){
+        .app = app,
+        .lazy_apps = c->lazy_apps,
+        .pm = c->pm_mode,
+        .max_children = c->max_children,
+        .start_servers = c->start_servers,
+        .min_spare = c->min_spare,
+        .max_spare = c->max_spare,
+        .idle_timeout = c->idle_timeout,
+        .touch_reload = c->touch_reload.items,
+        .ntouch_reload = c->touch_reload.n,
+        .argv = m->argv,
+        .envp = m->envp,
+        .cwd_fd = m->cwd_fd,
+        .handover = &m->handover,
+        .worker = wc,
+    };
 }
 
 /* ---- the steps ---- */
@@ -256,7 +263,7 @@ main_begin(main_t *m, char **argv)
     memset(m, 0, sizeof(*m));
     m->argv = argv;
     m->listener.fd = -1;
-    fw_master_handover_take(&m->handover);
+    fw_reload_handover_take(&m->handover);
     m->reload = m->handover.listen_fd >= 0;
     m->envp = main_copy_env();
     m->cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -435,6 +442,7 @@ static int
 main_serve(main_t *m, bool no_app)
 {
     fw_app_config_t app;
+    fw_worker_config_t wc;
     fw_master_config_t mc;
     int status;
 
@@ -442,7 +450,8 @@ main_serve(main_t *m, bool no_app)
     if (!no_app && m->listener.fd < 0) { /* serve/cgi.c: serve, exit */
         return fw_cgi_serve(&app);
     }
-    map_master(&mc, m, no_app ? NULL : &app);
+    map_worker(&wc, &m->conf, m->listener.fd);
+    map_master(&mc, m, no_app ? NULL : &app, &wc);
     status = fw_master_run(&mc);
     fw_log(FW_LOG_INFO, "stopped");
     return status;
@@ -475,7 +484,7 @@ main_end(main_t *m)
         fw_pidfile_remove(m->conf.pidfile);
     }
     fw_listen_close(&m->listener);
-    fw_master_handover_free(&m->handover);
+    fw_reload_handover_free(&m->handover);
     fw_conf_free(&m->conf);
 }
 

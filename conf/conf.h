@@ -44,6 +44,8 @@ typedef enum {
     FW_PRINT_NGINX,         /* a server block for nginx */
     FW_PRINT_APACHE,        /* mod_proxy_fcgi lines for Apache */
     FW_PRINT_LIGHTTPD,      /* mod_fastcgi lines for lighttpd */
+    FW_PRINT_CADDY,         /* a site block's lines for Caddy */
+    FW_PRINT_H2O,           /* a host's settings for H2O */
     FW_PRINT_SYSTEMD,       /* the .service */
     FW_PRINT_SYSTEMD_SOCKET /* the .socket (socket activation) */
 } fw_print_target_e;
@@ -90,6 +92,8 @@ typedef struct {
     fw_strlist_t static_map; /* "URLPREFIX=DIR": for --print-config only */
     char *print_config;      /* print this target's config, then exit
                                 (as c->print_target after the checks) */
+    fw_strlist_t ini_files;  /* the ini files the command line named, as
+                                given (--print-config systemd runs them) */
 
     /* seeing inside (bridge/observe/observe.h) */
     char *access_log;    /* NULL: no access log */

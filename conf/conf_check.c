@@ -345,15 +345,17 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
 }
 
 /*
- * print-config = nginx | apache | lighttpd | systemd | systemd-socket: the
- * text deploy/print_config.c prints, as c->print_target; or uwsgi-options,
- * which fw_conf_load prints itself (conf_usage.c).
+ * print-config = nginx | apache | lighttpd | caddy | h2o | systemd |
+ * systemd-socket: the text deploy/print_config.c prints, as
+ * c->print_target; or uwsgi-options, which fw_conf_load prints itself
+ * (conf_usage.c).
  */
 const char *
 fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
 {
     static const char *const targets[] = {
-        NULL, "nginx", "apache", "lighttpd", "systemd", "systemd-socket"};
+        NULL,    "nginx", "apache",  "lighttpd",
+        "caddy", "h2o",   "systemd", "systemd-socket"};
 
     (void)keep;
     st->print_uwsgi = strcmp(value, "uwsgi-options") == 0;
@@ -369,8 +371,8 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
     }
     /* (uwsgi-options is not a web server's: --help names it apart) */
     return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, systemd or "
-                             "systemd-socket, got '%s'",
+                             "expected nginx, apache, lighttpd, caddy, h2o, "
+                             "systemd or systemd-socket, got '%s'",
                              value);
 }
 

@@ -181,6 +181,9 @@ cli_load(fw_conf_state_t *st, int argc, char **argv)
             rc = FW_CONF_ERROR;
         } else if (fw_conf_ini_load(st, items[k].value) < 0) {
             rc = FW_CONF_ERROR;
+        } else {
+            fw_conf_list_append(&st->c->ini_files,
+                                conf_strdup(items[k].value));
         }
     }
     for (int k = 0; k < n && rc == FW_CONF_OK; k++) {

@@ -805,6 +805,7 @@ fw_conf_free(fw_conf_t *c)
             fw_conf_strlist_free(field_of(c, opt));
         }
     }
+    fw_conf_strlist_free(&c->ini_files);
     free(c->given);
     c->given = NULL;
     fw_conf_strlist_free(&c->notices);

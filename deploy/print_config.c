@@ -23,6 +23,10 @@ typedef struct {
     char prefix[PC_PATH_MAX]; /* "/static" ("" never: checked) */
     char dir[PC_PATH_MAX];    /* "/srv/app/static", or a file's path */
     bool is_file;             /* DIR names a file: an exact URL */
+    /* as an alias takes them: "/static/" and "/srv/app/static/" for a
+       directory, prefix and dir as they are for a file */
+    char url[PC_PATH_MAX + 2];
+    char path[PC_PATH_MAX + 2];
 } static_entry_t;
 
 /* What every target needs, worked out once. */
@@ -34,6 +38,7 @@ typedef struct {
     char cwd[PC_PATH_MAX];
     char socket_path[PC_PATH_MAX]; /* FW_SOCK_UNIX: absolute */
     char client_host[300];         /* FW_SOCK_TCP: where a client connects */
+    char client_addr[300];         /* ...the same without [ ] (IPv6) */
     static_entry_t *statics;
     size_t nstatics;
 } pc_t;
@@ -180,10 +185,11 @@ put_systemd(FILE *out, const char *s)
 /* Options that only print-config reads: never part of the command line. */
 static const char *const skip_printing[] = {"print-config", "static-map",
                                             "callable", NULL};
-/* ...and under socket activation, the socket is systemd's. */
+/* ...and under systemd, the socket is systemd's (socket activation) and
+ * the working directory is the chdir. */
 static const char *const skip_systemd[] = {
     "print-config", "static-map",   "callable", "socket",
-    "chmod-socket", "chown-socket", NULL};
+    "chmod-socket", "chown-socket", "chdir",    NULL};
 
 /* "#   fcgi-wsgi --socket ... --module ..." */
 static void
@@ -201,20 +207,6 @@ put_command_comment(pc_t *pc)
     fw_conf_strlist_free(&a);
 }
 
-static void
-put_header(pc_t *pc, const char *target, const char *what)
-{
-    fprintf(pc->out,
-            "# %s\n"
-            "# Printed by `fcgi-wsgi --print-config %s` (fcgi-wsgi %s) "
-            "for:\n",
-            what, target, FW_VERSION);
-    put_command_comment(pc);
-    fputc('\n', pc->out);
-}
-
-/* ---- the web servers --------------------------------------------------- */
-
 /* The mount prefix, or "" (none). */
 static const char *
 mount_of(const pc_t *pc)
@@ -222,14 +214,17 @@ mount_of(const pc_t *pc)
     return pc->c->mount != NULL ? pc->c->mount : "";
 }
 
-/* "127.0.0.1:9000", "[::1]:9000" or "unix:/path" */
+/*
+ * fcgi-wsgi's address as a web server names its upstream: unix_prefix and
+ * the socket's path ("unix:/run/app.sock"), or HOST:PORT ("[::1]:9000").
+ */
 static void
-put_nginx_upstream(pc_t *pc)
+put_upstream(pc_t *pc, const char *unix_prefix)
 {
     char addr[PC_PATH_MAX + 16];
 
     if (pc->c->listen.kind == FW_SOCK_UNIX) {
-        snprintf(addr, sizeof(addr), "unix:%s", pc->socket_path);
+        snprintf(addr, sizeof(addr), "%s%s", unix_prefix, pc->socket_path);
     } else {
         snprintf(addr, sizeof(addr), "%s:%d", pc->client_host,
                  pc->c->listen.port);
@@ -237,41 +232,44 @@ put_nginx_upstream(pc_t *pc)
     put_quoted(pc->out, addr);
 }
 
+/* ---- nginx ------------------------------------------------------------- */
+
+/* The end of a location that goes to fcgi-wsgi. */
+static void
+put_nginx_pass(pc_t *pc)
+{
+    fputs("    include fastcgi_params;\n    fastcgi_pass ", pc->out);
+    put_upstream(pc, "unix:");
+    fputs(";\n}\n", pc->out);
+}
+
 static void
 print_nginx(pc_t *pc)
 {
     const char *mount = mount_of(pc);
 
-    put_header(pc, "nginx",
-               "nginx in front of fcgi-wsgi.  Put these lines inside your "
-               "server { } block\n"
-               "# (for example in /etc/nginx/sites-available/), then "
-               "`nginx -t` and reload nginx.\n"
-               "# The stock fastcgi_params send the whole path as "
-               "SCRIPT_NAME; fcgi-wsgi moves it\n"
-               "# to PATH_INFO (or splits it at the mount).");
     fputs("# Uploads: nginx refuses request bodies over 1 MiB unless told "
           "otherwise:\n"
           "# client_max_body_size 20m;\n\n",
           pc->out);
     for (size_t i = 0; i < pc->nstatics; i++) {
         const static_entry_t *e = &pc->statics[i];
-        char path[PC_PATH_MAX + 2];
 
-        if (e->is_file) {
-            fputs("location = ", pc->out);
-            put_quoted(pc->out, e->prefix);
-            fputs(" {\n    alias ", pc->out);
-            put_quoted(pc->out, e->dir);
-        } else {
-            snprintf(path, sizeof(path), "%s/", e->prefix);
-            fputs("location ", pc->out);
-            put_quoted(pc->out, path);
-            fputs(" {\n    alias ", pc->out);
-            snprintf(path, sizeof(path), "%s/", e->dir);
-            put_quoted(pc->out, path);
-        }
+        fputs(e->is_file ? "location = " : "location ", pc->out);
+        put_quoted(pc->out, e->url);
+        fputs(" {\n    alias ", pc->out);
+        put_quoted(pc->out, e->path);
         fputs(";\n}\n\n", pc->out);
+    }
+    if (pc->c->status_path != NULL) {
+        fputs("# fcgi-wsgi's status page, for this machine only\n"
+              "location = ",
+              pc->out);
+        put_quoted(pc->out, pc->c->status_path);
+        fputs(" {\n    allow 127.0.0.1;\n    allow ::1;\n    deny all;\n",
+              pc->out);
+        put_nginx_pass(pc);
+        fputc('\n', pc->out);
     }
     if (mount[0] != '\0') {
         char path[PC_PATH_MAX + 2];
@@ -286,10 +284,11 @@ print_nginx(pc_t *pc)
     } else {
         fputs("location /", pc->out);
     }
-    fputs(" {\n    include fastcgi_params;\n    fastcgi_pass ", pc->out);
-    put_nginx_upstream(pc);
-    fputs(";\n}\n", pc->out);
+    fputs(" {\n", pc->out);
+    put_nginx_pass(pc);
 }
+
+/* ---- Apache ------------------------------------------------------------ */
 
 /* s with the characters a regular expression treats specially escaped
  * by `escape` (the backslash as the config file writes it). */
@@ -311,43 +310,20 @@ print_apache(pc_t *pc)
     char path[PC_PATH_MAX + 2];
     char target[3 * PC_PATH_MAX];
 
-    put_header(pc, "apache",
-               "Apache 2.4 in front of fcgi-wsgi (mod_proxy_fcgi).  Put "
-               "these lines inside your\n"
-               "# <VirtualHost> (for example in "
-               "/etc/apache2/sites-available/), enable the modules\n"
-               "# (`a2enmod proxy_fcgi alias`), then `apache2ctl "
-               "configtest` and reload Apache.\n"
-               "# mod_proxy_fcgi sends the whole path as SCRIPT_NAME; "
-               "fcgi-wsgi moves it to\n"
-               "# PATH_INFO (or splits it at the mount).");
     for (size_t i = 0; i < pc->nstatics; i++) {
         const static_entry_t *e = &pc->statics[i];
+        /* a file's URL is granted; a directory's files are */
+        const char *block = e->is_file ? "Location" : "Directory";
 
-        if (e->is_file) {
-            fputs("Alias ", pc->out);
-            put_quoted(pc->out, e->prefix);
-            fputc(' ', pc->out);
-            put_quoted(pc->out, e->dir);
-            fputs("\n<Location ", pc->out);
-            put_quoted(pc->out, e->prefix);
-            fputs(">\n    Require all granted\n</Location>\nProxyPass ",
-                  pc->out);
-            put_quoted(pc->out, e->prefix);
-        } else {
-            snprintf(path, sizeof(path), "%s/", e->prefix);
-            fputs("Alias ", pc->out);
-            put_quoted(pc->out, path);
-            snprintf(path, sizeof(path), "%s/", e->dir);
-            fputc(' ', pc->out);
-            put_quoted(pc->out, path);
-            fputs("\n<Directory ", pc->out);
-            put_quoted(pc->out, path);
-            fputs(">\n    Require all granted\n</Directory>\nProxyPass ",
-                  pc->out);
-            snprintf(path, sizeof(path), "%s/", e->prefix);
-            put_quoted(pc->out, path);
-        }
+        fputs("Alias ", pc->out);
+        put_quoted(pc->out, e->url);
+        fputc(' ', pc->out);
+        put_quoted(pc->out, e->path);
+        fprintf(pc->out, "\n<%s ", block);
+        put_quoted(pc->out, e->is_file ? e->url : e->path);
+        fprintf(pc->out, ">\n    Require all granted\n</%s>\nProxyPass ",
+                block);
+        put_quoted(pc->out, e->url);
         fputs(" !\n\n", pc->out);
     }
     snprintf(path, sizeof(path), "%s/", mount);
@@ -376,37 +352,19 @@ print_apache(pc_t *pc)
     fputc('\n', pc->out);
 }
 
+/* ---- lighttpd ---------------------------------------------------------- */
+
 static void
 print_lighttpd(pc_t *pc)
 {
     const char *mount = mount_of(pc);
     const char *in = pc->nstatics > 0 ? "    " : ""; /* in the condition */
-    char path[PC_PATH_MAX + 2];
 
-    put_header(pc, "lighttpd",
-               "lighttpd in front of fcgi-wsgi.  Include this file from "
-               "lighttpd.conf (for\n"
-               "# example as /etc/lighttpd/conf-enabled/90-fcgi-wsgi.conf), "
-               "with mod_fastcgi\n"
-               "# and mod_alias in server.modules (`lighty-enable-mod "
-               "fastcgi`), then\n"
-               "# `lighttpd -tt -f /etc/lighttpd/lighttpd.conf` and reload "
-               "lighttpd.");
     for (size_t i = 0; i < pc->nstatics; i++) {
-        const static_entry_t *e = &pc->statics[i];
-
         fputs("alias.url += ( ", pc->out);
-        if (e->is_file) {
-            put_dquoted(pc->out, e->prefix);
-            fputs(" => ", pc->out);
-            put_dquoted(pc->out, e->dir);
-        } else {
-            snprintf(path, sizeof(path), "%s/", e->prefix);
-            put_dquoted(pc->out, path);
-            fputs(" => ", pc->out);
-            snprintf(path, sizeof(path), "%s/", e->dir);
-            put_dquoted(pc->out, path);
-        }
+        put_dquoted(pc->out, pc->statics[i].url);
+        fputs(" => ", pc->out);
+        put_dquoted(pc->out, pc->statics[i].path);
         fputs(" )\n", pc->out);
     }
     if (pc->nstatics > 0) {
@@ -429,15 +387,9 @@ print_lighttpd(pc_t *pc)
         put_dquoted(pc->out, pc->socket_path);
         fputs(",\n", pc->out);
     } else {
-        char host[sizeof(pc->client_host)];
-
         /* lighttpd wants an IPv6 address without its brackets */
-        snprintf(
-            host, sizeof(host), "%.*s",
-            (int)strcspn(pc->client_host + (pc->client_host[0] == '['), "]"),
-            pc->client_host + (pc->client_host[0] == '['));
         fprintf(pc->out, "%s    \"host\" => ", in);
-        put_dquoted(pc->out, host);
+        put_dquoted(pc->out, pc->client_addr);
         fprintf(pc->out, ",\n%s    \"port\" => %d,\n", in, pc->c->listen.port);
     }
     fprintf(pc->out, "%s    \"check-local\" => \"disable\"", in);
@@ -451,31 +403,181 @@ print_lighttpd(pc_t *pc)
     }
 }
 
+/* ---- Caddy ------------------------------------------------------------- */
+
+/*
+ * A static-map entry as a Caddy route: a directory's prefix stripped
+ * (handle_path) before its files are looked up under it; a file's one
+ * URL rewritten to the file's name in its directory.
+ */
+static void
+put_caddy_static(pc_t *pc, const static_entry_t *e)
+{
+    char text[PC_PATH_MAX + 4];
+    const char *slash = strrchr(e->dir, '/'); /* absolute: never NULL */
+
+    if (e->is_file) {
+        fputs("handle ", pc->out);
+        put_quoted(pc->out, e->prefix);
+        snprintf(text, sizeof(text), "%.*s",
+                 slash > e->dir ? (int)(slash - e->dir) : 1, e->dir);
+    } else {
+        snprintf(text, sizeof(text), "%s*", e->url);
+        fputs("handle_path ", pc->out);
+        put_quoted(pc->out, text);
+        snprintf(text, sizeof(text), "%s", e->dir);
+    }
+    fputs(" {\n\troot * ", pc->out);
+    put_quoted(pc->out, text);
+    if (e->is_file) {
+        fputs("\n\trewrite * ", pc->out);
+        put_quoted(pc->out, slash);
+    }
+    fputs("\n\tfile_server\n}\n\n", pc->out);
+}
+
+static void
+print_caddy(pc_t *pc)
+{
+    const char *mount = mount_of(pc);
+    char text[PC_PATH_MAX + 16];
+
+    for (size_t i = 0; i < pc->nstatics; i++) {
+        put_caddy_static(pc, &pc->statics[i]);
+    }
+    if (mount[0] != '\0') {
+        snprintf(text, sizeof(text), "%s/", mount);
+        fputs("redir ", pc->out);
+        put_quoted(pc->out, mount);
+        fputc(' ', pc->out);
+        put_quoted(pc->out, text);
+        fputs(" 301\n", pc->out);
+        snprintf(text, sizeof(text), "%s/*", mount);
+        fputs("handle ", pc->out);
+        put_quoted(pc->out, text);
+        fputs(" {\n", pc->out);
+    } else {
+        fputs("handle {\n", pc->out);
+    }
+    fputs("\treverse_proxy ", pc->out);
+    put_upstream(pc, "unix/");
+    /* flush_interval -1: a streamed response is not held in Caddy's
+       buffer */
+    fputs(" {\n\t\ttransport fastcgi\n\t\tflush_interval -1\n\t}\n}\n",
+          pc->out);
+}
+
+/* ---- H2O --------------------------------------------------------------- */
+
+static void
+print_h2o(pc_t *pc)
+{
+    const char *mount = mount_of(pc);
+
+    fputs("paths:\n", pc->out);
+    for (size_t i = 0; i < pc->nstatics; i++) {
+        const static_entry_t *e = &pc->statics[i];
+
+        fputs("  ", pc->out);
+        put_dquoted(pc->out, e->prefix);
+        fputs(e->is_file ? ":\n    file.file: " : ":\n    file.dir: ",
+              pc->out);
+        put_dquoted(pc->out, e->dir);
+        fputc('\n', pc->out);
+    }
+    fputs("  ", pc->out);
+    put_dquoted(pc->out, mount[0] != '\0' ? mount : "/");
+    fputs(":\n    fastcgi.connect:\n", pc->out);
+    if (pc->c->listen.kind == FW_SOCK_UNIX) {
+        /* H2O's name for a unix socket's path is "port" */
+        fputs("      port: ", pc->out);
+        put_dquoted(pc->out, pc->socket_path);
+        fputs("\n      type: unix\n", pc->out);
+    } else {
+        fputs("      host: ", pc->out);
+        put_dquoted(pc->out, pc->client_addr);
+        fprintf(pc->out, "\n      port: %d\n      type: tcp\n",
+                pc->c->listen.port);
+    }
+}
+
 /* ---- systemd ----------------------------------------------------------- */
+
+/*
+ * The words after ExecStart's program: with ini files, the files (absolute)
+ * and a relative chdir made absolute, since the service starts in the
+ * chdir; else the options given, with logto (opened before the chdir)
+ * made absolute.
+ */
+static void
+put_systemd_args(pc_t *pc)
+{
+    const fw_conf_t *c = pc->c;
+    fw_strlist_t a = {0};
+    char path[PC_PATH_MAX];
+
+    if (c->ini_files.n > 0) {
+        for (size_t i = 0; i < c->ini_files.n; i++) {
+            fputs(" --ini ", pc->out);
+            put_systemd(pc->out, path_join(path, sizeof(path), pc->cwd,
+                                           c->ini_files.items[i]) == 0
+                                     ? path
+                                     : c->ini_files.items[i]);
+        }
+        if (c->chdir != NULL && c->chdir[0] != '/') {
+            fputs(" --chdir ", pc->out);
+            put_systemd(pc->out, pc->app_dir);
+        }
+        return;
+    }
+    fw_conf_given_args(c, skip_systemd, &a);
+    for (size_t i = 0; i < a.n; i++) {
+        const char *word = a.items[i];
+
+        if (i > 0 && strcmp(a.items[i - 1], "--logto") == 0 &&
+            path_join(path, sizeof(path), pc->cwd, word) == 0) {
+            word = path;
+        }
+        fputc(' ', pc->out);
+        put_systemd(pc->out, word);
+    }
+    fw_conf_strlist_free(&a);
+}
 
 static void
 print_systemd_service(pc_t *pc)
 {
+    bool with_ini = pc->c->ini_files.n > 0;
     char exe[PC_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    fw_strlist_t a = {0};
 
     exe[n > 0 ? (size_t)n : 0] = '\0';
     if (n <= 0) {
         snprintf(exe, sizeof(exe), "/usr/local/bin/fcgi-wsgi");
     }
-    put_header(pc, "systemd",
-               "systemd: fcgi-wsgi as a service, started by the socket of "
-               "the same name.  Save\n"
-               "# as /etc/systemd/system/NAME.service, and `fcgi-wsgi "
-               "--print-config systemd-socket`\n"
-               "# as NAME.socket; then `systemctl daemon-reload && systemctl "
-               "enable --now NAME.socket`.");
+    if (with_ini) {
+        fputs("# It runs the ini file as it is: fcgi-wsgi binds the ini's "
+              "socket itself (no\n"
+              "# .socket unit), and `systemctl reload` (SIGHUP) reads the "
+              "file again.  Options\n"
+              "# given on the command line next to the ini file are not "
+              "part of ExecStart:\n"
+              "# put them in the file.  `systemctl daemon-reload && "
+              "systemctl enable --now\n"
+              "# NAME.service`.\n",
+              pc->out);
+    } else {
+        fputs("# Socket activation: started by the socket of the same name "
+              "(`fcgi-wsgi\n"
+              "# --print-config systemd-socket` as NAME.socket); then "
+              "`systemctl daemon-reload\n"
+              "# && systemctl enable --now NAME.socket`.\n",
+              pc->out);
+    }
     fprintf(pc->out,
             "[Unit]\n"
             "Description=fcgi-wsgi: %s\n"
-            "Requires=%%N.socket\n"
-            "After=%%N.socket network.target\n"
+            "%s"
             "\n"
             "[Service]\n"
             "# READY=1 once the workers accept, RELOADING=1 on reload, "
@@ -486,16 +588,13 @@ print_systemd_service(pc_t *pc)
             "children never do.\n"
             "Type=notify\n"
             "WorkingDirectory=",
-            pc->c->module);
-    put_systemd(pc->out, pc->cwd);
+            pc->c->module,
+            with_ini ? "After=network.target\n"
+                     : "Requires=%N.socket\nAfter=%N.socket network.target\n");
+    put_systemd(pc->out, pc->app_dir);
     fputs("\nExecStart=", pc->out);
     put_systemd(pc->out, exe);
-    fw_conf_given_args(pc->c, skip_systemd, &a);
-    for (size_t i = 0; i < a.n; i++) {
-        fputc(' ', pc->out);
-        put_systemd(pc->out, a.items[i]);
-    }
-    fw_conf_strlist_free(&a);
+    put_systemd_args(pc);
     fprintf(pc->out,
             "\n"
             "ExecReload=/bin/kill -HUP $MAINPID\n"
@@ -522,14 +621,6 @@ print_systemd_socket(pc_t *pc)
 {
     const fw_conf_t *c = pc->c;
 
-    put_header(pc, "systemd-socket",
-               "systemd: the listening socket of fcgi-wsgi, passed to the "
-               "service of the same\n"
-               "# name (socket activation: restarts and reloads lose no "
-               "connection).  Save as\n"
-               "# /etc/systemd/system/NAME.socket next to NAME.service "
-               "(`fcgi-wsgi --print-config\n"
-               "# systemd`).");
     fprintf(pc->out,
             "[Unit]\n"
             "Description=fcgi-wsgi socket: %s\n"
@@ -569,6 +660,97 @@ print_systemd_socket(pc_t *pc)
     fputs("\n[Install]\nWantedBy=sockets.target\n", pc->out);
 }
 
+/* ---- the targets ------------------------------------------------------- */
+
+/* One --print-config target: its renderer and the comment above it. */
+typedef struct {
+    const char *name;  /* as --print-config takes it */
+    const char *about; /* the first lines of the comment, without the
+                          first "# " */
+    const char *needs; /* what the socket option is to it */
+    void (*print)(pc_t *pc);
+} target_t;
+
+#define FOR_WEB_SERVER "where the web server connects to fcgi-wsgi"
+#define FOR_SYSTEMD "where systemd listens for fcgi-wsgi"
+
+static const target_t targets[] = {
+    [FW_PRINT_NGINX] =
+        {"nginx",
+         "nginx in front of fcgi-wsgi.  Put these lines inside your "
+         "server { } block\n"
+         "# (for example in /etc/nginx/sites-available/), then "
+         "`nginx -t` and reload nginx.\n"
+         "# The stock fastcgi_params send the whole path as "
+         "SCRIPT_NAME; fcgi-wsgi moves it\n"
+         "# to PATH_INFO (or splits it at the mount).",
+         FOR_WEB_SERVER, print_nginx},
+    [FW_PRINT_APACHE] =
+        {"apache",
+         "Apache 2.4 in front of fcgi-wsgi (mod_proxy_fcgi).  Put "
+         "these lines inside your\n"
+         "# <VirtualHost> (for example in "
+         "/etc/apache2/sites-available/), enable the modules\n"
+         "# (`a2enmod proxy_fcgi alias`), then `apache2ctl "
+         "configtest` and reload Apache.\n"
+         "# mod_proxy_fcgi sends the whole path as SCRIPT_NAME; "
+         "fcgi-wsgi moves it to\n"
+         "# PATH_INFO (or splits it at the mount).",
+         FOR_WEB_SERVER, print_apache},
+    [FW_PRINT_LIGHTTPD] =
+        {"lighttpd",
+         "lighttpd in front of fcgi-wsgi.  Include this file from "
+         "lighttpd.conf (for\n"
+         "# example as /etc/lighttpd/conf-enabled/90-fcgi-wsgi.conf), "
+         "with mod_fastcgi\n"
+         "# and mod_alias in server.modules (`lighty-enable-mod "
+         "fastcgi`), then\n"
+         "# `lighttpd -tt -f /etc/lighttpd/lighttpd.conf` and reload "
+         "lighttpd.",
+         FOR_WEB_SERVER, print_lighttpd},
+    [FW_PRINT_CADDY] =
+        {"caddy",
+         "Caddy 2 in front of fcgi-wsgi (reverse_proxy, transport "
+         "fastcgi).  Put these\n"
+         "# lines inside your site block (example.com { } in "
+         "/etc/caddy/Caddyfile) or\n"
+         "# `import` this file there, then `caddy validate --config "
+         "/etc/caddy/Caddyfile`\n"
+         "# and reload Caddy.  Caddy sends the whole path as PATH_INFO "
+         "(fcgi-wsgi splits\n"
+         "# it at the mount) and a chunked upload with CONTENT_LENGTH -1 "
+         "(fcgi-wsgi reads\n"
+         "# it to its end and gives the application its length).",
+         FOR_WEB_SERVER, print_caddy},
+    [FW_PRINT_H2O] =
+        {"h2o",
+         "H2O in front of fcgi-wsgi (fastcgi.connect).  These lines are "
+         "a host's\n"
+         "# settings: put them under your host in /etc/h2o/h2o.conf, "
+         "indented, or include\n"
+         "# this file there as the host's value:\n"
+         "#   hosts:\n"
+         "#     \"example.com:80\": !file /etc/h2o/fcgi-wsgi.conf\n"
+         "# then `h2o -t -c /etc/h2o/h2o.conf` and reload H2O.  H2O sends "
+         "the whole path\n"
+         "# as PATH_INFO (fcgi-wsgi splits it at the mount).",
+         FOR_WEB_SERVER, print_h2o},
+    [FW_PRINT_SYSTEMD] = {"systemd",
+                          "systemd: fcgi-wsgi as a service.  Save as "
+                          "/etc/systemd/system/NAME.service.",
+                          FOR_SYSTEMD, print_systemd_service},
+    [FW_PRINT_SYSTEMD_SOCKET] =
+        {"systemd-socket",
+         "systemd: the listening socket of fcgi-wsgi, passed to the "
+         "service of the same\n"
+         "# name (socket activation: restarts and reloads lose no "
+         "connection).  Save as\n"
+         "# /etc/systemd/system/NAME.socket next to NAME.service "
+         "(`fcgi-wsgi --print-config\n"
+         "# systemd`).",
+         FOR_SYSTEMD, print_systemd_socket},
+};
+
 /* ---- the whole --------------------------------------------------------- */
 
 /* Fills pc's paths and static entries.  0, or -1 after printing a line. */
@@ -598,6 +780,7 @@ pc_prepare(pc_t *pc)
         } else if (strcmp(host, "::") == 0) {
             host = "::1";
         }
+        snprintf(pc->client_addr, sizeof(pc->client_addr), "%s", host);
         snprintf(pc->client_host, sizeof(pc->client_host),
                  strchr(host, ':') != NULL ? "[%s]" : "%s", host);
     }
@@ -611,6 +794,7 @@ pc_prepare(pc_t *pc)
         const char *item = c->static_map.items[i];
         const char *eq = strchr(item, '=');
         size_t len = (size_t)(eq - item);
+        const char *slash;
         struct stat sb;
 
         while (len > 1 && item[len - 1] == '/') {
@@ -622,6 +806,9 @@ pc_prepare(pc_t *pc)
             return -1;
         }
         e->is_file = stat(e->dir, &sb) == 0 && S_ISREG(sb.st_mode);
+        slash = e->is_file ? "" : "/";
+        snprintf(e->url, sizeof(e->url), "%s%s", e->prefix, slash);
+        snprintf(e->path, sizeof(e->path), "%s%s", e->dir, slash);
         pc->nstatics++;
     }
     return 0;
@@ -630,47 +817,37 @@ pc_prepare(pc_t *pc)
 int
 fw_print_config(const fw_conf_t *c, FILE *out, FILE *err)
 {
+    const target_t *t;
     pc_t pc;
-    int rc = 0;
 
-    memset(&pc, 0, sizeof(pc));
-    pc.c = c;
-    pc.out = out;
-    pc.err = err;
+    if (c->print_target <= FW_PRINT_NONE ||
+        (size_t)c->print_target >= sizeof(targets) / sizeof(targets[0])) {
+        return -1; /* nothing asked */
+    }
+    t = &targets[c->print_target];
     if (c->listen.kind == FW_SOCK_NONE) {
         fprintf(err,
                 "fcgi-wsgi: --print-config %s needs socket = unix:PATH or "
                 "HOST:PORT: %s\n",
-                c->print_config,
-                c->print_target >= FW_PRINT_SYSTEMD
-                    ? "where systemd listens for fcgi-wsgi"
-                    : "where the web server connects to fcgi-wsgi");
+                t->name, t->needs);
         return -1;
     }
+    memset(&pc, 0, sizeof(pc));
+    pc.c = c;
+    pc.out = out;
+    pc.err = err;
     if (pc_prepare(&pc) < 0) {
         free(pc.statics);
         return -1;
     }
-    switch (c->print_target) {
-    case FW_PRINT_NGINX:
-        print_nginx(&pc);
-        break;
-    case FW_PRINT_APACHE:
-        print_apache(&pc);
-        break;
-    case FW_PRINT_LIGHTTPD:
-        print_lighttpd(&pc);
-        break;
-    case FW_PRINT_SYSTEMD:
-        print_systemd_service(&pc);
-        break;
-    case FW_PRINT_SYSTEMD_SOCKET:
-        print_systemd_socket(&pc);
-        break;
-    default:
-        rc = -1; /* FW_PRINT_NONE: nothing asked */
-        break;
-    }
+    fprintf(out,
+            "# %s\n"
+            "# Printed by `fcgi-wsgi --print-config %s` (fcgi-wsgi %s) "
+            "for:\n",
+            t->about, t->name, FW_VERSION);
+    put_command_comment(&pc);
+    fputc('\n', out);
+    t->print(&pc);
     free(pc.statics);
-    return rc;
+    return 0;
 }

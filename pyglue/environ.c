@@ -404,17 +404,18 @@ fw_environ_info_clear(fw_request_info_t *info)
     info->path_buf = NULL;
 }
 
-PyObject *
-fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
-{
-    PyObject *env = NULL;
-    PyObject *name = NULL;
-    PyObject *value = NULL;
-    int https = 0;
-    int port_seen = 0;
-    int authorizer = r->role == FW_ROLE_AUTHORIZER;
-    const fw_param_t *request_uri = NULL; /* the Authorizer role's path */
+/* What the params say beyond their own keys, gathered while they are
+ * copied. */
+typedef struct {
+    int https;
+    int port_seen;
+    int authorizer;
+    const fw_param_t *request_uri; /* the Authorizer role's path */
+} environ_scan_t;
 
+static void
+environ_info_reset(fw_request_info_t *info)
+{
     info->method = "GET";
     info->method_len = 3;
     info->script_name = "";
@@ -423,8 +424,118 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     info->path_info_len = 0;
     info->content_length = -1;
     info->path_buf = NULL;
-    *input = NULL;
+}
 
+/*
+ * One param into env (or into info, for the paths set_paths derives).
+ * The key is borrowed (an interned one) or a new name; the value is new;
+ * both are dropped here.  0, or -1 with an exception.
+ */
+static int
+environ_param(PyObject *env, fw_request_info_t *info, environ_scan_t *scan,
+              const fw_param_t *param)
+{
+    const char *v = param->value;
+    size_t vlen = param->value_len;
+    PyObject *key; /* borrowed */
+    PyObject *name, *value;
+    int rc;
+
+    if (param->name_len == 0 ||
+        (param->name_len >= 5 && memcmp(param->name, "wsgi.", 5) == 0)) {
+        return 0;
+    }
+    key = fw_keys_find(param->name, param->name_len);
+    if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
+        key == FW_KEY(HTTP_CONTENT_LENGTH)) {
+        return 0; /* CGI: these are CONTENT_TYPE and CONTENT_LENGTH */
+    }
+    if (scan->authorizer &&
+        (key == FW_KEY(CONTENT_LENGTH) || key == FW_KEY(FCGI_ROLE))) {
+        return 0; /* no body; the role is set by environ_finish */
+    }
+    if (key == FW_KEY(REQUEST_URI)) {
+        scan->request_uri = param;
+    }
+
+    if (key == FW_KEY(SCRIPT_NAME)) {
+        info->script_name = v;
+        info->script_name_len = vlen;
+        return 0; /* set by set_paths */
+    }
+    if (key == FW_KEY(PATH_INFO)) {
+        info->path_info = v;
+        info->path_info_len = vlen;
+        return 0;
+    }
+    if (key == FW_KEY(REQUEST_METHOD)) {
+        info->method = v;
+        info->method_len = vlen;
+    } else if (key == FW_KEY(CONTENT_LENGTH)) {
+        info->content_length = parse_content_length(v, vlen);
+    } else if (key == FW_KEY(HTTPS)) {
+        scan->https |= value_is(v, vlen, "on") || value_is(v, vlen, "1");
+    } else if (key == FW_KEY(REQUEST_SCHEME)) {
+        scan->https |= value_is(v, vlen, "https");
+    } else if (key == FW_KEY(SERVER_PORT)) {
+        scan->port_seen = 1;
+    }
+
+    value = decode_value(v, vlen);
+    if (value == NULL) {
+        return -1;
+    }
+    if (key != NULL) {
+        rc = PyDict_SetItem(env, key, value);
+    } else {
+        name = PyUnicode_DecodeLatin1(param->name, (Py_ssize_t)param->name_len,
+                                      NULL);
+        rc = name == NULL ? -1 : PyDict_SetItem(env, name, value);
+        Py_XDECREF(name);
+    }
+    Py_DECREF(value);
+    return rc;
+}
+
+/* The keys the params imply: the scheme and port of HTTPS, the
+ * Authorizer's role and path, wsgi.input_terminated, the paths.  0 or -1
+ * with an exception. */
+static int
+environ_finish(PyObject *env, fw_request_t *r, fw_request_info_t *info,
+               const environ_scan_t *scan)
+{
+    if (scan->https) {
+        if (PyDict_SetItem(env, FW_KEY(WSGI_URL_SCHEME),
+                           FW_VALUE(SCHEME_HTTPS)) < 0 ||
+            (!scan->port_seen && PyDict_SetItem(env, FW_KEY(SERVER_PORT),
+                                                FW_VALUE(PORT_443)) < 0)) {
+            return -1;
+        }
+    }
+    if (scan->authorizer) {
+        if (PyDict_SetItem(env, FW_KEY(FCGI_ROLE), FW_VALUE(ROLE_AUTHORIZER)) <
+                0 ||
+            (scan->request_uri != NULL &&
+             authorizer_path(info, scan->request_uri->value,
+                             scan->request_uri->value_len) < 0)) {
+            return -1;
+        }
+    }
+    if (!r->input_terminated &&
+        PyDict_SetItem(env, FW_KEY(WSGI_INPUT_TERMINATED), Py_False) < 0) {
+        return -1; /* the template says True */
+    }
+    return set_paths(env, info);
+}
+
+PyObject *
+fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
+{
+    environ_scan_t scan = {.authorizer = r->role == FW_ROLE_AUTHORIZER};
+    PyObject *env;
+
+    environ_info_reset(info);
+    *input = NULL;
     if (environ_template == NULL) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the WSGI environ was not initialised");
@@ -434,98 +545,16 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     if (env == NULL) {
         return NULL;
     }
-
     for (size_t i = 0; i < r->nparams; i++) {
-        const fw_param_t *param = &r->params[i];
-        const char *p = param->name;
-        size_t nlen = param->name_len;
-        const char *v = param->value;
-        size_t vlen = param->value_len;
-        PyObject *key; /* borrowed */
-
-        if (nlen == 0 || (nlen >= 5 && memcmp(p, "wsgi.", 5) == 0)) {
-            continue;
-        }
-        key = fw_keys_find(p, nlen);
-        if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
-            key == FW_KEY(HTTP_CONTENT_LENGTH)) {
-            continue; /* CGI: these are CONTENT_TYPE and CONTENT_LENGTH */
-        }
-        if (authorizer &&
-            (key == FW_KEY(CONTENT_LENGTH) || key == FW_KEY(FCGI_ROLE))) {
-            continue; /* no body; the role is set below */
-        }
-        if (key == FW_KEY(REQUEST_URI)) {
-            request_uri = param;
-        }
-
-        if (key == FW_KEY(SCRIPT_NAME)) {
-            info->script_name = v;
-            info->script_name_len = vlen;
-            continue; /* set by set_paths */
-        }
-        if (key == FW_KEY(PATH_INFO)) {
-            info->path_info = v;
-            info->path_info_len = vlen;
-            continue;
-        }
-        if (key == FW_KEY(REQUEST_METHOD)) {
-            info->method = v;
-            info->method_len = vlen;
-        } else if (key == FW_KEY(CONTENT_LENGTH)) {
-            info->content_length = parse_content_length(v, vlen);
-        } else if (key == FW_KEY(HTTPS)) {
-            https |= value_is(v, vlen, "on") || value_is(v, vlen, "1");
-        } else if (key == FW_KEY(REQUEST_SCHEME)) {
-            https |= value_is(v, vlen, "https");
-        } else if (key == FW_KEY(SERVER_PORT)) {
-            port_seen = 1;
-        }
-
-        value = decode_value(v, vlen);
-        if (value == NULL) {
-            goto error;
-        }
-        if (key != NULL) {
-            if (PyDict_SetItem(env, key, value) < 0) {
-                goto error;
-            }
-        } else {
-            name = PyUnicode_DecodeLatin1(p, (Py_ssize_t)nlen, NULL);
-            if (name == NULL || PyDict_SetItem(env, name, value) < 0) {
-                goto error;
-            }
-            Py_CLEAR(name);
-        }
-        Py_CLEAR(value);
-    }
-
-    if (https) {
-        if (PyDict_SetItem(env, FW_KEY(WSGI_URL_SCHEME),
-                           FW_VALUE(SCHEME_HTTPS)) < 0 ||
-            (!port_seen && PyDict_SetItem(env, FW_KEY(SERVER_PORT),
-                                          FW_VALUE(PORT_443)) < 0)) {
+        if (environ_param(env, info, &scan, &r->params[i]) < 0) {
             goto error;
         }
     }
-    if (authorizer) {
-        if (PyDict_SetItem(env, FW_KEY(FCGI_ROLE), FW_VALUE(ROLE_AUTHORIZER)) <
-                0 ||
-            (request_uri != NULL &&
-             authorizer_path(info, request_uri->value,
-                             request_uri->value_len) < 0)) {
-            goto error;
-        }
-    }
-    if (!r->input_terminated &&
-        PyDict_SetItem(env, FW_KEY(WSGI_INPUT_TERMINATED), Py_False) < 0) {
-        goto error; /* the template says True */
-    }
-    if (set_paths(env, info) < 0) {
+    if (environ_finish(env, r, info, &scan) < 0) {
         goto error;
     }
 
-    *input = fw_input_new(r, authorizer ? 0 : info->content_length);
+    *input = fw_input_new(r, scan.authorizer ? 0 : info->content_length);
     if (*input == NULL ||
         PyDict_SetItem(env, FW_KEY(WSGI_INPUT), *input) < 0) {
         goto error;
@@ -533,9 +562,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
     return env;
 
 error:
-    Py_XDECREF(value);
-    Py_XDECREF(name);
     Py_CLEAR(*input);
-    Py_XDECREF(env);
+    Py_DECREF(env);
     return NULL;
 }

@@ -27,8 +27,8 @@ fw_errors_set_sink(fw_gateway_log_pt sink)
     errors_sink = sink;
 }
 
-static void
-sink_write(fw_log_level_e level, const char *msg, size_t len)
+void
+fw_errors_write(fw_log_level_e level, const char *msg, size_t len)
 {
     if (errors_sink != NULL) {
         errors_sink(level, msg, len);
@@ -45,40 +45,8 @@ static void
 sink_write_nogil(fw_log_level_e level, const char *msg, size_t len)
 {
     Py_BEGIN_ALLOW_THREADS
-    sink_write(level, msg, len);
+    fw_errors_write(level, msg, len);
     Py_END_ALLOW_THREADS
-}
-
-void
-fw_errors_log(fw_log_level_e level, const char *fmt, ...)
-{
-    char small[1024];
-    char *big;
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        sink_write(level, fmt, strlen(fmt));
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        sink_write(level, small, (size_t)n);
-        return;
-    }
-
-    big = malloc((size_t)n + 1);
-    if (big == NULL) {
-        sink_write(level, small, sizeof(small) - 1); /* truncated */
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sink_write(level, big, (size_t)n);
-    free(big);
 }
 
 /*
@@ -294,7 +262,7 @@ sink_lines(const char *text, size_t len)
         const char *nl = memchr(text, '\n', len);
         size_t line = nl != NULL ? (size_t)(nl - text) : len;
 
-        sink_write(ERRORS_STREAM_LEVEL, text, line);
+        fw_errors_write(ERRORS_STREAM_LEVEL, text, line);
         if (nl == NULL) {
             break;
         }

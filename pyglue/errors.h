@@ -7,13 +7,19 @@
 #define FW_ERRORS_H
 
 #include "gateway.h"
+#include "gateway_log.h"
 
 /* Sets where every message goes; called once before anything else. */
 void fw_errors_set_sink(fw_gateway_log_pt sink);
 
-/* Formats and writes one message to the sink (no GIL needed). */
-void fw_errors_log(fw_log_level_e level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Writes one message to the sink (stderr before one is set); no GIL
+ * needed. */
+void fw_errors_write(fw_log_level_e level, const char *msg, size_t len);
+
+/* Formats and writes one message to the sink (no GIL needed):
+ * fw_errors_log(level, fmt, ...). */
+#define fw_errors_log(level, ...)                                             \
+    fw_gateway_log(fw_errors_write, (level), __VA_ARGS__)
 
 /*
  * Writes the current Python exception's traceback to the log at

@@ -539,7 +539,8 @@ fw_input_init_type(void)
 PyObject *
 fw_input_new(fw_request_t *r, long long content_length)
 {
-    input_t *self = PyObject_New(input_t, &input_type);
+    /* tp_alloc zeroes every field: nothing read, nothing buffered */
+    input_t *self = (input_t *)input_type.tp_alloc(&input_type, 0);
 
     if (self == NULL) {
         return NULL;
@@ -547,13 +548,6 @@ fw_input_new(fw_request_t *r, long long content_length)
     self->req = r;
     self->remaining = content_length;
     self->eof = content_length == 0;
-    self->at_end = 0;
-    self->discarded = 0;
-    self->failed = 0;
-    self->busy = 0;
-    self->buf = NULL;
-    self->pos = 0;
-    self->len = 0;
     return (PyObject *)self;
 }
 

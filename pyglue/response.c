@@ -50,20 +50,13 @@ void
 fw_response_init(fw_response_t *resp, fw_request_t *r, char *out,
                  size_t out_cap)
 {
-    resp->req = r;
-    resp->input = NULL;
-    resp->head = NULL;
-    resp->head_len = 0;
-    resp->status_code = 0;
-    resp->head_unwritten = 0;
-    resp->headers_sent = 0;
-    resp->client_gone = 0;
-    resp->unflushed = 0;
-    resp->sending = 0;
-    resp->gateway_written = 0;
-    resp->out = out;
-    resp->out_len = 0;
-    resp->out_cap = out != NULL ? out_cap : 0;
+    /* every field but the object's header starts at zero */
+    *resp = (fw_response_t){
+        .ob_base = resp->ob_base,
+        .req = r,
+        .out = out,
+        .out_cap = out != NULL ? out_cap : 0,
+    };
 }
 
 void

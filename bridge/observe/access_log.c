@@ -25,10 +25,19 @@
 static const char *access_path;
 static int access_fd = -1;
 
+/* Opens the access log for appending; on failure logs "access-log PATH:
+ * <when>ERROR<outcome>".  The descriptor, or -1. */
 static int
-access_open_path(void)
+access_open_path(const char *when, const char *outcome)
 {
-    return open(access_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd =
+        open(access_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        fw_log(FW_LOG_ERROR, "access-log %s: %s%s%s", access_path, when,
+               strerror(errno), outcome);
+    }
+    return fd;
 }
 
 int
@@ -40,10 +49,8 @@ fw_access_log_configure(const char *path)
     if (access_path == NULL) {
         return 0;
     }
-    fd = access_open_path();
+    fd = access_open_path("", "");
     if (fd < 0) {
-        fw_log(FW_LOG_ERROR, "access-log %s: %s", access_path,
-               strerror(errno));
         return -1;
     }
     close(fd);
@@ -56,13 +63,8 @@ fw_access_log_open(void)
     if (access_path == NULL || access_fd >= 0) {
         return 0;
     }
-    access_fd = access_open_path();
-    if (access_fd < 0) {
-        fw_log(FW_LOG_ERROR, "access-log %s: %s: no access log", access_path,
-               strerror(errno));
-        return -1;
-    }
-    return 0;
+    access_fd = access_open_path("", ": no access log");
+    return access_fd < 0 ? -1 : 0;
 }
 
 int
@@ -73,10 +75,8 @@ fw_access_log_reopen(void)
     if (access_path == NULL || access_fd < 0) {
         return fw_access_log_open();
     }
-    fd = access_open_path();
+    fd = access_open_path("reopen: ", "");
     if (fd < 0) {
-        fw_log(FW_LOG_ERROR, "access-log %s: reopen: %s", access_path,
-               strerror(errno));
         return -1;
     }
     if (fd != access_fd) {

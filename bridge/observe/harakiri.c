@@ -109,15 +109,42 @@ kill_step(int index, harakiri_kill_t *k, uint64_t now)
     }
 }
 
-/* "GET /path" of a request slot, copied (a writer may be changing it). */
-static void
-request_line(fw_score_request_t *rq, char *method, size_t msize, char *uri,
-             size_t usize)
+/*
+ * Whether a request (its seq), running for `ran` µs, has passed
+ * limit_us (0: off) and was not yet reported for it: *reported holds the
+ * last seq reported, and is set to seq when the answer is yes.
+ */
+static int
+passed_limit(uint64_t limit_us, uint64_t ran, uint64_t seq,
+             atomic_uint_fast64_t *reported)
 {
-    memcpy(method, rq->method, msize);
-    method[msize - 1] = '\0';
-    memcpy(uri, rq->uri, usize);
-    uri[usize - 1] = '\0';
+    if (limit_us == 0 || ran < limit_us || atomic_load(reported) == seq) {
+        return 0;
+    }
+    atomic_store(reported, seq);
+    return 1;
+}
+
+/*
+ * "harakiri: worker 1 pid 42: GET /path running for 3.1 s (limit 3 s)"
+ * and `tail`: the request line is copied from the slot (a writer may be
+ * changing it).
+ */
+static void
+log_passed(fw_log_level_e level, const char *what, const char *limit_name,
+           uint64_t limit_us, int index, pid_t pid, fw_score_request_t *rq,
+           uint64_t ran, const char *tail)
+{
+    char method[sizeof(rq->method)], uri[sizeof(rq->uri)];
+
+    memcpy(method, rq->method, sizeof(method));
+    method[sizeof(method) - 1] = '\0';
+    memcpy(uri, rq->uri, sizeof(uri));
+    uri[sizeof(uri) - 1] = '\0';
+    fw_log(level,
+           "%s: worker %d pid %ld: %s %s running for %.1f s (%s %llu s)%s",
+           what, index + 1, (long)pid, method, uri, (double)ran / 1e6,
+           limit_name, (unsigned long long)(limit_us / 1000000u), tail);
 }
 
 /*
@@ -133,7 +160,6 @@ check_worker(int index, pid_t pid, harakiri_kill_t *k, uint64_t now)
     for (int t = 0; t < pool->threads; t++) {
         fw_score_request_t *rq = fw_scoreboard_request(index, t);
         uint64_t seq, started, ran;
-        char method[sizeof(rq->method)], uri[sizeof(rq->uri)];
 
         if (!atomic_load(&rq->busy)) {
             continue;
@@ -142,15 +168,9 @@ check_worker(int index, pid_t pid, harakiri_kill_t *k, uint64_t now)
         started = atomic_load(&rq->started_us);
         ran = now > started ? now - started : 0;
 
-        if (harakiri_us > 0 && ran >= harakiri_us &&
-            atomic_load(&rq->harakiri_seq) != seq) {
-            atomic_store(&rq->harakiri_seq, seq);
-            request_line(rq, method, sizeof(method), uri, sizeof(uri));
-            fw_log(FW_LOG_ERROR,
-                   "harakiri: worker %d pid %ld: %s %s running for %.1f s "
-                   "(limit %llu s): its Python stacks follow",
-                   index + 1, (long)pid, method, uri, (double)ran / 1e6,
-                   (unsigned long long)(harakiri_us / 1000000u));
+        if (passed_limit(harakiri_us, ran, seq, &rq->harakiri_seq)) {
+            log_passed(FW_LOG_ERROR, "harakiri", "limit", harakiri_us, index,
+                       pid, rq, ran, ": its Python stacks follow");
             atomic_fetch_add(&pool->harakiri_kills, 1);
             signal_worker(pid, FW_HARAKIRI_DUMP_SIGNAL);
             k->phase = KILL_DUMPING;
@@ -158,16 +178,10 @@ check_worker(int index, pid_t pid, harakiri_kill_t *k, uint64_t now)
             k->at = now + FW_HARAKIRI_DUMP_WAIT_US;
             return;
         }
-        if (slowlog_us > 0 && ran >= slowlog_us &&
-            atomic_load(&rq->slowlog_seq) != seq) {
-            atomic_store(&rq->slowlog_seq, seq);
-            request_line(rq, method, sizeof(method), uri, sizeof(uri));
-            fw_log(FW_LOG_WARN,
-                   "slowlog: worker %d pid %ld: %s %s running for %.1f s "
-                   "(slowlog %llu s)%s",
-                   index + 1, (long)pid, method, uri, (double)ran / 1e6,
-                   (unsigned long long)(slowlog_us / 1000000u),
-                   dumped ? "" : ": its Python stacks follow");
+        if (passed_limit(slowlog_us, ran, seq, &rq->slowlog_seq)) {
+            log_passed(FW_LOG_WARN, "slowlog", "slowlog", slowlog_us, index,
+                       pid, rq, ran,
+                       dumped ? "" : ": its Python stacks follow");
             atomic_fetch_add(&pool->slow_requests, 1);
             if (!dumped) {
                 signal_worker(pid, FW_HARAKIRI_DUMP_SIGNAL);

@@ -17,6 +17,35 @@ since(const fw_status_snapshot_t *s, uint64_t t)
     return s->now > t ? s->now - t : 0;
 }
 
+/*
+ * A value that may be unknown (negative): its digits in buf, or `unknown`
+ * ("unknown" in plain text, "null" in JSON).
+ */
+static const char *
+long_text(char *buf, size_t size, long value, const char *unknown)
+{
+    if (value < 0) {
+        return unknown;
+    }
+    snprintf(buf, size, "%ld", value);
+    return buf;
+}
+
+/* The string escaper of a format (fw_status_buf_plain, _json_str). */
+typedef void (*put_str_pt)(fw_status_buf_t *b, const char *s);
+
+/* A busy thread's request: `before`, its method, `between`, its URI, the
+ * two escaped by put. */
+static void
+thread_request(fw_status_buf_t *b, const fw_status_thread_t *th,
+               put_str_pt put, const char *before, const char *between)
+{
+    fw_status_buf_str(b, before);
+    put(b, th->method);
+    fw_status_buf_str(b, between);
+    put(b, th->uri);
+}
+
 /* A plain-text key, padded to php-fpm's value column. */
 #define KEY "%-22s "
 
@@ -24,11 +53,10 @@ since(const fw_status_snapshot_t *s, uint64_t t)
 static void
 plain_long(fw_status_buf_t *b, const char *key, long value)
 {
-    if (value < 0) {
-        fw_status_buf_printf(b, KEY "unknown\n", key);
-    } else {
-        fw_status_buf_printf(b, KEY "%ld\n", key, value);
-    }
+    char digits[24];
+
+    fw_status_buf_printf(b, KEY "%s\n", key,
+                         long_text(digits, sizeof(digits), value, "unknown"));
 }
 
 static void
@@ -82,10 +110,7 @@ render_plain(const fw_status_snapshot_t *s, fw_status_buf_t *b)
             fw_status_buf_printf(b, KEY "%d: %s", "thread:", t + 1,
                                  th->busy ? "busy" : "idle");
             if (th->busy) {
-                fw_status_buf_str(b, ", ");
-                fw_status_buf_plain(b, th->method);
-                fw_status_buf_str(b, " ");
-                fw_status_buf_plain(b, th->uri);
+                thread_request(b, th, fw_status_buf_plain, ", ", " ");
                 fw_status_buf_printf(b, " for %" PRIu64 " us",
                                      th->duration_us);
             }
@@ -99,11 +124,10 @@ render_plain(const fw_status_snapshot_t *s, fw_status_buf_t *b)
 static void
 json_long(fw_status_buf_t *b, const char *key, long value)
 {
-    if (value < 0) {
-        fw_status_buf_printf(b, ",\"%s\":null", key);
-    } else {
-        fw_status_buf_printf(b, ",\"%s\":%ld", key, value);
-    }
+    char digits[24];
+
+    fw_status_buf_printf(b, ",\"%s\":%s", key,
+                         long_text(digits, sizeof(digits), value, "null"));
 }
 
 static void
@@ -152,10 +176,8 @@ render_json(const fw_status_snapshot_t *s, fw_status_buf_t *b)
                                  t > 0 ? "," : "", t + 1,
                                  th->busy ? "busy" : "idle");
             if (th->busy) {
-                fw_status_buf_str(b, ",\"request_method\":");
-                fw_status_buf_json_str(b, th->method);
-                fw_status_buf_str(b, ",\"request_uri\":");
-                fw_status_buf_json_str(b, th->uri);
+                thread_request(b, th, fw_status_buf_json_str,
+                               ",\"request_method\":", ",\"request_uri\":");
             } else {
                 fw_status_buf_str(
                     b, ",\"request_method\":null,\"request_uri\":null");
@@ -187,19 +209,29 @@ om_sample(fw_status_buf_t *b, const fw_status_snapshot_t *s, const char *name)
     fw_status_buf_label(b, s->pool);
 }
 
-/* A whole family of one sample for the pool; a counter's sample is
- * named with "_total". */
+/* A family of one sample for the whole pool. */
+typedef struct {
+    const char *name; /* a counter's sample is named with "_total" */
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    uint64_t value;
+    int known; /* 0: the family is left out (cannot be read here) */
+} om_pool_family_t;
+
 static void
-om_pool(fw_status_buf_t *b, const fw_status_snapshot_t *s, const char *name,
-        const char *type, const char *help, uint64_t value)
+om_pool(fw_status_buf_t *b, const fw_status_snapshot_t *s,
+        const om_pool_family_t *f)
 {
     char sample[64];
 
-    om_family(b, name, type, help);
-    snprintf(sample, sizeof(sample), "%s%s", name,
-             strcmp(type, "counter") == 0 ? "_total" : "");
+    if (!f->known) {
+        return;
+    }
+    om_family(b, f->name, f->type, f->help);
+    snprintf(sample, sizeof(sample), "%s%s", f->name,
+             strcmp(f->type, "counter") == 0 ? "_total" : "");
     om_sample(b, s, sample);
-    fw_status_buf_printf(b, "} %" PRIu64 "\n", value);
+    fw_status_buf_printf(b, "} %" PRIu64 "\n", f->value);
 }
 
 /* "fcgi_wsgi_NAME{pool=...,worker=...,pid=..." : the caller closes. */
@@ -238,39 +270,42 @@ om_thread_seconds(fw_status_buf_t *b, const fw_status_snapshot_t *s,
 static void
 render_openmetrics(const fw_status_snapshot_t *s, fw_status_buf_t *b)
 {
-    om_pool(b, s, "start_time_seconds", "gauge", "Unix time the pool started.",
-            s->start_time);
-    om_pool(b, s, "accepted_connections", "counter",
-            "Requests the pool began, status pages included.", s->accepted);
-    if (s->listen_queue >= 0) {
-        om_pool(b, s, "listen_queue", "gauge",
-                "Connections waiting to be accepted.",
-                (uint64_t)s->listen_queue);
-        om_pool(b, s, "listen_queue_max", "gauge",
-                "Most connections seen waiting to be accepted.",
-                (uint64_t)s->max_listen_queue);
-        om_pool(b, s, "listen_queue_length", "gauge",
-                "Size of the listen queue (the backlog).",
-                (uint64_t)s->listen_queue_len);
-    }
-    om_pool(b, s, "idle_processes", "gauge",
-            "Workers with no request running.", (uint64_t)s->idle_workers);
-    om_pool(b, s, "active_processes", "gauge",
-            "Workers with a request running.", (uint64_t)s->active_workers);
-    om_pool(b, s, "total_processes", "gauge", "Workers alive.",
-            (uint64_t)s->total_workers);
-    om_pool(b, s, "max_active_processes", "gauge",
-            "Most workers with a request running at once.",
-            (uint64_t)s->max_active_workers);
-    om_pool(b, s, "max_children_reached", "counter",
-            "Times the pool needed more workers than max-children.",
-            s->max_children_reached);
-    om_pool(b, s, "slow_requests", "counter",
-            "Requests that ran longer than slowlog.", s->slow_requests);
-    om_pool(b, s, "harakiri", "counter",
-            "Workers killed because a request ran longer than harakiri.",
-            s->harakiri_kills);
+    int queue = s->listen_queue >= 0;
+    const om_pool_family_t pool[] = {
+        {"start_time_seconds", "gauge", "Unix time the pool started.",
+         s->start_time, 1},
+        {"accepted_connections", "counter",
+         "Requests the pool began, status pages included.", s->accepted, 1},
+        {"listen_queue", "gauge", "Connections waiting to be accepted.",
+         (uint64_t)s->listen_queue, queue},
+        {"listen_queue_max", "gauge",
+         "Most connections seen waiting to be accepted.",
+         (uint64_t)s->max_listen_queue, queue},
+        {"listen_queue_length", "gauge",
+         "Size of the listen queue (the backlog).",
+         (uint64_t)s->listen_queue_len, queue},
+        {"idle_processes", "gauge", "Workers with no request running.",
+         (uint64_t)s->idle_workers, 1},
+        {"active_processes", "gauge", "Workers with a request running.",
+         (uint64_t)s->active_workers, 1},
+        {"total_processes", "gauge", "Workers alive.",
+         (uint64_t)s->total_workers, 1},
+        {"max_active_processes", "gauge",
+         "Most workers with a request running at once.",
+         (uint64_t)s->max_active_workers, 1},
+        {"max_children_reached", "counter",
+         "Times the pool needed more workers than max-children.",
+         s->max_children_reached, 1},
+        {"slow_requests", "counter", "Requests that ran longer than slowlog.",
+         s->slow_requests, 1},
+        {"harakiri", "counter",
+         "Workers killed because a request ran longer than harakiri.",
+         s->harakiri_kills, 1},
+    };
 
+    for (size_t i = 0; i < sizeof(pool) / sizeof(pool[0]); i++) {
+        om_pool(b, s, &pool[i]);
+    }
     om_family(b, "worker_requests", "counter", "Requests a worker finished.");
     for (int i = 0; i < s->nworkers; i++) {
         om_worker(b, s, "worker_requests_total", &s->workers[i]);

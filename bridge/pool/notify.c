@@ -3,7 +3,8 @@
  * sent from a fresh SOCK_DGRAM socket to $NOTIFY_SOCKET (systemd reads the
  * sender's pid from the kernel's credentials), so no descriptor stays open
  * and none leaks into a worker.  It never blocks and never fails the
- * server: systemd's readiness is a courtesy, serving is the job.
+ * server: systemd's readiness is a courtesy, serving is the job.  It reads
+ * no clock: the times it sends or paces by come from the caller.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,13 +14,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bridge/log.h"
 #include "bridge/pool/pool.h"
 
 #define NOTIFY_MSG_MAX 512
+#define NOTIFY_STATUS_PERIOD 1.0 /* seconds between the pool's STATUS= */
 
 /* What systemd was told last; each state is announced once. */
 typedef enum {
@@ -35,7 +36,8 @@ static char notify_env[sizeof(notify_addr.sun_path) + 1]; /* for logs */
 static pid_t notify_pid; /* the process that may notify */
 static notify_state_e notify_state;
 static char notify_last_status[NOTIFY_MSG_MAX];
-static double notify_status_at; /* monotonic s of the last pool status */
+static int notify_status_sent;  /* the pool's STATUS= went out once */
+static double notify_status_at; /* the caller's time of the last one */
 static int notify_failed;       /* a send failed and was logged */
 
 void
@@ -47,6 +49,7 @@ fw_notify_init(void)
     notify_addr_len = 0;
     notify_state = NOTIFY_NONE;
     notify_last_status[0] = '\0';
+    notify_status_sent = 0;
     notify_failed = 0;
     if (path == NULL || path[0] == '\0') {
         return;
@@ -112,15 +115,6 @@ notify_send(const char *msg)
     return 0;
 }
 
-static double
-notify_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 fw_notify_ready(void)
 {
@@ -132,19 +126,16 @@ fw_notify_ready(void)
 }
 
 int
-fw_notify_reloading(void)
+fw_notify_reloading(uint64_t monotonic_us)
 {
     char msg[64];
-    struct timespec ts;
 
     if (notify_state == NOTIFY_STOPPING) {
         return 0;
     }
     notify_state = NOTIFY_RELOADING;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ULL +
-                 (unsigned long long)ts.tv_nsec / 1000ULL);
+             (unsigned long long)monotonic_us);
     return notify_send(msg);
 }
 
@@ -181,10 +172,9 @@ fw_notify_status(const char *fmt, ...)
 }
 
 void
-fw_notify_pool(int ready, int workers)
+fw_notify_pool(int ready, int workers, double now)
 {
     fw_score_pool_t *pool = fw_scoreboard_pool();
-    double now;
 
     if (notify_addr_len == 0 || getpid() != notify_pid) {
         return;
@@ -192,10 +182,10 @@ fw_notify_pool(int ready, int workers)
     if (ready) {
         (void)fw_notify_ready();
     }
-    now = notify_now();
-    if (now - notify_status_at < 1.0) {
+    if (notify_status_sent && now - notify_status_at < NOTIFY_STATUS_PERIOD) {
         return;
     }
+    notify_status_sent = 1;
     notify_status_at = now;
     if (pool == NULL) {
         (void)fw_notify_status("%d worker%s", workers,

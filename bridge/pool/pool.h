@@ -1,9 +1,11 @@
 /*
  * pool.h: the process manager, the room that starts, watches and stops
- * worker processes: the master's state machine and reloads (master.c),
- * forking and reaping (children.c), signals as bytes on a self-pipe
- * (signals.c), the shared scoreboard every process writes its state to
- * (scoreboard.c), the pidfile, privileges, and systemd notifications.
+ * worker processes: the master's state machine (master.c), the pool's
+ * size (pm.c), reloads (reload.c), the decisions as pure functions
+ * (pool_rules.c), forking and reaping (children.c), signals as bytes on a
+ * self-pipe (signals.c), the shared scoreboard every process writes its
+ * state to (scoreboard.c), the pidfile, privileges, and systemd
+ * notifications.  pool_int.h is what master.c, pm.c and reload.c share.
  */
 #ifndef FW_POOL_H
 #define FW_POOL_H
@@ -13,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
-#include "bridge/serve/serve.h"
 #include "conf/conf.h"
 #include "pyglue/gateway.h"
 #include "pyglue/pyglue.h"
@@ -22,24 +24,26 @@
 /* -------------------------------------------------------------------- */
 /*
  * master.c: the process manager.  It forks the workers (static, dynamic or
- * ondemand), replaces the ones that die or recycle, reloads (SIGHUP,
- * touch-reload) without closing the listening socket, and stops them.
- * It never serves a request.
+ * ondemand: pm.c), replaces the ones that die or recycle, reloads (SIGHUP,
+ * touch-reload: reload.c) without closing the listening socket, and stops
+ * them.  It never serves a request.
  */
 
 /*
  * What the master image before a reload's exec hands to the new one, in
- * the environment (FW_LISTEN_FD, FW_OLD_WORKERS, FW_GENERATION).
+ * the environment (FW_LISTEN_FD, FW_OLD_WORKERS, FW_GENERATION); written
+ * and read in reload.c.
  */
 typedef struct {
     int listen_fd;      /* -1: a first start, not a reload */
     pid_t *old_workers; /* still serving; retired once the new are ready */
     size_t nold_workers;
     uint64_t generation; /* of the new image: the old one's + 1 */
-} fw_master_handover_t;
+} fw_reload_handover_t;
 
 typedef struct {
-    fw_worker_config_t worker;  /* every worker's (its slot is set at fork) */
+    /* every worker's (bridge/serve/serve.h; a copy gets its slot at fork) */
+    const struct fw_worker_config_s *worker;
     const fw_app_config_t *app; /* NULL: the app cannot be loaded (a
                                    reload that failed early): the old
                                    workers keep serving, none is forked */
@@ -55,16 +59,17 @@ typedef struct {
     char **argv;
     char *const *envp;
     int cwd_fd;
-    const fw_master_handover_t *handover;
+    const fw_reload_handover_t *handover;
 } fw_master_config_t;
 
 /*
  * Reads the handover variables (and removes them from the environment,
  * so that neither the application nor a later reload sees them).  A first
- * start gets listen_fd -1.  Release with fw_master_handover_free.
+ * start gets listen_fd -1.  Release with fw_reload_handover_free.  Both
+ * are in reload.c, beside the exec that writes them.
  */
-void fw_master_handover_take(fw_master_handover_t *h);
-void fw_master_handover_free(fw_master_handover_t *h);
+void fw_reload_handover_take(fw_reload_handover_t *h);
+void fw_reload_handover_free(fw_reload_handover_t *h);
 
 /*
  * Runs the pool until SIGTERM/SIGINT (graceful) or SIGQUIT (immediate).
@@ -79,8 +84,9 @@ int fw_master_run(const fw_master_config_t *mc);
 /*
  * pool_rules.c: the pool's decisions as pure functions: counts, the
  * configuration and the time come in, decisions come out.  No I/O, no
- * globals, no clock read: master.c and children.c gather the facts, call
- * these, and act (fork, SIGTERM, log).  Unit-tested on exact inputs.
+ * globals, no clock read: master.c, pm.c, reload.c and children.c gather
+ * the facts, call these, and act (fork, SIGTERM, log).  Unit-tested on
+ * exact inputs.
  */
 
 /* The master's states; the transitions allowed between them are the table
@@ -185,6 +191,27 @@ int fw_pool_rules_transition(fw_pool_state_e from, fw_pool_state_e to,
 /* "RUNNING" and so on. */
 const char *fw_pool_rules_state_name(fw_pool_state_e s);
 
+/* Whether the master serves in state s (RUNNING or RELOADING): it keeps
+ * the pool, replaces workers, and takes a reload. */
+int fw_pool_rules_serving(fw_pool_state_e s);
+
+/* Whether sig, found waiting when a reload is about to re-execute, wins
+ * over the reload: a stop (SIGTERM, SIGINT, SIGQUIT) does; the reload is
+ * dropped and the stop done. */
+int fw_pool_rules_cancels_reload(int sig);
+
+/* What a touch-reload file looked like at one check. */
+typedef struct {
+    int exists;
+    struct timespec mtime;
+} fw_pool_stamp_t;
+
+/* Whether a touch-reload file was touched between two checks: it exists
+ * now, and did not before or has another mtime.  A file removed is not a
+ * touch. */
+int fw_pool_rules_touched(const fw_pool_stamp_t *before,
+                          const fw_pool_stamp_t *now);
+
 /*
  * The two guards against respawn storms, as a value the caller keeps:
  *  - the crash-loop back-off, for workers that die before they are ready
@@ -250,7 +277,7 @@ double fw_pool_rules_spawn_wait(const fw_pool_guard_t *g, double now);
  * children.c: the master's table of worker processes: fork one into a
  * scoreboard slot, follow its state from the scoreboard, reap it, say how
  * it ended (and what it was serving), and guard against crash loops.  It
- * decides nothing about how many workers there should be: master.c does.
+ * decides nothing about how many workers there should be: pm.c does.
  */
 
 /* A worker's life as the master sees it. */
@@ -586,8 +613,9 @@ void fw_notify_init(void);
  */
 int fw_notify_ready(void);
 
-/* RELOADING=1 (with MONOTONIC_USEC): a reload (SIGHUP) starts. */
-int fw_notify_reloading(void);
+/* RELOADING=1 with MONOTONIC_USEC=monotonic_us (CLOCK_MONOTONIC in µs, as
+ * systemd wants it: fw_scoreboard_now_us): a reload starts. */
+int fw_notify_reloading(uint64_t monotonic_us);
 
 /* STOPPING=1: a stop starts; later calls send nothing more. */
 int fw_notify_stopping(void);
@@ -601,10 +629,12 @@ int fw_notify_status(const char *fmt, ...)
 
 /*
  * The master's tick: READY=1 (fw_notify_ready) when `ready` says the pool
- * serves, and at most once a second STATUS= with its state, "3 workers,
- * 1 busy, 1520 requests" (busy and requests from the scoreboard when there
- * is one).  workers: how many run now.
+ * serves, and STATUS= with its state, "3 workers, 1 busy, 1520 requests"
+ * (busy and requests from the scoreboard when there is one), at the first
+ * call after fw_notify_init and then once a second at most.  workers: how
+ * many run now; now: monotonic seconds (the caller's clock, as for the
+ * pool rules).
  */
-void fw_notify_pool(int ready, int workers);
+void fw_notify_pool(int ready, int workers, double now);
 
 #endif /* FW_POOL_H */

@@ -1,9 +1,11 @@
 /*
  * pool_rules.c: the pool's decisions as pure functions (php-fpm's pm and
  * fpm_pctl rules): how many workers to fork, which to retire, when a fork
- * may happen, which state change the master may make.  No I/O, no globals,
+ * may happen, which state change the master may make, what wins over a
+ * reload, when a touch-reload file counts as touched.  No I/O, no globals,
  * no clock read: every fact and the time come in as arguments.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "bridge/pool/pool.h"
@@ -70,8 +72,7 @@ int
 fw_pool_rules_wants_listen(const fw_pool_rules_config_t *cfg,
                            const fw_pool_view_t *v)
 {
-    if (cfg->pm == FW_PM_STATIC ||
-        (v->state != FW_POOL_RUNNING && v->state != FW_POOL_RELOADING) ||
+    if (cfg->pm == FW_PM_STATIC || !fw_pool_rules_serving(v->state) ||
         !v->can_spawn || !v->may_fork) {
         return 0;
     }
@@ -155,6 +156,29 @@ fw_pool_rules_state_name(fw_pool_state_e s)
                                         "STOPPING", "QUITTING"};
 
     return (unsigned)s <= FW_POOL_QUITTING ? names[s] : "?";
+}
+
+int
+fw_pool_rules_serving(fw_pool_state_e s)
+{
+    return s == FW_POOL_RUNNING || s == FW_POOL_RELOADING;
+}
+
+/* ----------------------------------------------------------- the reload */
+
+int
+fw_pool_rules_cancels_reload(int sig)
+{
+    return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
+
+int
+fw_pool_rules_touched(const fw_pool_stamp_t *before,
+                      const fw_pool_stamp_t *now)
+{
+    return now->exists &&
+           (!before->exists || now->mtime.tv_sec != before->mtime.tv_sec ||
+            now->mtime.tv_nsec != before->mtime.tv_nsec);
 }
 
 /* ------------------------------------------------------------ the guard */

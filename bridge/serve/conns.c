@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bridge/serve/serve.h"
+#include "bridge/wire/wire.h"
 #include "bridge/log.h"
 
 /* Descriptors kept free for logs, the status page, temp files... */
@@ -191,7 +192,7 @@ fw_conns_open(int fd)
             return NULL;
         }
         c->fd = -1;
-        c->spool_fd = -1;
+        c->spool.fd = -1;
         conns_table[fd] = c;
     }
     fw_conn_open(c, fd);

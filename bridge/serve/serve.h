@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "bridge/wire/wire.h"
 #include "conf/conf.h"
 #include "pyglue/pyglue.h"
 
@@ -23,7 +22,7 @@
  * main thread, which only waits for signals and stops the threads.
  */
 
-typedef struct {
+typedef struct fw_worker_config_s {
     int listen_fd;
     int threads;            /* serving threads, >= 1 */
     int shutdown_timeout;   /* seconds a graceful stop waits for requests */
@@ -33,7 +32,7 @@ typedef struct {
     int max_requests;       /* recycle after this many requests; 0: never */
     int max_requests_delta; /* + a random 0..delta, drawn per process */
     int reload_on_rss;      /* recycle above this RSS, MiB; 0: never */
-    /* the FastCGI wire (bridge/wire/wire_conn.h) */
+    /* the FastCGI wire (bridge/wire/wire.h: fw_conn_conf_t) */
     int socket_timeout;            /* seconds for a peer's next bytes */
     int keepalive_timeout;         /* seconds a kept connection may idle */
     size_t buffer_size;            /* PARAMS bytes a request may send */
@@ -75,6 +74,9 @@ int fw_conns_setup(int epfd);
 
 /* The connection limit answered to FCGI_GET_VALUES (FCGI_MAX_CONNS). */
 int fw_conns_max(void);
+
+/* A connection of the wire room (bridge/wire/wire.h); opaque here. */
+typedef struct fw_conn_s fw_conn_t;
 
 /*
  * A connection for fd, just accepted: closes the oldest idle connection

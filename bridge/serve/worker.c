@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "bridge/serve/serve.h"
+#include "bridge/wire/wire.h"
 #include "bridge/log.h"
 #include "bridge/observe/observe.h"
 #include "bridge/pool/pool.h"
@@ -293,6 +294,45 @@ worker_drained(worker_thread_t *wt, fw_pyglue_thread_t *py, int *looked)
     return 1;
 }
 
+/*
+ * One event of the epoll set: the wake eventfd (a stop began: it leaves
+ * the set, so that the threads finishing the connections under way do not
+ * spin on it; they look at worker_draining at least once a second), the
+ * listening socket, or a parked connection.
+ */
+static void
+worker_event(worker_thread_t *wt, fw_pyglue_thread_t *py, uint64_t tag)
+{
+    fw_conn_t *c;
+
+    if (tag == FW_CONNS_EV_WAKE) {
+        epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_wake_fd, NULL);
+        return;
+    }
+    if (tag == FW_CONNS_EV_LISTEN) {
+        /*
+         * Under load the next connection is usually waiting already: take
+         * up to WORKER_ACCEPT_BURST in a row without going back to
+         * epoll_wait (one system call less each), then let the kept
+         * connections have their turn.
+         */
+        for (int burst = 0;
+             burst < WORKER_ACCEPT_BURST && atomic_load(&worker_accepting);
+             burst++) {
+            c = worker_accept();
+            if (c == NULL) {
+                return;
+            }
+            worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
+        }
+        return;
+    }
+    c = fw_conns_take(tag);
+    if (c != NULL) {
+        worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
+    }
+}
+
 static void *
 worker_thread_main(void *arg)
 {
@@ -309,7 +349,6 @@ worker_thread_main(void *arg)
 
     for (;;) {
         struct epoll_event ev;
-        fw_conn_t *c;
         int n;
 
         if (atomic_load(&worker_quitting) ||
@@ -318,45 +357,13 @@ worker_thread_main(void *arg)
             break;
         }
         n = epoll_wait(worker_epfd, &ev, 1, fw_conns_sweep());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+        if (n < 0 && errno != EINTR) {
             fw_log(FW_LOG_ERROR, "epoll_wait: %s: thread %d stops",
                    strerror(errno), wt->index);
             break;
         }
-        if (n == 0) {
-            continue;
-        }
-        if (ev.data.u64 == FW_CONNS_EV_WAKE) {
-            /* it stays readable: out of the set, so that the threads
-             * finishing the connections under way do not spin on it (they
-             * look at worker_draining at least once a second) */
-            epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_wake_fd, NULL);
-            continue;
-        }
-        if (ev.data.u64 == FW_CONNS_EV_LISTEN) {
-            /*
-             * Under load the next connection is usually waiting already:
-             * take up to WORKER_ACCEPT_BURST in a row without going back
-             * to epoll_wait (one system call less each), then let the
-             * kept connections have their turn.
-             */
-            for (int burst = 0;
-                 burst < WORKER_ACCEPT_BURST && atomic_load(&worker_accepting);
-                 burst++) {
-                c = worker_accept();
-                if (c == NULL) {
-                    break;
-                }
-                worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
-            }
-            continue;
-        }
-        c = fw_conns_take(ev.data.u64);
-        if (c != NULL) {
-            worker_drive(wt, py, c, fw_conn_advance(c, fw_conn_now_ms()));
+        if (n > 0) {
+            worker_event(wt, py, ev.data.u64);
         }
     }
 
@@ -459,15 +466,12 @@ worker_set_state(const fw_worker_config_t *wc, int state)
     }
 }
 
-int
-fw_worker_run(const fw_worker_config_t *wc)
+/* The process's serving state: epoll set, connection table, connection
+ * limits, the spare descriptor.  0 or 1 (logged). */
+static int
+worker_setup(const fw_worker_config_t *wc, sigset_t *waited)
 {
-    worker_thread_t *threads;
-    sigset_t waited;
-    int started = 0, status = 0, stopping = 0, graceful = 1;
-    long waited_ms = 0;
-
-    worker_signals_block(&waited);
+    worker_signals_block(waited);
     worker_recycle_setup(wc);
     fw_observe_worker_start();
     if (worker_poll_setup(wc->listen_fd) < 0 ||
@@ -485,7 +489,148 @@ fw_worker_run(const fw_worker_config_t *wc)
         .max_reqs = wc->max_reqs,
         .force_authorizer = wc->force_authorizer,
     });
+    return 0;
+}
 
+/* Starts the serving threads; how many started (all, or fewer after
+ * logging). */
+static int
+worker_threads_start(worker_thread_t *threads, int count)
+{
+    for (int i = 0; i < count; i++) {
+        threads[i].index = i;
+        atomic_fetch_add(&worker_alive, 1);
+        if (pthread_create(&threads[i].tid, NULL, worker_thread_main,
+                           &threads[i]) != 0) {
+            atomic_fetch_sub(&worker_alive, 1);
+            fw_log(FW_LOG_ERROR, "cannot start thread %d", i);
+            return i;
+        }
+    }
+    return count;
+}
+
+/* What a signal taken by the main thread asks of the worker. */
+typedef enum {
+    WORKER_GO_ON,
+    WORKER_STOP_GRACEFUL,
+    WORKER_STOP_NOW,
+} worker_verdict_e;
+
+static worker_verdict_e
+worker_signal(const fw_worker_config_t *wc, int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        fw_log(FW_LOG_INFO, "%s: graceful stop",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return WORKER_STOP_GRACEFUL;
+    case SIGQUIT:
+        fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
+        return WORKER_STOP_NOW;
+    case SIGUSR1:
+        if (fw_log_open(wc->logto) < 0) {
+            fw_log(FW_LOG_ERROR, "SIGUSR1: cannot reopen %s: %s", wc->logto,
+                   strerror(errno));
+        } else {
+            fw_log(FW_LOG_INFO, "SIGUSR1: log reopened");
+        }
+        fw_observe_reopen();
+        return WORKER_GO_ON;
+    case SIGUSR2:
+        /* raised by a serving thread (worker_check_recycle) */
+        if (atomic_load(&worker_recycling)) {
+            fw_log(FW_LOG_INFO, "%s: recycling (graceful stop)",
+                   worker_recycle_reason);
+            return WORKER_STOP_GRACEFUL;
+        }
+        return WORKER_GO_ON;
+    case SIGHUP:
+        return WORKER_GO_ON; /* the master reloads; a worker has nothing to do
+                              */
+    default:
+        fw_log(FW_LOG_INFO, "signal %d ignored", sig);
+        return WORKER_GO_ON;
+    }
+}
+
+/* Waits for a stop signal, acting on the others; every serving thread
+ * gone counts as a stop with status 1. */
+static worker_verdict_e
+worker_wait_stop(const fw_worker_config_t *wc, const sigset_t *waited,
+                 int *status)
+{
+    for (;;) {
+        int sig = sigtimedwait(waited, NULL, &(struct timespec){1, 0});
+        worker_verdict_e v;
+
+        if (sig < 0) {
+            if (atomic_load(&worker_alive) == 0) {
+                fw_log(FW_LOG_ERROR, "every serving thread stopped");
+                *status = 1;
+                return WORKER_STOP_GRACEFUL;
+            }
+            continue;
+        }
+        v = worker_signal(wc, sig);
+        if (v != WORKER_GO_ON) {
+            return v;
+        }
+    }
+}
+
+/* Stops accepting and wakes every thread out of epoll_wait: to leave at
+ * once (SIGQUIT) or after serving what is under way. */
+static void
+worker_stop_accepting(const fw_worker_config_t *wc, int graceful)
+{
+    atomic_store(&worker_accepting, 0);
+    epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    worker_set_state(wc, FW_WORKER_STOPPING);
+    atomic_store(&worker_quitting, !graceful);
+    atomic_store(&worker_draining, graceful);
+    (void)!write(worker_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
+}
+
+/* Waits, up to shutdown-timeout, for the serving threads to finish what
+ * is under way; 1 when they all left, 0 when the wait was cut short. */
+static int
+worker_wait_threads(const fw_worker_config_t *wc, const sigset_t *waited)
+{
+    long waited_ms = 0;
+
+    while (atomic_load(&worker_alive) > 0) {
+        if (waited_ms >= (long)wc->shutdown_timeout * 1000) {
+            fw_log(FW_LOG_WARN,
+                   "%d serving thread(s) still running after %d s: "
+                   "stopping anyway",
+                   atomic_load(&worker_alive), wc->shutdown_timeout);
+            return 0;
+        }
+        if (sigtimedwait(waited, NULL, &(struct timespec){0, 50000000L}) ==
+            SIGQUIT) {
+            fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
+            return 0;
+        }
+        /* a request that began meanwhile marked the slot busy again */
+        worker_set_state(wc, FW_WORKER_STOPPING);
+        waited_ms += 50;
+    }
+    return 1;
+}
+
+int
+fw_worker_run(const fw_worker_config_t *wc)
+{
+    worker_thread_t *threads;
+    sigset_t waited;
+    int started, status = 0;
+    worker_verdict_e verdict = WORKER_STOP_GRACEFUL;
+
+    if (worker_setup(wc, &waited) != 0) {
+        return 1;
+    }
     threads = calloc((size_t)wc->threads, sizeof(*threads));
     if (threads == NULL) {
         fw_log(FW_LOG_ERROR, "out of memory");
@@ -496,102 +641,22 @@ fw_worker_run(const fw_worker_config_t *wc)
      * queue for the threads starting now. */
     worker_set_state(wc, FW_WORKER_IDLE);
     fw_log(FW_LOG_INFO, "ready: accepting with %d thread(s)", wc->threads);
-
-    for (int i = 0; i < wc->threads; i++) {
-        threads[i].index = i;
-        atomic_fetch_add(&worker_alive, 1);
-        if (pthread_create(&threads[i].tid, NULL, worker_thread_main,
-                           &threads[i]) != 0) {
-            atomic_fetch_sub(&worker_alive, 1);
-            fw_log(FW_LOG_ERROR, "cannot start thread %d", i);
-            stopping = 1;
-            status = 1;
-            break;
-        }
-        started++;
+    started = worker_threads_start(threads, wc->threads);
+    if (started < wc->threads) {
+        status = 1;
+    } else {
+        verdict = worker_wait_stop(wc, &waited, &status);
     }
 
-    /* Wait for a stop signal, acting on the others. */
-    while (!stopping) {
-        int sig = sigtimedwait(&waited, NULL, &(struct timespec){1, 0});
-
-        if (sig < 0) {
-            if (atomic_load(&worker_alive) == 0) {
-                fw_log(FW_LOG_ERROR, "every serving thread stopped");
-                status = 1;
-                break;
-            }
-            continue;
-        }
-        switch (sig) {
-        case SIGTERM:
-        case SIGINT:
-            fw_log(FW_LOG_INFO, "%s: graceful stop",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stopping = 1;
-            break;
-        case SIGQUIT:
-            fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
-            stopping = 1;
-            graceful = 0;
-            break;
-        case SIGUSR1:
-            if (fw_log_open(wc->logto) < 0) {
-                fw_log(FW_LOG_ERROR, "SIGUSR1: cannot reopen %s: %s",
-                       wc->logto, strerror(errno));
-            } else {
-                fw_log(FW_LOG_INFO, "SIGUSR1: log reopened");
-            }
-            fw_observe_reopen();
-            break;
-        case SIGUSR2:
-            /* raised by a serving thread (worker_check_recycle) */
-            if (atomic_load(&worker_recycling)) {
-                fw_log(FW_LOG_INFO, "%s: recycling (graceful stop)",
-                       worker_recycle_reason);
-                stopping = 1;
-            }
-            break;
-        case SIGHUP:
-            break; /* the master reloads; a worker has nothing to do */
-        default:
-            fw_log(FW_LOG_INFO, "signal %d ignored", sig);
-            break;
-        }
-    }
-
-    /* Stop accepting; wake every thread out of epoll_wait. */
-    atomic_store(&worker_accepting, 0);
-    epoll_ctl(worker_epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
-    worker_set_state(wc, FW_WORKER_STOPPING);
-    atomic_store(&worker_quitting, !graceful);
-    atomic_store(&worker_draining, graceful);
-    (void)!write(worker_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
-    if (!graceful) {
+    worker_stop_accepting(wc, verdict == WORKER_STOP_GRACEFUL);
+    if (verdict == WORKER_STOP_NOW) {
         free(threads);
         return 0; /* the caller exits without finalising Python */
     }
-
-    while (atomic_load(&worker_alive) > 0) {
-        if (waited_ms >= (long)wc->shutdown_timeout * 1000) {
-            fw_log(FW_LOG_WARN,
-                   "%d serving thread(s) still running after %d s: "
-                   "stopping anyway",
-                   atomic_load(&worker_alive), wc->shutdown_timeout);
-            free(threads);
-            return status;
-        }
-        if (sigtimedwait(&waited, NULL, &(struct timespec){0, 50000000L}) ==
-            SIGQUIT) {
-            fw_log(FW_LOG_INFO, "SIGQUIT: immediate stop");
-            free(threads);
-            return status;
-        }
-        /* a request that began meanwhile marked the slot busy again */
-        worker_set_state(wc, FW_WORKER_STOPPING);
-        waited_ms += 50;
+    if (!worker_wait_threads(wc, &waited)) {
+        free(threads);
+        return status;
     }
-
     for (int i = 0; i < started; i++) {
         pthread_join(threads[i].tid, NULL);
     }

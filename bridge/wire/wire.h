@@ -1,20 +1,27 @@
 /*
  * wire.h: the FastCGI wire, the room that alone reads and writes FastCGI
- * sockets.  Two parts: the record parser (wire_parse.c), a pure state
- * machine over bytes that the unit tests, the fuzzer and the differential
- * test drive; and one connection (wire_conn.c), driven without blocking by
- * the worker's epoll loop between requests and presented to pyglue as its
- * request while the application runs.  Record constants and structs are
- * libfcgi's fastcgi.h; record packing is fw_wire_header here, nowhere else.
+ * sockets; this header is its whole API.  Two parts: records (wire_parse.c
+ * reads them, a pure state machine over bytes that the unit tests, the
+ * fuzzer and the differential test drive; wire_out.c packs the ones we
+ * write) and one connection (wire_conn.c drives it without blocking from
+ * the worker's epoll loop between requests; wire_request.c presents it to
+ * pyglue as its request while the application runs; wire_spool.c keeps a
+ * length-less body).  Record constants are libfcgi's fastcgi.h; record
+ * headers are packed by fw_wire_header, nowhere else.  The room's shared
+ * internals are in wire_int.h, which nothing outside bridge/wire/ includes;
+ * it alone includes libfcgi's fastcgi.h, so that no other room compiles
+ * against a libfcgi header.
  */
 #ifndef FW_WIRE_H
 #define FW_WIRE_H
 
-#include <fastcgi.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "pyglue/gateway.h"
+
+/* A record header's length (FCGI_HEADER_LEN; wire_int.h checks they agree). */
+#define FW_WIRE_HEADER_LEN 8
 
 /* -------------------------------------------------------------------- */
 /*
@@ -57,7 +64,7 @@ typedef struct {
     fw_wire_limits_t lim;
 
     /* the record being parsed */
-    unsigned char hdr[FCGI_HEADER_LEN];
+    unsigned char hdr[FW_WIRE_HEADER_LEN];
     size_t hdr_have;        /* 0..8 bytes of its header */
     unsigned type;          /* FCGI_* record type */
     unsigned id;            /* request id */
@@ -140,6 +147,20 @@ void fw_wire_stdin_took(fw_wire_t *w, size_t n);
  */
 void fw_wire_request_end(fw_wire_t *w);
 
+/* -------------------------------------------------------------------- */
+/*
+ * wire_out.c: the records we write.  Record headers are packed here and
+ * nowhere else; the answer buffer (w->out) collects what the parser
+ * answers on its own and what the connection appends, until it is sent.
+ */
+
+/* Largest record content we write: a multiple of 8, so never padded. */
+#define FW_WIRE_RECORD_MAX 65528
+
+/* Fills an 8-byte record header. */
+void fw_wire_header(unsigned char *h, unsigned type, unsigned id,
+                    size_t content_len, size_t padding_len);
+
 /* Appends len bytes to the answer buffer.  0, or -1 when it would grow
  * past `limit` bytes (nothing appended). */
 int fw_wire_out_put(fw_wire_t *w, const void *buf, size_t len, size_t limit);
@@ -155,19 +176,21 @@ int fw_wire_out_end_request(fw_wire_t *w, unsigned id, uint32_t app_status,
 /* Drops the first n answer bytes (they were sent). */
 void fw_wire_out_sent(fw_wire_t *w, size_t n);
 
-/* Fills an 8-byte record header. */
-void fw_wire_header(unsigned char *h, unsigned type, unsigned id,
-                    size_t content_len, size_t padding_len);
-
 /* -------------------------------------------------------------------- */
 /*
- * wire_conn.c: one FastCGI connection, the only code that reads or writes
- * a FastCGI socket.  Between requests it is driven by the worker's epoll
- * loop without ever blocking (fw_conn_advance); while the application runs
- * it is pyglue's request (fw_request_t), reading the body and writing the
- * response with the socket-timeout as the longest wait.  Records are
- * parsed by wire_parse.c; the worker owns the descriptor's place in the
- * epoll set and its deadline (bridge/conns.c).
+ * One FastCGI connection, the only code that reads or writes a FastCGI
+ * socket, in three files:
+ *  - wire_conn.c, between requests: driven by the worker's epoll loop and
+ *    never blocking (fw_conn_advance); it answers what the wire answers by
+ *    itself (management records, refused ids, 413, 431) and closes
+ *    with a lingering close;
+ *  - wire_request.c, while the application runs: pyglue's request
+ *    (fw_request_t), reading the body and writing the response with the
+ *    socket-timeout as the longest wait;
+ *  - wire_spool.c: a body sent without CONTENT_LENGTH, read whole before
+ *    the application runs.
+ * The worker owns the descriptor's place in the epoll set and its
+ * deadline (bridge/serve/conns.c).
  */
 
 /* Read buffer of a connection. */
@@ -203,12 +226,36 @@ typedef enum {
     FW_CONN_CLOSE      /* close it (fw_conn_close) */
 } fw_conn_next_e;
 
+/* The body of the request being served (wire_request.c); all zero at the
+ * start of each request. */
+typedef struct {
+    const unsigned char *chunk; /* STDIN bytes parsed, not yet read */
+    size_t chunk_len;
+    int ended;          /* the empty STDIN record came */
+    int peer_aborted;   /* ABORT_REQUEST came */
+    int discarding;     /* the app reads no more body */
+    int spooling;       /* reading a length-less body before the app */
+    uint64_t discarded; /* body bytes thrown away */
+} fw_conn_body_t;
+
+/* A length-less body (wire_spool.c): in memory up to post-buffering, then
+ * in an unlinked temp file; read back by the application. */
+typedef struct {
+    unsigned char *mem; /* in memory... */
+    size_t mem_len, mem_cap;
+    int fd;             /* ...then in the temp file (-1: none) */
+    uint64_t size, pos; /* bytes spooled, bytes read back */
+    fw_param_t *params; /* the request's params with CONTENT_LENGTH set */
+    size_t params_cap;
+    char content_length[24];
+} fw_spool_t;
+
 typedef struct fw_conn_s fw_conn_t;
 
 struct fw_conn_s {
     int fd;
 
-    /* the worker's bookkeeping (bridge/conns.c) */
+    /* the worker's bookkeeping (bridge/serve/conns.c) */
     uint32_t gen;        /* changes each time the slot gets a new fd */
     int parked;          /* waiting in the epoll set */
     int in_epoll;        /* registered (armed or not) */
@@ -220,29 +267,17 @@ struct fw_conn_s {
     unsigned char in[FW_CONN_IN_SIZE];
     size_t in_pos, in_len; /* unparsed bytes: in[in_pos..in_len) */
 
-    fw_request_t req;
     unsigned served;       /* requests answered on this connection */
-    int spooling;          /* reading a length-less body before the app */
     int closing;           /* answered and not kept: close once sent */
     int lingering;         /* write side shut: discarding until EOF */
     int64_t linger_until;  /* ms */
+    int broken;            /* the socket failed or timed out */
     const char *close_why; /* logged when closed for a reason */
 
     /* the request being served */
-    const unsigned char *chunk; /* STDIN bytes parsed, not yet read */
-    size_t chunk_len;
-    int body_ended;       /* the empty STDIN record came */
-    int peer_aborted;     /* ABORT_REQUEST came */
-    int discarding;       /* the app reads no more body */
-    int broken;           /* the socket failed or timed out */
-    uint64_t discarded;   /* body bytes thrown away */
-    unsigned char *spool; /* a length-less body: in memory... */
-    size_t spool_len, spool_cap;
-    int spool_fd; /* ...then in an unlinked temp file (-1) */
-    uint64_t spool_size, spool_pos;
-    fw_param_t *params; /* the params with CONTENT_LENGTH set */
-    size_t params_cap;
-    char content_length[24];
+    fw_request_t req;
+    fw_conn_body_t body;
+    fw_spool_t spool;
 };
 
 /* Once per process, before any connection: the limits. */

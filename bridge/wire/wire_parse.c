@@ -1,46 +1,16 @@
 /*
- * wire_parse.c: the FastCGI record parser (see wire_parse.h).  No I/O, no
- * logging: the connection layer (wire_conn.c) feeds it the bytes it reads
- * and sends what it queues.  Every length a peer sends is checked against
- * what was actually received before it is used.
+ * wire_parse.c: the FastCGI record parser (see wire.h).  No I/O, no
+ * logging: the connection (wire_conn.c, wire_request.c) feeds it the bytes
+ * it reads and sends what it queues (wire_out.c).  Every length a peer
+ * sends is checked against what was actually received before it is used.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/wire/wire.h"
+#include "bridge/wire/wire_int.h"
 
 /* The management variables we answer in GET_VALUES_RESULT. */
 enum { WIRE_VAR_MAX_CONNS = 1, WIRE_VAR_MAX_REQS = 2, WIRE_VAR_MPXS = 4 };
-
-/* Out of memory ends the process: a worker cannot serve without memory,
- * and the master replaces it. */
-static void *
-wire_realloc(void *p, size_t size)
-{
-    void *n = realloc(p, size);
-
-    if (n == NULL) {
-        abort();
-    }
-    return n;
-}
-
-/* Makes room for `more` bytes past `len` in *buf (capacity *cap). */
-static void
-wire_reserve(unsigned char **buf, size_t *cap, size_t len, size_t more)
-{
-    size_t want = len + more;
-    size_t n = *cap != 0 ? *cap : 256;
-
-    if (want <= *cap) {
-        return;
-    }
-    while (n < want) {
-        n *= 2;
-    }
-    *buf = wire_realloc(*buf, n);
-    *cap = n;
-}
 
 void
 fw_wire_init(fw_wire_t *w, const fw_wire_limits_t *lim)
@@ -92,75 +62,6 @@ fw_wire_reset(fw_wire_t *w)
     w->params_cap = keep.params_cap;
     w->out = keep.out;
     w->out_cap = keep.out_cap;
-}
-
-void
-fw_wire_header(unsigned char *h, unsigned type, unsigned id,
-               size_t content_len, size_t padding_len)
-{
-    h[0] = FCGI_VERSION_1;
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)((id >> 8) & 0xff);
-    h[3] = (unsigned char)(id & 0xff);
-    h[4] = (unsigned char)((content_len >> 8) & 0xff);
-    h[5] = (unsigned char)(content_len & 0xff);
-    h[6] = (unsigned char)padding_len;
-    h[7] = 0;
-}
-
-int
-fw_wire_out_put(fw_wire_t *w, const void *buf, size_t len, size_t limit)
-{
-    if (w->out_len + len > limit) {
-        return -1;
-    }
-    wire_reserve(&w->out, &w->out_cap, w->out_len, len);
-    memcpy(w->out + w->out_len, buf, len);
-    w->out_len += len;
-    return 0;
-}
-
-int
-fw_wire_out_record(fw_wire_t *w, unsigned type, unsigned id,
-                   const void *content, size_t len, size_t limit)
-{
-    unsigned char h[FCGI_HEADER_LEN];
-
-    if (len > FCGI_MAX_LENGTH || w->out_len + FCGI_HEADER_LEN + len > limit) {
-        return -1;
-    }
-    fw_wire_header(h, type, id, len, 0);
-    (void)fw_wire_out_put(w, h, sizeof(h), limit);
-    if (len > 0) {
-        (void)fw_wire_out_put(w, content, len, limit);
-    }
-    return 0;
-}
-
-int
-fw_wire_out_end_request(fw_wire_t *w, unsigned id, uint32_t app_status,
-                        unsigned protocol_status, size_t limit)
-{
-    unsigned char body[8] = {0};
-
-    body[0] = (unsigned char)(app_status >> 24);
-    body[1] = (unsigned char)(app_status >> 16);
-    body[2] = (unsigned char)(app_status >> 8);
-    body[3] = (unsigned char)app_status;
-    body[4] = (unsigned char)protocol_status;
-    return fw_wire_out_record(w, FCGI_END_REQUEST, id, body, sizeof(body),
-                              limit);
-}
-
-void
-fw_wire_out_sent(fw_wire_t *w, size_t n)
-{
-    if (n >= w->out_len) {
-        w->out_len = 0;
-        return;
-    }
-    memmove(w->out, w->out + n, w->out_len - n);
-    w->out_len -= n;
 }
 
 /*
@@ -248,11 +149,11 @@ wire_params_done(fw_wire_t *w)
         return -1;
     }
     if (need > w->store_cap) {
-        w->store = wire_realloc(w->store, need);
+        w->store = fw_wire_realloc(w->store, need);
         w->store_cap = need;
     }
     if ((size_t)n > w->params_cap) {
-        w->params = wire_realloc(w->params, (size_t)n * sizeof(fw_param_t));
+        w->params = fw_wire_realloc(w->params, (size_t)n * sizeof(fw_param_t));
         w->params_cap = (size_t)n;
     }
     (void)wire_pairs(w->raw, w->raw_len, w->store, w->params, &need);
@@ -432,7 +333,7 @@ wire_header_done(fw_wire_t *w)
 
     if (wire_collects(w)) {
         if (w->id == FCGI_NULL_REQUEST_ID && w->rec == NULL) {
-            w->rec = wire_realloc(NULL, FCGI_MAX_LENGTH);
+            w->rec = fw_wire_realloc(NULL, FCGI_MAX_LENGTH);
         }
         return w->content_left == 0 ? wire_collected(w) : FW_WIRE_MORE;
     }
@@ -480,9 +381,74 @@ wire_params_take(fw_wire_t *w, const unsigned char *p, size_t n)
         w->raw_len = 0;
         return;
     }
-    wire_reserve(&w->raw, &w->raw_cap, w->raw_len, n);
+    fw_wire_reserve(&w->raw, &w->raw_cap, w->raw_len, n);
     memcpy(w->raw + w->raw_len, p, n);
     w->raw_len += n;
+}
+
+/*
+ * Takes header bytes from p[0..len) (between records).  Returns the count
+ * used; once the header is complete, *ev is what it says, or the parser
+ * holds it (a pipelined BEGIN_REQUEST waits for the active request).
+ */
+static size_t
+wire_take_header(fw_wire_t *w, const unsigned char *p, size_t len,
+                 fw_wire_event_e *ev)
+{
+    size_t n = FCGI_HEADER_LEN - w->hdr_have;
+
+    if (n > len) {
+        n = len;
+    }
+    memcpy(w->hdr + w->hdr_have, p, n);
+    w->hdr_have += n;
+    if (w->hdr_have < FCGI_HEADER_LEN) {
+        return n;
+    }
+    if (w->active_id != 0 && w->phase == FW_WIRE_BODY_END &&
+        w->hdr[1] == FCGI_BEGIN_REQUEST &&
+        (w->hdr[2] != 0 || w->hdr[3] != 0)) {
+        w->held = 1; /* the next request, pipelined: it waits for this one */
+        return n;
+    }
+    *ev = wire_header_done(w);
+    return n;
+}
+
+/*
+ * Takes n content bytes of the current record from p (n is at most what
+ * the record still holds): collected, kept as PARAMS, given out as STDIN
+ * (*data, *data_len), or ignored.  Returns the event they make.
+ */
+static fw_wire_event_e
+wire_take_content(fw_wire_t *w, const unsigned char *p, size_t n,
+                  const unsigned char **data, size_t *data_len)
+{
+    int active = w->id == w->active_id;
+
+    w->content_left -= n;
+    if (wire_collects(w)) {
+        if (w->id == FCGI_NULL_REQUEST_ID) {
+            memcpy(w->rec + w->rec_have, p, n);
+        } else if (w->rec_have < sizeof(w->begin)) {
+            size_t room = sizeof(w->begin) - w->rec_have;
+
+            memcpy(w->begin + w->rec_have, p, n < room ? n : room);
+        }
+        w->rec_have += n;
+        return w->content_left == 0 ? wire_collected(w) : FW_WIRE_MORE;
+    }
+    if (active && w->type == FCGI_PARAMS && w->phase == FW_WIRE_PARAMS) {
+        wire_params_take(w, p, n);
+        return FW_WIRE_MORE;
+    }
+    if (active && w->type == FCGI_STDIN && w->phase == FW_WIRE_BODY) {
+        *data = p;
+        *data_len = n;
+        return FW_WIRE_STDIN;
+    }
+    w->ignored += n;
+    return FW_WIRE_MORE;
 }
 
 fw_wire_event_e
@@ -494,80 +460,31 @@ fw_wire_parse(fw_wire_t *w, const unsigned char *buf, size_t len, size_t *used,
 
     *data = NULL;
     *data_len = 0;
+    *used = 0;
     if (w->error != NULL) {
-        *used = 0;
         return FW_WIRE_ERROR;
     }
-
     if (w->held) {
         if (w->active_id != 0) {
-            *used = 0;
             return FW_WIRE_MORE; /* paused behind the active request */
         }
         w->held = 0;
         ev = wire_header_done(w);
     }
-    while (pos < len && ev == FW_WIRE_MORE) {
-        size_t n;
+    while (pos < len && ev == FW_WIRE_MORE && !w->held) {
+        size_t n = len - pos;
 
         if (w->content_left == 0 && w->padding_left == 0) {
-            /* between records: the header */
-            n = FCGI_HEADER_LEN - w->hdr_have;
-            if (n > len - pos) {
-                n = len - pos;
-            }
-            memcpy(w->hdr + w->hdr_have, buf + pos, n);
-            w->hdr_have += n;
-            pos += n;
-            if (w->hdr_have < FCGI_HEADER_LEN) {
-                continue;
-            }
-            if (w->active_id != 0 && w->phase == FW_WIRE_BODY_END &&
-                w->hdr[1] == FCGI_BEGIN_REQUEST &&
-                (w->hdr[2] != 0 || w->hdr[3] != 0)) {
-                /* the next request, pipelined: it waits for this one */
-                w->held = 1;
-                break;
-            }
-            ev = wire_header_done(w);
-            continue;
-        }
-        if (w->content_left == 0) {
-            n = w->padding_left < len - pos ? w->padding_left : len - pos;
+            pos += wire_take_header(w, buf + pos, n, &ev);
+        } else if (w->content_left == 0) {
+            n = w->padding_left < n ? w->padding_left : n;
             w->padding_left -= n;
             pos += n;
-            continue;
-        }
-
-        n = w->content_left < len - pos ? w->content_left : len - pos;
-        w->content_left -= n;
-        if (wire_collects(w)) {
-            if (w->id == FCGI_NULL_REQUEST_ID) {
-                memcpy(w->rec + w->rec_have, buf + pos, n);
-            } else if (w->rec_have < sizeof(w->begin)) {
-                size_t room = sizeof(w->begin) - w->rec_have;
-
-                memcpy(w->begin + w->rec_have, buf + pos, n < room ? n : room);
-            }
-            w->rec_have += n;
-            pos += n;
-            if (w->content_left == 0) {
-                ev = wire_collected(w);
-            }
-            continue;
-        }
-        if (w->id == w->active_id && w->type == FCGI_PARAMS &&
-            w->phase == FW_WIRE_PARAMS) {
-            wire_params_take(w, buf + pos, n);
-        } else if (w->id == w->active_id && w->type == FCGI_STDIN &&
-                   w->phase == FW_WIRE_BODY) {
-            *data = buf + pos;
-            *data_len = n;
-            ev = FW_WIRE_STDIN;
         } else {
-            w->ignored += n;
+            n = w->content_left < n ? w->content_left : n;
+            ev = wire_take_content(w, buf + pos, n, data, data_len);
+            pos += n;
         }
-        pos += n;
     }
     *used = pos;
     return ev;

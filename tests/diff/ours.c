@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fastcgi.h>
+
 #include "bridge/wire/wire.h"
 
 #include "tests/diff/canon.h"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 COLUMNS = ('SCRIPT_NAME', 'PATH_INFO', 'REQUEST_URI', 'HTTPS',
            'HTTP_AUTHORIZATION')
-ORDER = ('nginx', 'Apache', 'lighttpd')
+ORDER = ('nginx', 'Apache', 'lighttpd', 'Caddy', 'H2O')
 
 
 def cell(value):

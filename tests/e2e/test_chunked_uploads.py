@@ -10,11 +10,10 @@ Content-Length is the control.
 
 Each server runs from the examples' configuration rendered in the temp
 dir (nginx: examples/nginx/fcgi-wsgi.conf.in plus the one directive;
-Caddy: a Caddyfile written here, admin off, its state in the temp dir).
+Caddy: examples/caddy/Caddyfile.in, as webservers.CaddySite runs it).
 """
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -22,8 +21,8 @@ import pytest
 
 from e2elib import (NGINX_DIR, Proc, ServerMissing, http_request,
                     random_body, render_nginx, sha256)
-from webservers import (App, ApacheSite, Site, apache_binary, find_binary,
-                        start_on_free_port)
+from webservers import (App, ApacheSite, CaddySite, Site, apache_binary,
+                        find_binary, start_on_free_port)
 
 SIZES = {'100KB': 100 * 1024, '2MiB': 2 * 1024 * 1024}  # under Django's
 # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB); 2 MiB is above post-buffering
@@ -73,62 +72,6 @@ class UnbufferedNginxSite(Site):
             raise
 
 
-CADDYFILE = '''{
-	admin off
-	auto_https off
-	storage file_system {
-		root %(dir)s/data
-	}
-}
-
-http://127.0.0.1:%(port)d {
-	reverse_proxy unix/%(socket)s {
-		transport fastcgi
-	}
-}
-'''
-
-
-class CaddySite(Site):
-    """
-    Caddy (Debian's caddy package) in front of fcgi-wsgi on a unix socket:
-    reverse_proxy with `transport fastcgi`, admin endpoint off, its config,
-    data and logs in dir/caddy.
-    """
-
-    server = 'caddy'
-
-    def __init__(self, name, dir, app):
-        super().__init__(name, dir, '')
-        binary = find_binary('caddy')
-        root = self.dir / 'caddy'
-        root.mkdir(exist_ok=True)
-        self.log = root / 'caddy.out'
-        env = dict(os.environ, HOME=str(root),
-                   XDG_DATA_HOME=str(root / 'data'),
-                   XDG_CONFIG_HOME=str(root / 'config'))
-        try:
-            socket_path = self.dir / 'app.sock'
-            proc = app.start(self.dir, socket_path)
-            self.procs.append(proc)
-            self.log_files += [(app.kind, proc.log_path),
-                               ('caddy', self.log)]
-            self.config = root / 'Caddyfile'
-
-            def start(port):
-                self.config.write_text(CADDYFILE % dict(
-                    dir=root, port=port, socket=socket_path))
-                return Proc([binary, 'run', '--config', self.config,
-                             '--adapter', 'caddyfile'], self.log,
-                            cwd=root, env=env, name='caddy')
-
-            proc, self.port = start_on_free_port(start, self.log)
-            self.procs.append(proc)
-        except BaseException:
-            self.stop()
-            raise
-
-
 def make_site(kind, dir, server_cmd, django_env, session_tmp):
     app = App('fcgi-wsgi', server_cmd, django_env)
     static_root = django_env['DEMO_STATIC_ROOT']
@@ -136,7 +79,7 @@ def make_site(kind, dir, server_cmd, django_env, session_tmp):
         return ApacheSite(kind, dir, 'proxy', app, static_root, session_tmp)
     if kind == 'nginx-unbuffered':
         return UnbufferedNginxSite(kind, dir, app, static_root)
-    return CaddySite(kind, dir, app)
+    return CaddySite(kind, dir, app, static_root)
 
 
 @pytest.fixture(scope='module', params=['apache', 'nginx-unbuffered',

@@ -3,25 +3,31 @@
 the demo Django project in the real servers.  Each web server gets only a
 minimal skeleton of its own here (ports, pid and log files in a temp dir,
 modules to load) around the printed text, checked first by the server's
-own syntax check (nginx -t, apache2 -t, lighttpd -tt), then serving a
-page, a static file (STATIC_ROOT, through static-map) and a POST with a
-CSRF token.  The systemd units are checked with systemd-analyze verify,
-then run as systemd would: the socket unit's ListenStream through
-systemd-socket-activate, the service's ExecStart in its WorkingDirectory.
+own syntax check (nginx -t, apache2 -t, lighttpd -tt, caddy validate,
+h2o -t), then serving a page, a static file (STATIC_ROOT, through
+static-map) and a POST with a CSRF token.  The systemd units are checked
+with systemd-analyze verify, then run as systemd would: the socket unit's
+ListenStream through systemd-socket-activate, the service's ExecStart in
+its WorkingDirectory (with an ini file: the file itself, read again on
+ExecReload's SIGHUP).  nginx's status location answers 127.0.0.1 only.
 """
 
 import html
+import http.client
+import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 
 import pytest
 
-from e2elib import (DJANGO_DIR, STYLE_CSS, Browser, Proc,
+from e2elib import (DJANGO_DIR, READY_TIMEOUT, STYLE_CSS, Browser, Proc,
                     csrf_token, fcgi_request, free_port, http_request, tail,
                     wait_tcp, wait_unix_socket)
+from webservers import open_tree, wait_until
 
 
 def printed(server_cmd, target, args):
@@ -94,6 +100,47 @@ def check_demo(port, logs, prefix=''):
     assert match and html.unescape(match.group(1)) == value, resp.text
 
 
+def serve_printed(tmp, server_cmd, django_env, target, text_file, start,
+                  mount='', demo_args=(), then=None):
+    """
+    fcgi-wsgi serving the demo (under mount, with demo_args), the text
+    --print-config target prints for its options written to
+    tmp/target/text_file, and the web server that start(dir, port) checks
+    and starts around that text: (its Proc, its error log).  Then
+    check_demo through it, and then(port, text) for more.  Everything is
+    stopped at the end.
+    """
+    demo = Demo(tmp, server_cmd, django_env,
+                (['--mount', mount] if mount else []) + list(demo_args))
+    site = None
+    try:
+        dir = tmp / target
+        dir.mkdir()
+        text = printed(server_cmd, target, demo.print_args)
+        (dir / text_file).write_text(text)
+        port = free_port()
+        site, log = start(dir, port)
+        wait_tcp(site, port, extra_logs=[log])
+        check_demo(port, lambda: tail(demo.server.log_path) + tail(log),
+                   mount)
+        if then is not None:
+            then(port, text)
+    finally:
+        if site is not None:
+            site.stop()
+        demo.stop()
+
+
+def redirected(mount):
+    """For serve_printed: mount is redirected to mount/ (if any)."""
+    def then(port, text):
+        if mount:
+            resp = http_request(port, 'GET', mount)
+            assert resp.status == 301, resp
+            assert resp.header('Location').endswith(mount + '/')
+    return then
+
+
 # ------------------------------------------------------------------ nginx
 
 NGINX_SKELETON = '''\
@@ -121,46 +168,27 @@ http {{
 '''
 
 
-def run_nginx(dir, nginx_bin, text):
-    """The printed text inside the skeleton's server { }: nginx -t, then
-    nginx; returns (proc, port)."""
-    dir.mkdir(parents=True, exist_ok=True)
-    (dir / 'fcgi-wsgi.conf').write_text(text)
-    # `include fastcgi_params` is relative to the main file, as in /etc/nginx
-    shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
-    port = free_port()
-    conf = dir / 'nginx.conf'
-    conf.write_text(NGINX_SKELETON.format(
-        dir=dir, port=port, user='user root;' if os.getuid() == 0 else ''))
-    base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
-    syntax_ok(base + ['-t'])
-    proc = Proc(base, dir / 'nginx.out', name='nginx')
-    try:
-        wait_tcp(proc, port, extra_logs=[dir / 'error.log'])
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, port
+def nginx_start(nginx_bin):
+    """For serve_printed: the printed text inside the skeleton's
+    server { }, nginx -t, then nginx."""
+    def start(dir, port):
+        # `include fastcgi_params` is relative to the main file, as in
+        # /etc/nginx
+        shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
+        conf = dir / 'nginx.conf'
+        conf.write_text(NGINX_SKELETON.format(
+            dir=dir, port=port,
+            user='user root;' if os.getuid() == 0 else ''))
+        base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
+        syntax_ok(base + ['-t'])
+        return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
+    return start
 
 
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_nginx(tmp, server_cmd, nginx_bin, django_env, mount):
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    nginx = None
-    try:
-        text = printed(server_cmd, 'nginx', demo.print_args)
-        nginx, port = run_nginx(tmp / 'nginx', nginx_bin, text)
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(tmp / 'nginx' / 'error.log'), mount)
-        if mount:
-            resp = http_request(port, 'GET', mount)
-            assert resp.status == 301, resp
-            assert resp.header('Location').endswith(mount + '/')
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        demo.stop()
+    serve_printed(tmp, server_cmd, django_env, 'nginx', 'fcgi-wsgi.conf',
+                  nginx_start(nginx_bin), mount, then=redirected(mount))
 
 
 # ----------------------------------------------------------------- Apache
@@ -196,15 +224,8 @@ def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
     # reachable (the socket is 0666, see Demo)
     session_tmp.chmod(0o711)
     tmp.chmod(0o755)
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    site = None
-    try:
-        text = printed(server_cmd, 'apache', demo.print_args)
-        dir = tmp / 'apache'
-        dir.mkdir()
-        (dir / 'fcgi-wsgi.conf').write_text(text)
-        port = free_port()
+
+    def start(dir, port):
         conf = dir / 'httpd.conf'
         conf.write_text(APACHE_SKELETON.format(
             dir=dir, port=port, modules='\n'.join(
@@ -212,15 +233,11 @@ def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
                 for m in APACHE_MODULES)))
         base = [apache, '-d', dir, '-f', conf]
         assert 'Syntax OK' in syntax_ok(base + ['-t'])
-        site = Proc(base + ['-DFOREGROUND'], dir / 'apache.out',
-                    name='apache2')
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(dir / 'error.log'), mount)
-    finally:
-        if site is not None:
-            site.stop()
-        demo.stop()
+        return (Proc(base + ['-DFOREGROUND'], dir / 'apache.out',
+                     name='apache2'), dir / 'error.log')
+
+    serve_printed(tmp, server_cmd, django_env, 'apache', 'fcgi-wsgi.conf',
+                  start, mount)
 
 
 # --------------------------------------------------------------- lighttpd
@@ -240,27 +257,17 @@ include "{dir}/fcgi-wsgi.conf"
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_lighttpd(tmp, server_cmd, django_env, mount):
     lighttpd = binary('lighttpd')
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    site = None
-    try:
-        text = printed(server_cmd, 'lighttpd', demo.print_args)
-        dir = tmp / 'lighttpd'
-        (dir / 'docroot').mkdir(parents=True)
-        (dir / 'fcgi-wsgi.conf').write_text(text)
-        port = free_port()
+
+    def start(dir, port):
+        (dir / 'docroot').mkdir()
         conf = dir / 'lighttpd.conf'
         conf.write_text(LIGHTTPD_SKELETON.format(dir=dir, port=port))
         syntax_ok([lighttpd, '-tt', '-f', conf])
-        site = Proc([lighttpd, '-D', '-f', conf], dir / 'lighttpd.out',
-                    name='lighttpd')
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(dir / 'error.log'), mount)
-    finally:
-        if site is not None:
-            site.stop()
-        demo.stop()
+        return (Proc([lighttpd, '-D', '-f', conf], dir / 'lighttpd.out',
+                     name='lighttpd'), dir / 'error.log')
+
+    serve_printed(tmp, server_cmd, django_env, 'lighttpd',
+                  'fcgi-wsgi.conf', start, mount)
 
 
 # ---------------------------------------------------------------- systemd
@@ -313,5 +320,157 @@ def test_systemd_units(tmp, server_cmd, django_env):
         resp = fcgi_request(sock, '/', extra={'HTTP_HOST': 'localhost'})
         assert resp.status == 200, (resp, proc.log_text())
         assert b'Hello from Django through fcgi-wsgi' in resp.body
+    finally:
+        assert proc.stop() == 0, tail(tmp / 'server.log')
+
+
+# ------------------------------------------------------------------ Caddy
+
+CADDY_SKELETON = '''{{
+\tadmin off
+\tauto_https off
+\tstorage file_system {{
+\t\troot {dir}/data
+\t}}
+}}
+
+http://127.0.0.1:{port} {{
+\timport {dir}/fcgi-wsgi.caddy
+}}
+'''
+
+
+@pytest.mark.parametrize('mount', ['', '/app'])
+def test_caddy(tmp, server_cmd, django_env, mount):
+    caddy = binary('caddy')
+
+    def start(dir, port):
+        conf = dir / 'Caddyfile'
+        conf.write_text(CADDY_SKELETON.format(dir=dir, port=port))
+        env = dict(os.environ, HOME=str(dir),
+                   XDG_DATA_HOME=str(dir / 'data'),
+                   XDG_CONFIG_HOME=str(dir / 'config'))
+        args = ['--config', str(conf), '--adapter', 'caddyfile']
+        done = subprocess.run([caddy, 'validate'] + args,
+                              capture_output=True, text=True, timeout=60,
+                              cwd=dir, env=env)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        assert 'Valid configuration' in done.stdout + done.stderr
+        return (Proc([caddy, 'run'] + args, dir / 'caddy.out', cwd=dir,
+                     env=env, name='caddy'), dir / 'caddy.out')
+
+    serve_printed(tmp, server_cmd, django_env, 'caddy', 'fcgi-wsgi.caddy',
+                  start, mount, then=redirected(mount))
+
+
+# -------------------------------------------------------------------- H2O
+
+H2O_SKELETON = '''\
+listen:
+  host: 127.0.0.1
+  port: {port}
+error-log: {dir}/error.log
+hosts:
+  "127.0.0.1:{port}": !file {dir}/fcgi-wsgi.conf
+'''
+
+
+@pytest.mark.parametrize('mount', ['', '/app'])
+def test_h2o(tmp, session_tmp, server_cmd, django_env, mount):
+    h2o = binary('h2o')
+
+    def start(dir, port):
+        # started as root, H2O serves as nobody: the socket (0666, see
+        # Demo) and STATIC_ROOT must be reachable
+        open_tree(dir, session_tmp)
+        open_tree(django_env['DEMO_STATIC_ROOT'], session_tmp)
+        conf = dir / 'h2o.conf'
+        conf.write_text(H2O_SKELETON.format(dir=dir, port=port))
+        assert 'configuration OK' in syntax_ok([h2o, '-t', '-c', conf])
+        return (Proc([h2o, '-c', conf], dir / 'h2o.out', name='h2o'),
+                dir / 'error.log')
+
+    serve_printed(tmp, server_cmd, django_env, 'h2o', 'fcgi-wsgi.conf',
+                  start, mount)
+
+
+# ----------------------------------------------- nginx: the status page
+
+def get_from(source, port, path):
+    """GET 127.0.0.1:port/path from the local address source."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=20,
+                                      source_address=(source, 0))
+    try:
+        conn.request('GET', path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_nginx_status_localhost_only(tmp, server_cmd, nginx_bin, django_env):
+    """With a status page, the printed nginx config has its location,
+    allowed from 127.0.0.1 (and ::1) only: 127.0.0.2 gets nginx's 403."""
+    def then(port, text):
+        assert 'location = /fcgi-status {' in text, text
+        status, body = get_from('127.0.0.1', port, '/fcgi-status?json')
+        assert status == 200 and json.loads(body)['pool'], (status, body)
+        status, body = get_from('127.0.0.2', port, '/fcgi-status?json')
+        assert status == 403, (status, body)
+        # the application's pages stay open to all
+        status, body = get_from('127.0.0.2', port, '/')
+        assert status == 200 and b'Hello from Django' in body, status
+
+    serve_printed(tmp, server_cmd, django_env, 'nginx', 'fcgi-wsgi.conf',
+                  nginx_start(nginx_bin),
+                  demo_args=['--status-path', '/fcgi-status'], then=then)
+
+
+# ------------------------------------------------ systemd with an ini file
+
+def test_systemd_service_runs_ini(tmp, server_cmd, django_env):
+    """--print-config systemd FILE.ini: ExecStart runs the ini file (as an
+    absolute path), WorkingDirectory is its chdir, no socket unit is
+    needed (fcgi-wsgi binds the ini's socket), and ExecReload's SIGHUP
+    reads the file again: a changed ping-response is answered after it."""
+    analyze = binary('systemd-analyze')
+    sock = tmp / 'ini.sock'
+    ini = tmp / 'app.ini'
+
+    # as root, the tests' fcgi-wsgi has --allow-root on its command line,
+    # which the unit leaves out: the ini file must say it
+    root = 'allow-root = true\n' if '--allow-root' in server_cmd else ''
+
+    def write_ini(pong):
+        ini.write_text('[uwsgi]\nsocket = unix:%s\nchdir = %s\n'
+                       'module = config.wsgi\nprocesses = 1\n'
+                       'ping-path = /ping\nping-response = %s\n%s'
+                       % (sock, DJANGO_DIR, pong, root))
+
+    write_ini('one')
+    service = printed(server_cmd, 'systemd', [ini])
+    (tmp / 'fw-ini.service').write_text(service)
+    done = subprocess.run([analyze, 'verify', tmp / 'fw-ini.service'],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=tmp)
+    assert done.returncode == 0 and done.stderr.strip() == '', (
+        done.stdout, done.stderr)
+    assert unit_value(service, 'WorkingDirectory') == str(DJANGO_DIR)
+    assert unit_value(service, 'ExecReload') == '/bin/kill -HUP $MAINPID'
+    assert 'Requires=' not in service, service
+    argv = systemd_words(unit_value(service, 'ExecStart'))
+    assert argv[1:] == ['--ini', str(ini)], argv
+    proc = Proc(argv, tmp / 'server.log', env=django_env,
+                cwd=unit_value(service, 'WorkingDirectory'),
+                name='fcgi-wsgi')
+    try:
+        wait_unix_socket(proc, sock)
+        resp = fcgi_request(sock, '/', extra={'HTTP_HOST': 'localhost'})
+        assert resp.status == 200, (resp, proc.log_text())
+        assert fcgi_request(sock, '/ping').body == b'one'
+        write_ini('two')
+        os.kill(proc.pid, signal.SIGHUP)  # ExecReload
+        assert wait_until(lambda: fcgi_request(sock, '/ping').body == b'two',
+                          READY_TIMEOUT), tail(tmp / 'server.log')
     finally:
         assert proc.stop() == 0, tail(tmp / 'server.log')

@@ -1,11 +1,13 @@
 """
 The web servers of the e2e tests: the real nginx, Apache 2.4 (mod_fcgid,
-mod_proxy_fcgi) and lighttpd (mod_fastcgi) from Debian, started on
+mod_proxy_fcgi), lighttpd (mod_fastcgi), Caddy (reverse_proxy, transport
+fastcgi) and H2O (fastcgi.connect) from Debian, started on
 127.0.0.1 from the configurations of examples/<server>/ rendered into a
 temp dir, in front of fcgi-wsgi and the demo Django project; or in front
 of tests/apps/fcgi_recorder.py, to measure what each server sends.
 
-- Sites: NginxSite, ApacheSite, LighttpdSite.  Each has .port, .prefix
+- Sites: NginxSite, ApacheSite, LighttpdSite, CaddySite, H2oSite.  Each
+  has .port, .prefix
   (where the application lives: '' or '/app'), .logs() and .stop(), which
   stops by pid everything the site started.
 - App: what serves FastCGI behind the server (fcgi-wsgi + Django, or the
@@ -43,6 +45,8 @@ from e2elib import (APPS_DIR, DJANGO_DIR, HTTP_TIMEOUT, NGINX_DIR, PYTHON,
 EXAMPLES = REPO / 'examples'
 APACHE_DIR = EXAMPLES / 'apache'
 LIGHTTPD_DIR = EXAMPLES / 'lighttpd'
+CADDY_DIR = EXAMPLES / 'caddy'
+H2O_DIR = EXAMPLES / 'h2o'
 RECORDER = APPS_DIR / 'fcgi_recorder.py'
 APACHE_MODULES = Path('/usr/lib/apache2/modules')
 PREFIX = '/app'
@@ -651,6 +655,135 @@ class LighttpdSite(Site):
                 if ppid == self.proc.pid]
 
 
+def start_app_on_socket(site, app, mount):
+    """Starts app on site.dir/app.sock for site (stopped with it, its log
+    among the site's); returns the socket's path."""
+    socket_path = site.dir / 'app.sock'
+    proc = app.start(site.dir, socket_path, mount)
+    site.procs.append(proc)
+    site.log_files.append((app.kind, proc.log_path))
+    return socket_path
+
+
+# Appended to the Caddyfile to measure what Caddy sends over HTTPS: the
+# same site block's directives on a TLS listener with our certificate.
+CADDY_TLS = '''
+https://127.0.0.1:%(port)d {
+	tls %(cert)s %(key)s
+%(body)s}
+'''
+
+
+class CaddySite(Site):
+    """
+    Caddy from examples/caddy: Caddyfile.in (the application at the root)
+    or Caddyfile-mount.in (under prefix), reverse_proxy with `transport
+    fastcgi` to the app standing on a unix socket.  Admin endpoint off;
+    its storage, HOME and output in dir/caddy.
+    """
+
+    server = 'caddy'
+
+    def __init__(self, name, dir, app, static_root, prefix='', mount=None,
+                 tls=None):
+        super().__init__(name, dir, prefix)
+        self.binary = find_binary('caddy')
+        self.root = self.dir / 'caddy'
+        self.root.mkdir(exist_ok=True)
+        self.log = self.root / 'caddy.out'
+        env = dict(os.environ, HOME=str(self.root),
+                   XDG_DATA_HOME=str(self.root / 'data'),
+                   XDG_CONFIG_HOME=str(self.root / 'config'))
+        try:
+            socket_path = start_app_on_socket(self, app, mount)
+            self.log_files.append(('caddy', self.log))
+            self.config = self.root / 'Caddyfile'
+            template = CADDY_DIR / ('Caddyfile-mount.in' if prefix
+                                    else 'Caddyfile.in')
+            values = dict(PREFIX=prefix) if prefix else {}
+
+            def start(port):
+                render(template, self.config, TMPDIR=self.root, PORT=port,
+                       STATIC_ROOT=static_root, SOCKET=socket_path,
+                       **values)
+                if tls is not None:
+                    self.tls_port = free_port()
+                    text = self.config.read_text()
+                    head = 'http://127.0.0.1:%d {\n' % port
+                    assert text.count(head) == 1, text
+                    body = text.split(head, 1)[1].rsplit('}', 1)[0]
+                    self.config.write_text(text + CADDY_TLS % dict(
+                        port=self.tls_port, cert=tls.cert, key=tls.key,
+                        body=body))
+                return Proc([self.binary, 'run', '--config', self.config,
+                             '--adapter', 'caddyfile'], self.log,
+                            cwd=self.root, env=env, name='caddy')
+
+            proc, self.port = start_on_free_port(start, self.log)
+            self.procs.append(proc)
+        except BaseException:
+            self.stop()
+            raise
+
+
+# Put under the host of h2o.conf to measure what H2O sends over HTTPS: a
+# TLS listener of the same host.
+H2O_TLS = '''    listen:
+      host: 127.0.0.1
+      port: %(port)d
+      ssl:
+        certificate-file: %(cert)s
+        key-file: %(key)s
+'''
+
+
+class H2oSite(Site):
+    """
+    H2O from examples/h2o/h2o.conf.in, fastcgi.connect to the app standing
+    on a unix socket, at the root or under prefix.  Started as root, H2O
+    serves as nobody: the socket's directory and STATIC_ROOT are opened to
+    others up to top (the session's temp dir), as for Apache.
+    """
+
+    server = 'h2o'
+
+    def __init__(self, name, dir, app, static_root, top, prefix='',
+                 mount=None, tls=None):
+        super().__init__(name, dir, prefix)
+        self.binary = find_binary('h2o')
+        self.root = self.dir / 'h2o'
+        self.root.mkdir(exist_ok=True)
+        open_tree(self.root, top)
+        open_tree(static_root, top)
+        self.error_log = self.root / 'error.log'
+        try:
+            socket_path = start_app_on_socket(self, app, mount)
+            self.log_files.append(('h2o error log', self.error_log))
+            self.config = self.root / 'h2o.conf'
+
+            def start(port):
+                render(H2O_DIR / 'h2o.conf.in', self.config,
+                       TMPDIR=self.root, PORT=port, STATIC_ROOT=static_root,
+                       SOCKET=socket_path, KEY=prefix or '/')
+                if tls is not None:
+                    self.tls_port = free_port()
+                    text = self.config.read_text()
+                    host = '  "127.0.0.1:%d":\n' % port
+                    assert text.count(host) == 1, text
+                    self.config.write_text(text.replace(
+                        host, host + H2O_TLS % dict(
+                            port=self.tls_port, cert=tls.cert,
+                            key=tls.key)))
+                return Proc([self.binary, '-c', self.config],
+                            self.root / 'h2o.out', name='h2o')
+
+            proc, self.port = start_on_free_port(start, self.error_log)
+            self.procs.append(proc)
+        except BaseException:
+            self.stop()
+            raise
+
+
 def run_spawn_fcgi(argv, log_path, env):
     """
     Runs spawn-fcgi, which starts its child and exits at once: a
@@ -923,30 +1056,37 @@ def record_sends(out_dir, server, config, site, sent):
     return entry
 
 
-def expected_sends(site, split):
+def expected_sends(site, split, whole_path_info=False):
     """
     What every server sends for SENDS_PATH: the URI as the browser wrote
     it, Authorization passed on, no HTTPS over plain HTTP.  split: the
     server sends SCRIPT_NAME = prefix and PATH_INFO = the rest (CGI);
-    else the whole decoded path as SCRIPT_NAME and no PATH_INFO.
+    else the whole decoded path as SCRIPT_NAME and no PATH_INFO, or, with
+    whole_path_info (Caddy, H2O), as PATH_INFO with SCRIPT_NAME empty.
     """
     full = site.prefix + '/echo/café/'
+    if whole_path_info:
+        return {'SCRIPT_NAME': '', 'PATH_INFO': full,
+                'REQUEST_URI': site.prefix + SENDS_PATH,
+                'HTTPS': None, 'HTTP_AUTHORIZATION': AUTH}
     return {'SCRIPT_NAME': site.prefix if split else full,
             'PATH_INFO': '/echo/café/' if split else None,
             'REQUEST_URI': site.prefix + SENDS_PATH,
             'HTTPS': None, 'HTTP_AUTHORIZATION': AUTH}
 
 
-def assert_sends(site, sent, split, chunked_length=True):
+def assert_sends(site, sent, split, chunked_length=True,
+                 whole_path_info=False):
     """
     The measurement is what expected_sends() says; over HTTPS the same,
     plus HTTPS=on.  A chunked request body arrives whole, with
     CONTENT_LENGTH when chunked_length (the server de-chunks and counts
-    it), without it otherwise.
+    it), without it otherwise, or with chunked_length itself when it is a
+    string (Caddy's '-1').
     """
     params, over_tls, posted = sent
     got = {k: params.get(k) for k in SENT_KEYS}
-    want = expected_sends(site, split)
+    want = expected_sends(site, split, whole_path_info)
     assert got == want, '%r sent\n  %r\nexpected\n  %r' % (site, got, want)
     if over_tls is not None:
         got = {k: over_tls.get(k) for k in SENT_KEYS}
@@ -954,5 +1094,8 @@ def assert_sends(site, sent, split, chunked_length=True):
         assert got == want, '%r sent over HTTPS\n  %r\nexpected\n  %r' % (
             site, got, want)
     assert posted['body_length'] == CHUNKED_SIZE, posted
+    if isinstance(chunked_length, str):
+        assert posted.get('CONTENT_LENGTH') == chunked_length, posted
+        return
     assert posted.get('CONTENT_LENGTH') == (
         str(CHUNKED_SIZE) if chunked_length else None), posted

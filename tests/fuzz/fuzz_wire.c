@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fastcgi.h>
+
 #include "bridge/wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -110,6 +110,14 @@ fx_run(mem_request_t *m, const char *const *params, const char *body,
     return fx_handle(m);
 }
 
+fw_pyglue_result_e
+fx_run_gone(mem_request_t *m, const char *const *params)
+{
+    mem_request_init(m, params, NULL, 0);
+    m->fail_write = 1;
+    return fx_handle(m);
+}
+
 static char *
 xstrdup(const char *s)
 {
@@ -191,6 +199,15 @@ fx_eval(const char *expr)
 }
 
 void
+fx_assert_eval(const char *expr, const char *want)
+{
+    char *got = fx_eval(expr);
+
+    assert_string_equal(got, want);
+    free(got);
+}
+
+void
 fx_exec(const char *code)
 {
     PyGILState_STATE g = PyGILState_Ensure();
@@ -225,27 +242,61 @@ fx_body(const mem_request_t *m)
     return end != NULL ? end + 4 : "";
 }
 
+const char fx_response_500[] = "Status: 500 Internal Server Error\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 22\r\n"
+                               "\r\n"
+                               "Internal Server Error\n";
+
 void
-fx_assert_contains(const char *text, const char *needle)
+fx_expect(const mem_request_t *m, fw_pyglue_result_e got,
+          const fx_want_t *want)
 {
-    if (strstr(text, needle) == NULL) {
-        fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", needle, text);
-        fail_msg("text not found");
+    assert_int_equal(got, want->result);
+    if (want->out != NULL) {
+        assert_string_equal(m->out, want->out);
+    }
+    if (want->body != NULL) {
+        assert_string_equal(fx_body(m), want->body);
+    }
+    if (want->log != NULL) {
+        assert_string_equal(mem_log_text(), want->log);
+    }
+    for (size_t i = 0; i < FX_COUNT(want->log_has) && want->log_has[i] != NULL;
+         i++) {
+        fx_assert_contains(mem_log_text(), want->log_has[i]);
     }
 }
 
 void
-fx_assert_line(const char *text, const char *line)
+fx_assert_next_request_works(void)
 {
-    size_t len = strlen(line);
-    const char *p = text;
+    const char *params[] = {"TEST_APP=hello", "SCRIPT_NAME=/", NULL};
+    mem_request_t m;
 
-    while ((p = strstr(p, line)) != NULL) {
-        if ((p == text || p[-1] == '\n') && p[len] == '\n') {
-            return;
-        }
-        p++;
+    fx_expect(&m, fx_run(&m, params, NULL, 0),
+              &(fx_want_t){.out = "Status: 200 OK\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "\r\n"
+                                  "Hello, world!\n"});
+    mem_request_free(&m);
+}
+
+void
+fx_test_case(void **state)
+{
+    const fx_case_t *tc = *state;
+    const char *body = tc->body != NULL ? tc->body : "";
+    mem_request_t m;
+    fw_pyglue_result_e got;
+
+    mem_request_init(&m, tc->params, body, strlen(body));
+    m.fail_write = tc->client_gone;
+    got = fx_handle(&m);
+    fx_expect(&m, got, &tc->want);
+    mem_request_free(&m);
+    if (tc->closed != NULL) {
+        fx_assert_eval("CLOSED", tc->closed);
     }
-    fprintf(stderr, "expected the line:\n%s\nin:\n%s\n", line, text);
-    fail_msg("line not found");
+    fx_assert_next_request_works();
 }

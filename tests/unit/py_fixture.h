@@ -2,12 +2,14 @@
  * py_fixture.h: what every pyglue unit test binary shares: start Python
  * once through fw_pyglue_start with tests/apps/unit_apps.py as the
  * application (cmocka group setup/teardown), run one in-memory request,
- * and look at Python state afterwards.  Test support only.
+ * and look at Python state afterwards; with fixture.h's assertions.  Test
+ * support only.
  */
 #ifndef FW_PY_FIXTURE_H
 #define FW_PY_FIXTURE_H
 
 #include "pyglue/pyglue.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/mem_gateway.h"
 
 /* cmocka group setup / teardown: start and stop the interpreter. */
@@ -33,11 +35,17 @@ fw_pyglue_result_e fx_handle(mem_request_t *m);
 fw_pyglue_result_e fx_run(mem_request_t *m, const char *const *params,
                           const char *body, size_t body_len);
 
+/* fx_run with no body and every write failing: the client is gone. */
+fw_pyglue_result_e fx_run_gone(mem_request_t *m, const char *const *params);
+
 /*
  * str(eval(expr)) in unit_apps' namespace as a malloc'd UTF-8 string, or
  * "ExceptionName: message" when it raises.  The caller frees it.
  */
 char *fx_eval(const char *expr);
+
+/* Fails the test unless fx_eval(expr) is want. */
+void fx_assert_eval(const char *expr, const char *want);
 
 /* Runs statements in unit_apps' namespace; fails the test if they raise. */
 void fx_exec(const char *code);
@@ -48,10 +56,43 @@ fw_pyglue_thread_t *fx_thread(void);
 /* The body of m's response: what follows the header block. */
 const char *fx_body(const mem_request_t *m);
 
-/* Fail the test (printing both) unless text contains needle. */
-void fx_assert_contains(const char *text, const char *needle);
+/* The 500 pyglue answers when the application failed before its head. */
+extern const char fx_response_500[];
 
-/* Fail the test unless text has a whole line equal to line. */
-void fx_assert_line(const char *text, const char *line);
+/*
+ * What a request must have come to (fx_expect).  result is always
+ * checked (FW_PYGLUE_DONE unless set); a NULL field is not checked.
+ */
+typedef struct {
+    fw_pyglue_result_e result;
+    const char *out;        /* the whole response */
+    const char *body;       /* the response after its header block */
+    const char *log;        /* the whole log */
+    const char *log_has[3]; /* pieces the log holds, in any order */
+} fx_want_t;
+
+/* Fails the test unless m, whose handling returned got, is as want says. */
+void fx_expect(const mem_request_t *m, fw_pyglue_result_e got,
+               const fx_want_t *want);
+
+/* The hello app answers in full: after an error, the next request is
+ * served normally. */
+void fx_assert_next_request_works(void);
+
+/* One request to a unit app and what it must come to: a row of a table
+ * (FX_TABLE(rows, fx_test_case, fx_test_setup)). */
+typedef struct {
+    const char *name;
+    const char *params[16]; /* NULL-ended */
+    const char *body;       /* the request body, or NULL */
+    int client_gone;        /* every write fails */
+    fx_want_t want;
+    const char *closed; /* str(CLOSED) afterwards (unit_apps records the
+                           iterables closed), or NULL: not checked */
+} fx_case_t;
+
+/* The cmocka test of an fx_case_t (*state): runs it, checks it, then
+ * that the next request is served normally. */
+void fx_test_case(void **state);
 
 #endif /* FW_PY_FIXTURE_H */

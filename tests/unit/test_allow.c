@@ -2,15 +2,12 @@
  * test_allow.c: bridge/allow.c from the outside: allowed-clients and
  * FCGI_WEB_SERVER_ADDRS in, the verdict on peers' addresses out (IPv4,
  * IPv6, IPv4-mapped, unix, odd families), the refusal log's rate limit on a
- * clock of the test's own, and no allocation in a check.
+ * clock of the test's own, and no allocation in a check.  The verdicts
+ * are rows of a table (rule_cases), one cmocka test per row.
  */
 #define _GNU_SOURCE /* mkdtemp */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
 #include "bridge/serve/serve.h"
 #include "bridge/log.h"
 #include "conf/conf.h"
+#include "tests/unit/fixture.h"
 
 static char tmpdir[64];
 static char log_path[128];
@@ -159,15 +155,6 @@ count_lines(const char *text)
     return n;
 }
 
-static void
-expect_in(const char *text, const char *needle)
-{
-    if (strstr(text, needle) == NULL) {
-        print_error("expected '%s' in:\n%s\n", needle, text);
-        fail();
-    }
-}
-
 /* ---- the tests ---- */
 
 /* No list: every peer is allowed, and nothing is logged. */
@@ -188,101 +175,106 @@ test_no_rules(void **state)
     free(text);
 }
 
+/* ---- rules and the verdicts they give ---- */
+
+/* A peer's address and whether it must be allowed. */
+typedef struct {
+    const char *peer;
+    int allowed;
+} verdict_t;
+
+/*
+ * allowed-clients (and FCGI_WEB_SERVER_ADDRS, when env is set) and the
+ * verdict each peer must get.
+ */
+typedef struct {
+    const char *name;
+    const char *items[4];   /* allowed-clients, NULL-ended */
+    const char *env;        /* FCGI_WEB_SERVER_ADDRS, or NULL: unset */
+    verdict_t verdicts[20]; /* ends with a NULL peer */
+} rule_case_t;
+
+static const rule_case_t rule_cases[] = {
+    {.name = "IPv4 addresses and networks",
+     .items = {"127.0.0.1,10.0.0.0/8", "192.168.1.128/25"},
+     .verdicts = {{"127.0.0.1", 1},
+                  {"127.0.0.2", 0},
+                  {"10.0.0.0", 1},
+                  {"10.255.255.255", 1},
+                  {"11.0.0.1", 0},
+                  {"9.255.255.255", 0},
+                  {"192.168.1.128", 1},
+                  {"192.168.1.255", 1},
+                  {"192.168.1.127", 0},
+                  {"192.168.0.200", 0},
+                  {"::ffff:10.1.2.3", 1},
+                  {"::ffff:127.0.0.1", 1},
+                  {"::ffff:11.1.2.3", 0},
+                  {"::10.1.2.3", 0},
+                  {"::1", 0},
+                  {"2001:db8::1", 0}}},
+    {.name = "IPv6 addresses and networks",
+     .items = {"::1, fd00::/8", "2001:db8:8000::/33", "::ffff:172.16.0.0/108"},
+     .verdicts = {{"::1", 1},
+                  {"::2", 0},
+                  {"fd12:3456::1", 1},
+                  {"fe80::1", 0},
+                  {"2001:db8:8000::1", 1},
+                  {"2001:db8:ffff:ffff::1", 1},
+                  {"2001:db8:7fff::1", 0},
+                  /* the IPv4-mapped rule is an IPv4 one */
+                  {"172.16.0.1", 1},
+                  {"172.31.255.255", 1},
+                  {"172.32.0.1", 0},
+                  {"::ffff:172.20.1.1", 1},
+                  /* ::1 is not 127.0.0.1 */
+                  {"127.0.0.1", 0},
+                  {"::ffff:127.0.0.1", 0}}},
+    /* 0.0.0.0/0 and ::/0: every IPv4 (mapped too), every IPv6 */
+    {.name = "0.0.0.0/0",
+     .items = {"0.0.0.0/0"},
+     .verdicts = {{"203.0.113.9", 1},
+                  {"::ffff:203.0.113.9", 1},
+                  {"2001:db8::1", 0}}},
+    {.name = "::/0",
+     .items = {"::/0"},
+     .verdicts = {{"2001:db8::1", 1}, {"203.0.113.9", 0}}},
+    {.name = "FCGI_WEB_SERVER_ADDRS alone",
+     .env = "127.0.0.1, ::1",
+     .verdicts = {{"127.0.0.1", 1}, {"::1", 1}, {"10.1.1.1", 0}}},
+    /* a peer in either list is allowed */
+    {.name = "FCGI_WEB_SERVER_ADDRS and allowed-clients",
+     .items = {"10.0.0.0/8"},
+     .env = "127.0.0.1, ::1",
+     .verdicts = {{"127.0.0.1", 1}, {"10.1.1.1", 1}, {"192.0.2.1", 0}}},
+    /* empty (or blank) is as unset */
+    {.name = "a blank FCGI_WEB_SERVER_ADDRS",
+     .env = " ",
+     .verdicts = {{"192.0.2.1", 1}}},
+};
+
+/* One rule case: set up without error, each verdict as the row says, and
+ * nothing logged for the peers allowed. */
 static void
-test_ipv4(void **state)
+test_rule_case(void **state)
 {
-    static const char *const items[] = {"127.0.0.1,10.0.0.0/8",
-                                        "192.168.1.128/25", NULL};
-    static const struct {
-        const char *peer;
-        int want;
-    } rows[] = {
-        {"127.0.0.1", 1},
-        {"127.0.0.2", 0},
-        {"10.0.0.0", 1},
-        {"10.255.255.255", 1},
-        {"11.0.0.1", 0},
-        {"9.255.255.255", 0},
-        {"192.168.1.128", 1},
-        {"192.168.1.255", 1},
-        {"192.168.1.127", 0},
-        {"192.168.0.200", 0},
-        {"::ffff:10.1.2.3", 1},
-        {"::ffff:127.0.0.1", 1},
-        {"::ffff:11.1.2.3", 0},
-        {"::10.1.2.3", 0},
-        {"::1", 0},
-        {"2001:db8::1", 0},
-    };
+    const rule_case_t *tc = *state;
 
-    (void)state;
     fw_allow_set_clock(fake_clock);
-    assert_int_equal(setup_with(items), 0);
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int got = check(rows[i].peer);
+    if (tc->env != NULL) {
+        assert_int_equal(setenv("FCGI_WEB_SERVER_ADDRS", tc->env, 1), 0);
+    }
+    assert_int_equal(setup_with(tc->items), 0);
+    for (size_t i = 0; i < FX_COUNT(tc->verdicts) && tc->verdicts[i].peer;
+         i++) {
+        int got = check(tc->verdicts[i].peer);
 
-        if (got != rows[i].want) {
-            print_error("%s: got %d, want %d\n", rows[i].peer, got,
-                        rows[i].want);
+        if (got != tc->verdicts[i].allowed) {
+            print_error("%s: got %d, want %d\n", tc->verdicts[i].peer, got,
+                        tc->verdicts[i].allowed);
             fail();
         }
     }
-}
-
-static void
-test_ipv6(void **state)
-{
-    static const char *const items[] = {"::1, fd00::/8", "2001:db8:8000::/33",
-                                        "::ffff:172.16.0.0/108", NULL};
-    static const struct {
-        const char *peer;
-        int want;
-    } rows[] = {
-        {"::1", 1},
-        {"::2", 0},
-        {"fd12:3456::1", 1},
-        {"fe80::1", 0},
-        {"2001:db8:8000::1", 1},
-        {"2001:db8:ffff:ffff::1", 1},
-        {"2001:db8:7fff::1", 0},
-        {"172.16.0.1", 1}, /* the IPv4-mapped rule is an IPv4 one */
-        {"172.31.255.255", 1},
-        {"172.32.0.1", 0},
-        {"::ffff:172.20.1.1", 1},
-        {"127.0.0.1", 0}, /* ::1 is not 127.0.0.1 */
-        {"::ffff:127.0.0.1", 0},
-    };
-
-    (void)state;
-    fw_allow_set_clock(fake_clock);
-    assert_int_equal(setup_with(items), 0);
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int got = check(rows[i].peer);
-
-        if (got != rows[i].want) {
-            print_error("%s: got %d, want %d\n", rows[i].peer, got,
-                        rows[i].want);
-            fail();
-        }
-    }
-}
-
-/* 0.0.0.0/0 and ::/0: every IPv4 (mapped too), every IPv6. */
-static void
-test_everything(void **state)
-{
-    static const char *const v4[] = {"0.0.0.0/0", NULL};
-    static const char *const v6[] = {"::/0", NULL};
-
-    (void)state;
-    fw_allow_set_clock(fake_clock);
-    assert_int_equal(setup_with(v4), 0);
-    assert_int_equal(check("203.0.113.9"), 1);
-    assert_int_equal(check("::ffff:203.0.113.9"), 1);
-    assert_int_equal(check("2001:db8::1"), 0);
-    assert_int_equal(setup_with(v6), 0);
-    assert_int_equal(check("2001:db8::1"), 1);
-    assert_int_equal(check("203.0.113.9"), 0);
 }
 
 /* Unix sockets always; other families and short addresses never. */
@@ -324,31 +316,15 @@ test_env(void **state)
 
     (void)state;
     fw_allow_set_clock(fake_clock);
-    assert_int_equal(setenv("FCGI_WEB_SERVER_ADDRS", "127.0.0.1, ::1", 1), 0);
-    assert_int_equal(setup_with(NULL), 0);
-    assert_int_equal(check("127.0.0.1"), 1);
-    assert_int_equal(check("::1"), 1);
-    assert_int_equal(check("10.1.1.1"), 0);
-
-    /* a peer in either list is allowed */
-    assert_int_equal(setup_with(items), 0);
-    assert_int_equal(check("127.0.0.1"), 1);
-    assert_int_equal(check("10.1.1.1"), 1);
-    assert_int_equal(check("192.0.2.1"), 0);
-
-    /* empty (or blank) is as unset */
-    assert_int_equal(setenv("FCGI_WEB_SERVER_ADDRS", " ", 1), 0);
-    assert_int_equal(setup_with(NULL), 0);
-    assert_int_equal(check("192.0.2.1"), 1);
-
     /* a bad entry: -1, logged, and the list is left empty */
     assert_int_equal(setenv("FCGI_WEB_SERVER_ADDRS", "127.0.0.1,www", 1), 0);
     mark = log_mark();
     assert_int_equal(setup_with(items), -1);
     text = log_since(mark);
-    expect_in(text, "ERROR FCGI_WEB_SERVER_ADDRS in the environment: 'www' "
-                    "is not an IPv4/IPv6 address or network");
-    expect_in(text, "in '127.0.0.1,www'");
+    fx_assert_contains(text,
+                       "ERROR FCGI_WEB_SERVER_ADDRS in the environment: 'www' "
+                       "is not an IPv4/IPv6 address or network");
+    fx_assert_contains(text, "in '127.0.0.1,www'");
     assert_int_equal(count_lines(text), 1);
     free(text);
     assert_int_equal(check("192.0.2.1"), 1);
@@ -357,7 +333,7 @@ test_env(void **state)
     mark = log_mark();
     assert_int_equal(setup_with(NULL), -1);
     text = log_since(mark);
-    expect_in(text, "'' is not an IPv4/IPv6 address or network");
+    fx_assert_contains(text, "'' is not an IPv4/IPv6 address or network");
     free(text);
     assert_int_equal(unsetenv("FCGI_WEB_SERVER_ADDRS"), 0);
 }
@@ -388,8 +364,9 @@ test_refusal_log(void **state)
     assert_int_equal(check("10.0.0.1"), 1); /* allowed: not counted */
     text = log_since(mark);
     assert_int_equal(count_lines(text), 1);
-    expect_in(text, "WARN refused a connection from 192.0.2.7: not in "
-                    "allowed-clients (nor FCGI_WEB_SERVER_ADDRS)\n");
+    fx_assert_contains(text,
+                       "WARN refused a connection from 192.0.2.7: not in "
+                       "allowed-clients (nor FCGI_WEB_SERVER_ADDRS)\n");
     free(text);
 
     fake_now_ms += 1;
@@ -397,17 +374,18 @@ test_refusal_log(void **state)
     assert_int_equal(check("::ffff:198.51.100.1"), 0);
     text = log_since(mark);
     assert_int_equal(count_lines(text), 1);
-    expect_in(text, "refused a connection from 198.51.100.1: not in "
-                    "allowed-clients (nor FCGI_WEB_SERVER_ADDRS); 6 more "
-                    "refused since the last such line\n");
+    fx_assert_contains(text,
+                       "refused a connection from 198.51.100.1: not in "
+                       "allowed-clients (nor FCGI_WEB_SERVER_ADDRS); 6 more "
+                       "refused since the last such line\n");
     free(text);
 
     fake_now_ms += 5000;
     mark = log_mark();
     assert_int_equal(check("2001:db8::7"), 0);
     text = log_since(mark);
-    expect_in(text, "refused a connection from 2001:db8::7: not in "
-                    "allowed-clients (nor FCGI_WEB_SERVER_ADDRS)\n");
+    fx_assert_contains(text, "refused a connection from 2001:db8::7: not in "
+                             "allowed-clients (nor FCGI_WEB_SERVER_ADDRS)\n");
     free(text);
 }
 
@@ -487,16 +465,21 @@ group_teardown(void **state)
 int
 main(void)
 {
-    static const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_teardown(test_no_rules, test_teardown),
-        cmocka_unit_test_teardown(test_ipv4, test_teardown),
-        cmocka_unit_test_teardown(test_ipv6, test_teardown),
-        cmocka_unit_test_teardown(test_everything, test_teardown),
         cmocka_unit_test_teardown(test_families, test_teardown),
         cmocka_unit_test_teardown(test_env, test_teardown),
         cmocka_unit_test_teardown(test_refusal_log, test_teardown),
         cmocka_unit_test_teardown(test_no_allocation, test_teardown),
     };
+    static const fx_table_t tables[] = {
+        {.rows = rule_cases,
+         .nrows = FX_COUNT(rule_cases),
+         .row_size = sizeof(rule_cases[0]),
+         .test = test_rule_case,
+         .teardown = test_teardown},
+    };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return fx_run_group("allow", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), group_setup, group_teardown);
 }

@@ -6,10 +6,6 @@
  */
 #define _XOPEN_SOURCE 700 /* realpath() */
 #include <dirent.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "conf/conf.h"
+#include "tests/unit/conf_fixture.h"
 
 #define MAX_ARGS 40
 #define X50 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -28,53 +22,28 @@
 static char tmpdir[256];     /* realpath of the mkdtemp directory */
 static char tmpdir_name[64]; /* its last component, for %c */
 
-/* One fw_conf_load, with what it printed. */
-typedef struct {
-    fw_conf_t c;
-    fw_conf_result_e rc;
-    char *out;
-    char *err;
-} run_t;
+static char ini_path[300]; /* {ini}: the ini file a case writes */
+static char inc_path[300]; /* {inc}: the file it includes */
 
-/* Returns text with {dir} {dirname} {ini} {inc} replaced (malloc'd). */
+/* What a case's strings may name (filled by group_setup). */
+static const fx_token_t tokens[] = {{"{dirname}", tmpdir_name},
+                                    {"{dir}", tmpdir},
+                                    {"{ini}", ini_path},
+                                    {"{inc}", inc_path},
+                                    {NULL, NULL}};
+
+/* text after fx_subst with the tokens above (malloc'd). */
 static char *
 subst(const char *text)
 {
-    static const char *const tokens[] = {"{dirname}", "{dir}", "{ini}",
-                                         "{inc}"};
-    char values[4][512];
-    size_t cap = strlen(text) * 2 + 1024;
-    char *out = malloc(cap);
-    size_t len = 0;
+    return fx_subst(text, tokens);
+}
 
-    assert_non_null(out);
-    snprintf(values[0], sizeof(values[0]), "%s", tmpdir_name);
-    snprintf(values[1], sizeof(values[1]), "%s", tmpdir);
-    snprintf(values[2], sizeof(values[2]), "%s/t.ini", tmpdir);
-    snprintf(values[3], sizeof(values[3]), "%s/inc.ini", tmpdir);
-    while (*text != '\0') {
-        size_t i;
-
-        for (i = 0; i < 4; i++) {
-            size_t n = strlen(tokens[i]);
-
-            if (strncmp(text, tokens[i], n) == 0) {
-                size_t vn = strlen(values[i]);
-
-                assert_true(len + vn < cap);
-                memcpy(out + len, values[i], vn);
-                len += vn;
-                text += n;
-                break;
-            }
-        }
-        if (i == 4) {
-            assert_true(len + 1 < cap);
-            out[len++] = *text++;
-        }
-    }
-    out[len] = '\0';
-    return out;
+/* Runs fw_conf_load on args (a NULL-ended list, after subst). */
+static void
+run_args(fx_conf_run_t *r, const char *const *args)
+{
+    fx_conf_run(r, args, tokens, 0);
 }
 
 /* Writes content to the file named (after subst) by name. */
@@ -88,43 +57,6 @@ write_file(const char *name, const char *content)
     assert_int_equal(fputs(content, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
     free(path);
-}
-
-/* Runs fw_conf_load on args (a NULL-ended list, after subst). */
-static void
-run_args(run_t *r, const char *const *args)
-{
-    char *argv[MAX_ARGS + 2];
-    int argc = 1;
-    size_t out_len;
-    size_t err_len;
-    FILE *out;
-    FILE *err;
-
-    argv[0] = "fcgi-wsgi";
-    for (int i = 0; args != NULL && args[i] != NULL; i++) {
-        assert_true(argc < MAX_ARGS);
-        argv[argc++] = subst(args[i]);
-    }
-    argv[argc] = NULL;
-    out = open_memstream(&r->out, &out_len);
-    err = open_memstream(&r->err, &err_len);
-    assert_non_null(out);
-    assert_non_null(err);
-    r->rc = fw_conf_load(&r->c, argc, argv, out, err);
-    assert_int_equal(fclose(out), 0);
-    assert_int_equal(fclose(err), 0);
-    for (int i = 1; i < argc; i++) {
-        free(argv[i]);
-    }
-}
-
-static void
-run_done(run_t *r)
-{
-    fw_conf_free(&r->c);
-    free(r->out);
-    free(r->err);
 }
 
 /* "a|b|c", or "" for an empty list */
@@ -867,7 +799,7 @@ static void
 test_ok_case(void **state)
 {
     const ok_case_t *tc = *state;
-    run_t r;
+    fx_conf_run_t r;
 
     if (tc->ini != NULL) {
         write_file("{ini}", tc->ini);
@@ -893,7 +825,7 @@ test_ok_case(void **state)
         expect_str(tc->name, field, want, got);
         free(want);
     }
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /* ---- errors: ini file, command line, the exact line on stderr ---- */
@@ -1500,7 +1432,7 @@ test_err_case(void **state)
 {
     const err_case_t *tc = *state;
     char *want = subst(tc->want);
-    run_t r;
+    fx_conf_run_t r;
 
     if (tc->ini != NULL) {
         write_file("{ini}", tc->ini);
@@ -1510,7 +1442,7 @@ test_err_case(void **state)
     expect_str(tc->name, "stdout", "", r.out);
     assert_int_equal(r.rc, FW_CONF_ERROR);
     free(want);
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /* ---- the rest: cases that build their input ---- */
@@ -1550,13 +1482,13 @@ test_aliases(void **state)
         const char *key = rows[i].opt + (rows[i].opt[1] == '-' ? 2 : 1);
         char ini[256];
         char got[256];
-        run_t r;
+        fx_conf_run_t r;
 
         run_args(&r, cli);
         expect_str(rows[i].opt, "stderr", "", r.err);
         field_text(&r.c, rows[i].field, got, sizeof(got));
         expect_str(rows[i].opt, rows[i].field, rows[i].want, got);
-        run_done(&r);
+        fx_conf_run_done(&r);
 
         snprintf(ini, sizeof(ini), "[uwsgi]\nmodule = a\n%s = %s\n", key,
                  rows[i].value);
@@ -1565,7 +1497,7 @@ test_aliases(void **state)
         expect_str(key, "stderr", "", r.err);
         field_text(&r.c, rows[i].field, got, sizeof(got));
         expect_str(key, rows[i].field, rows[i].want, got);
-        run_done(&r);
+        fx_conf_run_done(&r);
     }
 }
 
@@ -1579,7 +1511,7 @@ test_ini_line_too_long(void **state)
     const char *args[] = {"{ini}", NULL};
     char ini[600];
     char *want;
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     /* "chdir = /" is 9 characters, then 190 more */
@@ -1590,7 +1522,7 @@ test_ini_line_too_long(void **state)
     expect_str("199 characters", "stderr", "", r.err);
     assert_int_equal(r.rc, FW_CONF_OK);
     assert_int_equal(strlen(r.c.chdir), 191);
-    run_done(&r);
+    fx_conf_run_done(&r);
 
     snprintf(ini, sizeof(ini), "[fcgi-wsgi]\nmodule = a\nchdir = /%0191d\n",
              0);
@@ -1601,7 +1533,7 @@ test_ini_line_too_long(void **state)
     expect_str("200 characters", "stderr", want, r.err);
     assert_int_equal(r.rc, FW_CONF_ERROR);
     free(want);
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /* The longest unix socket path that fits, and one byte more. */
@@ -1610,7 +1542,7 @@ test_socket_path_limit(void **state)
 {
     char path[200];
     const char *args[] = {"--module", "a", "--socket", path, NULL};
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     memset(path, 'x', sizeof(path));
@@ -1621,7 +1553,7 @@ test_socket_path_limit(void **state)
     assert_int_equal(r.rc, FW_CONF_OK);
     assert_int_equal(r.c.listen.kind, FW_SOCK_UNIX);
     assert_string_equal(r.c.listen.path, path);
-    run_done(&r);
+    fx_conf_run_done(&r);
 
     path[107] = 'x';
     path[108] = '\0';
@@ -1631,21 +1563,21 @@ test_socket_path_limit(void **state)
                "limit is 107\n",
                r.err);
     assert_int_equal(r.rc, FW_CONF_ERROR);
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 static void
 test_version(void **state)
 {
     const char *args[] = {"--version", NULL};
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     run_args(&r, args);
     assert_int_equal(r.rc, FW_CONF_EXIT);
     assert_string_equal(r.out, "fcgi-wsgi 0.1.0\n");
     assert_string_equal(r.err, "");
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /* --help lists every option with its default; it wins over what follows. */
@@ -1710,7 +1642,7 @@ test_help(void **state)
         "fcgi-wsgi --print-config uwsgi-options lists them all.\n",
     };
     const char *args[] = {"--help", "--bogus", NULL};
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     run_args(&r, args);
@@ -1732,7 +1664,7 @@ test_help(void **state)
         }
         p += n + (p[n] == '\n');
     }
-    run_done(&r);
+    fx_conf_run_done(&r);
 
     /* fw_conf_usage alone prints the same */
     {
@@ -1753,13 +1685,13 @@ static void
 test_help_before_ini(void **state)
 {
     const char *args[] = {"--ini", "{dir}/none.ini", "--help", NULL};
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     run_args(&r, args);
     assert_int_equal(r.rc, FW_CONF_EXIT);
     assert_string_equal(r.err, "");
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /* fw_conf_free on a zeroed, a filled and a freed config. */
@@ -1770,7 +1702,7 @@ test_conf_free(void **state)
                           "/x",       "--env", "A=1",
                           "--socket", ":1",    NULL};
     fw_conf_t zero;
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     memset(&zero, 0, sizeof(zero));
@@ -1781,7 +1713,7 @@ test_conf_free(void **state)
     assert_null(r.c.module);
     assert_null(r.c.pythonpath.items);
     assert_int_equal(r.c.pythonpath.n, 0);
-    run_done(&r); /* frees again */
+    fx_conf_run_done(&r); /* frees again */
 }
 
 /* fw_conf_load clears whatever the struct held before. */
@@ -1789,7 +1721,7 @@ static void
 test_load_clears(void **state)
 {
     const char *args[] = {"--module", "a", NULL};
-    run_t r;
+    fx_conf_run_t r;
 
     (void)state;
     memset(&r.c, 0xa5, sizeof(r.c));
@@ -1798,7 +1730,7 @@ test_load_clears(void **state)
     assert_null(r.c.chdir);
     assert_int_equal(r.c.env.n, 0);
     assert_int_equal(r.c.listen.kind, FW_SOCK_NONE);
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /*
@@ -1842,7 +1774,7 @@ test_php_fcgi_children(void **state)
         const char *args[6] = {"--module", "a", NULL};
         char name[64];
         char got[32];
-        run_t r;
+        fx_conf_run_t r;
 
         snprintf(name, sizeof(name), "PHP_FCGI_CHILDREN row %zu", i);
         if (rows[i].ini != NULL) {
@@ -1873,7 +1805,7 @@ test_php_fcgi_children(void **state)
             expect_str(name, "stderr", rows[i].want, r.err);
         }
         assert_int_equal(r.rc, rows[i].rc);
-        run_done(&r);
+        fx_conf_run_done(&r);
     }
 }
 
@@ -1983,8 +1915,8 @@ test_given_args_write_back(void **state)
     const char *words[24];
     char line[1024] = "";
     fw_strlist_t l = {0};
-    run_t r;
-    run_t again;
+    fx_conf_run_t r;
+    fx_conf_run_t again;
 
     (void)state;
     run_args(&r, args);
@@ -2015,9 +1947,9 @@ test_given_args_write_back(void **state)
     assert_int_equal(again.c.limit_post, 1073741824LL);
     assert_int_equal(again.c.socket_timeout, 5);
     assert_int_equal(again.c.print_target, FW_PRINT_NONE);
-    run_done(&again);
+    fx_conf_run_done(&again);
     fw_conf_strlist_free(&l);
-    run_done(&r);
+    fx_conf_run_done(&r);
 
     /* a wsgi-file is written as one, not as the module it makes */
     {
@@ -2037,7 +1969,7 @@ test_given_args_write_back(void **state)
                    "--callable app --wsgi-file /srv/app.py", line);
     }
     fw_conf_strlist_free(&l);
-    run_done(&r);
+    fx_conf_run_done(&r);
 }
 
 /*
@@ -2112,6 +2044,8 @@ group_setup(void **state)
     free(real);
     slash = strrchr(tmpdir, '/');
     snprintf(tmpdir_name, sizeof(tmpdir_name), "%s", slash + 1);
+    snprintf(ini_path, sizeof(ini_path), "%s/t.ini", tmpdir);
+    snprintf(inc_path, sizeof(inc_path), "%s/inc.ini", tmpdir);
     if (setenv("FW_TEST_EMPTY", "", 1) < 0 || unsetenv("FW_TEST_UNSET") < 0 ||
         unsetenv("FW_TEST_UNSET2") < 0) {
         return -1;
@@ -2143,32 +2077,11 @@ main(void)
         cmocka_unit_test(test_given_args_write_back),
         cmocka_unit_test(test_defaults_alone),
     };
-    size_t n_ok = sizeof(ok_cases) / sizeof(ok_cases[0]);
-    size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);
-    size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
-    size_t n = n_fixed + n_ok + n_err;
-    struct CMUnitTest *tests = calloc(n, sizeof(*tests));
-    size_t k = 0;
-    int failed;
+    static const fx_table_t tables[] = {
+        FX_TABLE(ok_cases, test_ok_case, NULL),
+        FX_TABLE(err_cases, test_err_case, NULL),
+    };
 
-    if (tests == NULL) {
-        return 1;
-    }
-    for (size_t i = 0; i < n_fixed; i++) {
-        tests[k++] = fixed[i];
-    }
-    for (size_t i = 0; i < n_ok; i++) {
-        tests[k].name = ok_cases[i].name;
-        tests[k].test_func = test_ok_case;
-        tests[k++].initial_state = (void *)&ok_cases[i];
-    }
-    for (size_t i = 0; i < n_err; i++) {
-        tests[k].name = err_cases[i].name;
-        tests[k].test_func = test_err_case;
-        tests[k++].initial_state = (void *)&err_cases[i];
-    }
-    failed =
-        _cmocka_run_group_tests("conf", tests, n, group_setup, group_teardown);
-    free(tests);
-    return failed;
+    return fx_run_group("conf", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), group_setup, group_teardown);
 }

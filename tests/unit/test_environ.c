@@ -4,14 +4,9 @@
  * unit_apps.py prints KEY=repr(value) per line.
  */
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "tests/unit/py_fixture.h"
 
@@ -58,50 +53,6 @@ run_pairs(const fw_param_t *pairs, size_t npairs, const char *body,
     assert_non_null(out);
     mem_request_free(&m);
     return out;
-}
-
-static void
-test_full_environ(void **state)
-{
-    const char *params[] = {
-        "TEST_APP=environ",         "REQUEST_METHOD=GET",
-        "SCRIPT_NAME=/caf\xc3\xa9", "PATH_INFO=",
-        "QUERY_STRING=a=1&b=2",     "CONTENT_TYPE=",
-        "CONTENT_LENGTH=",          "SERVER_NAME=example.org",
-        "SERVER_PORT=8080",         "SERVER_PROTOCOL=HTTP/1.1",
-        "REMOTE_ADDR=127.0.0.1",    "HTTP_HOST=example.org:8080",
-        "HTTP_X_CUSTOM=h\xc3\xa9",  NULL};
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "CONTENT_LENGTH=''\n"
-                               "CONTENT_TYPE=''\n"
-                               "HTTP_HOST='example.org:8080'\n"
-                               "HTTP_X_CUSTOM='h\xc3\x83\xc2\xa9'\n"
-                               "PATH_INFO='/caf\xc3\x83\xc2\xa9'\n"
-                               "QUERY_STRING='a=1&b=2'\n"
-                               "REMOTE_ADDR='127.0.0.1'\n"
-                               "REQUEST_METHOD='GET'\n"
-                               "SCRIPT_NAME=''\n"
-                               "SERVER_NAME='example.org'\n"
-                               "SERVER_PORT='8080'\n"
-                               "SERVER_PROTOCOL='HTTP/1.1'\n"
-                               "TEST_APP='environ'\n"
-                               "wsgi.errors=<ErrorStream>\n"
-                               "wsgi.file_wrapper=<type>\n"
-                               "wsgi.input=<Input>\n"
-                               "wsgi.input_terminated=True\n"
-                               "wsgi.multiprocess=True\n"
-                               "wsgi.multithread=False\n"
-                               "wsgi.run_once=False\n"
-                               "wsgi.url_scheme='http'\n"
-                               "wsgi.version=(1, 0)\n");
-    assert_string_equal(mem_log_text(), "");
-    mem_request_free(&m);
 }
 
 /* PEP 3333: bytes become str code points one for one (latin-1). */
@@ -213,94 +164,73 @@ test_url_scheme(void **state)
     }
 }
 
+/* ---- SCRIPT_NAME and PATH_INFO, with and without a mount ---- */
+
 typedef struct {
+    const char *name;
+    const char *mount;       /* the server's mount; NULL: none */
     const char *script_name; /* NULL: not sent */
     const char *path_info;   /* NULL: not sent */
     const char *want_script_name;
     const char *want_path_info;
 } path_case_t;
 
-static void
-check_paths(const path_case_t *cases, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char sn[256];
-        char pi[256];
-        const char *params[4] = {"TEST_APP=environ", NULL, NULL, NULL};
-        size_t k = 1;
-        char *body;
+static const path_case_t path_cases[] = {
+    /* nginx's stock fastcgi_params: the whole path as SCRIPT_NAME */
+    {"no mount: the path as SCRIPT_NAME", NULL, "/shop/cart", NULL, "",
+     "/shop/cart"},
+    {"no mount: an empty PATH_INFO", NULL, "/shop/cart", "", "", "/shop/cart"},
+    {"no mount: /", NULL, "/", "", "", "/"},
+    /* a server that splits already is left alone */
+    {"no mount: split by the server", NULL, "/app", "/x", "/app", "/x"},
+    {"no mount: PATH_INFO alone", NULL, "", "/x", "", "/x"},
+    {"no mount: no SCRIPT_NAME", NULL, NULL, "/x", "", "/x"},
+    {"no mount: neither", NULL, NULL, NULL, "", ""},
+    /* a trailing '/' of the mount is ignored */
+    {"mount: below it", "/app/", "/app/x/y", NULL, "/app", "/x/y"},
+    {"mount: an empty PATH_INFO", "/app/", "/app/x/y", "", "/app", "/x/y"},
+    {"mount: the mount itself", "/app/", "/app", NULL, "/app", ""},
+    {"mount: the mount and /", "/app/", "/app/", NULL, "/app", "/"},
+    {"mount: split by the server", "/app/", "/app", "/x", "/app", "/x"},
+    {"mount: PATH_INFO alone", "/app/", "", "/app/z", "/app", "/z"},
+    {"mount: a longer name", "/app/", "/application", NULL, "",
+     "/application"},
+    {"mount: elsewhere", "/app/", "/other/app", NULL, "", "/other/app"},
+    {"mount: /", "/app/", "/", NULL, "", "/"},
+    {"mount: neither", "/app/", NULL, NULL, "", ""},
+    /* a mount of / is no mount */
+    {"mount /: the path as SCRIPT_NAME", "/", "/x/y", NULL, "", "/x/y"},
+    {"mount /: split by the server", "/", "/app", "/x", "/app", "/x"},
+};
 
-        if (cases[i].script_name != NULL) {
-            snprintf(sn, sizeof(sn), "SCRIPT_NAME=%s", cases[i].script_name);
-            params[k++] = sn;
-        }
-        if (cases[i].path_info != NULL) {
-            snprintf(pi, sizeof(pi), "PATH_INFO=%s", cases[i].path_info);
-            params[k++] = pi;
-        }
-        body = environ_of(params);
-        snprintf(sn, sizeof(sn), "SCRIPT_NAME='%s'",
-                 cases[i].want_script_name);
-        snprintf(pi, sizeof(pi), "PATH_INFO='%s'", cases[i].want_path_info);
-        fx_assert_line(body, sn);
-        fx_assert_line(body, pi);
-        free(body);
+/* One path case: the server configured with its mount (each row sets its
+ * own), the environ app's SCRIPT_NAME and PATH_INFO. */
+static void
+test_path_case(void **state)
+{
+    const path_case_t *tc = *state;
+    char sn[256];
+    char pi[256];
+    const char *params[4] = {"TEST_APP=environ", NULL, NULL, NULL};
+    size_t k = 1;
+    char *body;
+
+    fx_reconfigure(tc->mount, 0, 1);
+    if (tc->script_name != NULL) {
+        snprintf(sn, sizeof(sn), "SCRIPT_NAME=%s", tc->script_name);
+        params[k++] = sn;
     }
-}
-
-static void
-test_paths_without_mount(void **state)
-{
-    static const path_case_t cases[] = {
-        /* nginx's stock fastcgi_params: the whole path as SCRIPT_NAME */
-        {"/shop/cart", NULL, "", "/shop/cart"},
-        {"/shop/cart", "", "", "/shop/cart"},
-        {"/", "", "", "/"},
-        /* a server that splits already is left alone */
-        {"/app", "/x", "/app", "/x"},
-        {"", "/x", "", "/x"},
-        {NULL, "/x", "", "/x"},
-        {NULL, NULL, "", ""},
-    };
-
-    (void)state;
-    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-static void
-test_paths_with_mount(void **state)
-{
-    static const path_case_t cases[] = {
-        {"/app/x/y", NULL, "/app", "/x/y"},
-        {"/app/x/y", "", "/app", "/x/y"},
-        {"/app", NULL, "/app", ""},
-        {"/app/", NULL, "/app", "/"},
-        {"/app", "/x", "/app", "/x"},
-        {"", "/app/z", "/app", "/z"},
-        {"/application", NULL, "", "/application"},
-        {"/other/app", NULL, "", "/other/app"},
-        {"/", NULL, "", "/"},
-        {NULL, NULL, "", ""},
-    };
-
-    (void)state;
-    fx_reconfigure("/app/", 0, 1); /* a trailing '/' is ignored */
-    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
+    if (tc->path_info != NULL) {
+        snprintf(pi, sizeof(pi), "PATH_INFO=%s", tc->path_info);
+        params[k++] = pi;
+    }
+    body = environ_of(params);
     fx_reconfigure(NULL, 0, 1);
-}
-
-static void
-test_mount_root_is_no_mount(void **state)
-{
-    static const path_case_t cases[] = {
-        {"/x/y", NULL, "", "/x/y"},
-        {"/app", "/x", "/app", "/x"},
-    };
-
-    (void)state;
-    fx_reconfigure("/", 0, 1);
-    check_paths(cases, sizeof(cases) / sizeof(cases[0]));
-    fx_reconfigure(NULL, 0, 1);
+    snprintf(sn, sizeof(sn), "SCRIPT_NAME='%s'", tc->want_script_name);
+    snprintf(pi, sizeof(pi), "PATH_INFO='%s'", tc->want_path_info);
+    fx_assert_line(body, sn);
+    fx_assert_line(body, pi);
+    free(body);
 }
 
 static void
@@ -448,41 +378,66 @@ test_terminated_body_without_length(void **state)
     mem_request_free(&m);
 }
 
-static void
-test_wsgi_errors_lines(void **state)
-{
-    const char *params[] = {"TEST_APP=errors_stream", NULL};
-    mem_request_t m;
+/* ---- whole responses and logs ---- */
 
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(fx_body(&m), "logged\n");
-    assert_string_equal(mem_log_text(), "first line\n"
-                                        "second line\n"
-                                        "printed\n"
-                                        "a line in pieces\n"
-                                        "\n"
-                                        "flushed\n"
-                                        "from writelines\n"
-                                        "and a second line\n");
-    mem_request_free(&m);
-}
+static const fx_case_t request_cases[] = {
+    {.name = "the full environ",
+     .params = {"TEST_APP=environ", "REQUEST_METHOD=GET",
+                "SCRIPT_NAME=/caf\xc3\xa9",
+                "PATH_INFO=", "QUERY_STRING=a=1&b=2",
+                "CONTENT_TYPE=", "CONTENT_LENGTH=", "SERVER_NAME=example.org",
+                "SERVER_PORT=8080", "SERVER_PROTOCOL=HTTP/1.1",
+                "REMOTE_ADDR=127.0.0.1", "HTTP_HOST=example.org:8080",
+                "HTTP_X_CUSTOM=h\xc3\xa9"},
+     .want = {.out = "Status: 200 OK\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "\r\n"
+                     "CONTENT_LENGTH=''\n"
+                     "CONTENT_TYPE=''\n"
+                     "HTTP_HOST='example.org:8080'\n"
+                     "HTTP_X_CUSTOM='h\xc3\x83\xc2\xa9'\n"
+                     "PATH_INFO='/caf\xc3\x83\xc2\xa9'\n"
+                     "QUERY_STRING='a=1&b=2'\n"
+                     "REMOTE_ADDR='127.0.0.1'\n"
+                     "REQUEST_METHOD='GET'\n"
+                     "SCRIPT_NAME=''\n"
+                     "SERVER_NAME='example.org'\n"
+                     "SERVER_PORT='8080'\n"
+                     "SERVER_PROTOCOL='HTTP/1.1'\n"
+                     "TEST_APP='environ'\n"
+                     "wsgi.errors=<ErrorStream>\n"
+                     "wsgi.file_wrapper=<type>\n"
+                     "wsgi.input=<Input>\n"
+                     "wsgi.input_terminated=True\n"
+                     "wsgi.multiprocess=True\n"
+                     "wsgi.multithread=False\n"
+                     "wsgi.run_once=False\n"
+                     "wsgi.url_scheme='http'\n"
+                     "wsgi.version=(1, 0)\n",
+              .log = ""}},
+    {.name = "wsgi.errors: lines",
+     .params = {"TEST_APP=errors_stream"},
+     .want = {.body = "logged\n",
+              .log = "first line\n"
+                     "second line\n"
+                     "printed\n"
+                     "a line in pieces\n"
+                     "\n"
+                     "flushed\n"
+                     "from writelines\n"
+                     "and a second line\n"}},
+};
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_full_environ, fx_test_setup),
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup(test_latin1_decoding, fx_test_setup),
         cmocka_unit_test_setup(test_defaults_when_missing, fx_test_setup),
         cmocka_unit_test_setup(test_param_splitting, fx_test_setup),
         cmocka_unit_test_setup(test_url_scheme, fx_test_setup),
-        cmocka_unit_test_setup(test_paths_without_mount, fx_test_setup),
-        cmocka_unit_test_setup(test_paths_with_mount, fx_test_setup),
-        cmocka_unit_test_setup(test_mount_root_is_no_mount, fx_test_setup),
         cmocka_unit_test_setup(test_multithread_multiprocess, fx_test_setup),
         cmocka_unit_test_setup(test_environ_is_per_request, fx_test_setup),
-        cmocka_unit_test_setup(test_wsgi_errors_lines, fx_test_setup),
         cmocka_unit_test_setup(test_value_with_nul, fx_test_setup),
         cmocka_unit_test_setup(test_name_with_equals, fx_test_setup),
         cmocka_unit_test_setup(test_content_length_with_nul, fx_test_setup),
@@ -490,6 +445,11 @@ main(void)
         cmocka_unit_test_setup(test_terminated_body_without_length,
                                fx_test_setup),
     };
+    static const fx_table_t tables[] = {
+        FX_TABLE(request_cases, fx_test_case, fx_test_setup),
+        FX_TABLE(path_cases, test_path_case, fx_test_setup),
+    };
 
-    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+    return fx_run_group("environ", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), fx_group_setup, fx_group_teardown);
 }

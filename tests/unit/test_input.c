@@ -3,14 +3,9 @@
  * app of unit_apps.py runs the calls listed in QUERY_STRING on wsgi.input
  * and answers with the repr of each result, one a line.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "tests/unit/py_fixture.h"
 
@@ -51,58 +46,127 @@ run_ops(const char *ops, const char *body, const char *content_length,
     return out;
 }
 
+/* ---- wsgi.input's calls, each row one request to input_ops ---- */
+
+typedef struct {
+    const char *name;
+    const char *ops;            /* QUERY_STRING: the calls, ';'-separated */
+    const char *body;           /* the request body */
+    const char *content_length; /* NULL: none sent */
+    size_t read_chunk;          /* the largest gateway read; 0: any */
+    const char *want;           /* the repr of each result, one a line */
+} ops_case_t;
+
+static const ops_case_t ops_cases[] = {
+    {.name = "read()",
+     .ops = "read()",
+     .body = "hello world",
+     .content_length = "11",
+     .want = "b'hello world'\n"},
+    {.name = "read(-1) reads all",
+     .ops = "read(-1);read()",
+     .body = "hello world",
+     .content_length = "11",
+     .want = "b'hello world'\nb''\n"},
+    {.name = "read(None) reads all, across chunks",
+     .ops = "read(None)",
+     .body = "hello world",
+     .content_length = "11",
+     .read_chunk = 3,
+     .want = "b'hello world'\n"},
+    {.name = "read(n) across chunks",
+     .ops = "read(5);read(4);read(0);read(100);read(1)",
+     .body = "hello world",
+     .content_length = "11",
+     .read_chunk = 3,
+     .want = "b'hello'\nb' wor'\nb''\nb'ld'\nb''\n"},
+    {.name = "readline()",
+     .ops = "readline();readline();readline();readline()",
+     .body = "line one\nline two\nlast",
+     .content_length = "22",
+     .read_chunk = 3,
+     .want = "b'line one\\n'\nb'line two\\n'\nb'last'\nb''\n"},
+    {.name = "readline(limit)",
+     .ops = "readline(4);readline(100);readline(0);readline(-1);"
+            "readline(None)",
+     .body = "abcdefgh\nxyz\nq",
+     .content_length = "15",
+     .read_chunk = 2,
+     .want = "b'abcd'\nb'efgh\\n'\nb''\nb'xyz\\n'\nb'q'\n"},
+    {.name = "readlines()",
+     .ops = "readlines()",
+     .body = "a\nb\nc",
+     .content_length = "5",
+     .want = "[b'a\\n', b'b\\n', b'c']\n"},
+    {.name = "readlines(hint)",
+     .ops = "readlines(4);readlines();readlines()",
+     .body = "aa\nbb\ncc\ndd\n",
+     .content_length = "12",
+     .want = "[b'aa\\n', b'bb\\n']\n[b'cc\\n', b'dd\\n']\n[]\n"},
+    {.name = "iteration",
+     .ops = "iter",
+     .body = "x\ny\nz",
+     .content_length = "5",
+     .read_chunk = 1,
+     .want = "[b'x\\n', b'y\\n', b'z']\n"},
+    /* never past CONTENT_LENGTH */
+    {.name = "read() stops at CONTENT_LENGTH",
+     .ops = "read();read()",
+     .body = "0123456789EXTRA",
+     .content_length = "10",
+     .want = "b'0123456789'\nb''\n"},
+    {.name = "read(n) stops at CONTENT_LENGTH",
+     .ops = "read(100)",
+     .body = "0123456789EXTRA",
+     .content_length = "10",
+     .read_chunk = 4,
+     .want = "b'0123456789'\n"},
+    {.name = "readline() stops at CONTENT_LENGTH",
+     .ops = "readline();read(3);readline()",
+     .body = "ab\ncdefg\n",
+     .content_length = "5",
+     .read_chunk = 1,
+     .want = "b'ab\\n'\nb'cd'\nb''\n"},
+    {.name = "readlines() stops at CONTENT_LENGTH",
+     .ops = "readlines()",
+     .body = "a\nb\nc\nd\n",
+     .content_length = "4",
+     .want = "[b'a\\n', b'b\\n']\n"},
+    {.name = "CONTENT_LENGTH 0",
+     .ops = "read()",
+     .body = "no body expected",
+     .content_length = "0",
+     .want = "b''\n"},
+    /* no CONTENT_LENGTH (or an unusable one): to the gateway's end */
+    {.name = "no CONTENT_LENGTH",
+     .ops = "read()",
+     .body = "abc",
+     .want = "b'abc'\n"},
+    {.name = "an empty CONTENT_LENGTH",
+     .ops = "read(2);read()",
+     .body = "abc",
+     .content_length = "",
+     .read_chunk = 1,
+     .want = "b'ab'\nb'c'\n"},
+    {.name = "an unusable CONTENT_LENGTH",
+     .ops = "read(100000)",
+     .body = "abc",
+     .content_length = "12x",
+     .want = "b'abc'\n"},
+    {.name = "empty at the end",
+     .ops = "read();read();read(5);readline();readlines();iter",
+     .body = "abc",
+     .content_length = "3",
+     .want = "b'abc'\nb''\nb''\nb''\n[]\n[]\n"},
+};
+
 static void
-test_read_all(void **state)
+test_ops_case(void **state)
 {
-    char *out;
+    const ops_case_t *tc = *state;
+    char *out = run_ops(tc->ops, tc->body, tc->content_length, tc->read_chunk);
 
-    (void)state;
-    out = run_ops("read()", "hello world", "11", 0);
-    assert_string_equal(out, "b'hello world'\n");
-    free(out);
-    out = run_ops("read(-1);read()", "hello world", "11", 0);
-    assert_string_equal(out, "b'hello world'\nb''\n");
-    free(out);
-    out = run_ops("read(None)", "hello world", "11", 3);
-    assert_string_equal(out, "b'hello world'\n");
-    free(out);
-}
-
-static void
-test_read_n_across_chunks(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("read(5);read(4);read(0);read(100);read(1)", "hello world",
-                  "11", 3);
-    assert_string_equal(out, "b'hello'\nb' wor'\nb''\nb'ld'\nb''\n");
-    free(out);
-}
-
-static void
-test_readline(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("readline();readline();readline();readline()",
-                  "line one\nline two\nlast", "22", 3);
-    assert_string_equal(out, "b'line one\\n'\nb'line two\\n'\nb'last'\n"
-                             "b''\n");
-    free(out);
-}
-
-static void
-test_readline_limit(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("readline(4);readline(100);readline(0);readline(-1);"
-                  "readline(None)",
-                  "abcdefgh\nxyz\nq", "15", 2);
-    assert_string_equal(out, "b'abcd'\nb'efgh\\n'\nb''\nb'xyz\\n'\nb'q'\n");
+    assert_string_equal(out, tc->want);
     free(out);
 }
 
@@ -122,86 +186,6 @@ test_readline_longer_than_buffer(void **state)
     assert_string_equal(out, "20001\nb'b'\n");
     free(out);
     free(body);
-}
-
-static void
-test_readlines(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("readlines()", "a\nb\nc", "5", 0);
-    assert_string_equal(out, "[b'a\\n', b'b\\n', b'c']\n");
-    free(out);
-    out = run_ops("readlines(4);readlines();readlines()", "aa\nbb\ncc\ndd\n",
-                  "12", 0);
-    assert_string_equal(out, "[b'aa\\n', b'bb\\n']\n[b'cc\\n', b'dd\\n']\n"
-                             "[]\n");
-    free(out);
-}
-
-static void
-test_iteration(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("iter", "x\ny\nz", "5", 1);
-    assert_string_equal(out, "[b'x\\n', b'y\\n', b'z']\n");
-    free(out);
-}
-
-static void
-test_never_past_content_length(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("read();read()", "0123456789EXTRA", "10", 0);
-    assert_string_equal(out, "b'0123456789'\nb''\n");
-    free(out);
-    out = run_ops("read(100)", "0123456789EXTRA", "10", 4);
-    assert_string_equal(out, "b'0123456789'\n");
-    free(out);
-    out = run_ops("readline();read(3);readline()", "ab\ncdefg\n", "5", 1);
-    assert_string_equal(out, "b'ab\\n'\nb'cd'\nb''\n");
-    free(out);
-    out = run_ops("readlines()", "a\nb\nc\nd\n", "4", 0);
-    assert_string_equal(out, "[b'a\\n', b'b\\n']\n");
-    free(out);
-    out = run_ops("read()", "no body expected", "0", 0);
-    assert_string_equal(out, "b''\n");
-    free(out);
-}
-
-/* No CONTENT_LENGTH (or an unusable one): read to the gateway's end. */
-static void
-test_without_content_length(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("read()", "abc", NULL, 0);
-    assert_string_equal(out, "b'abc'\n");
-    free(out);
-    out = run_ops("read(2);read()", "abc", "", 1);
-    assert_string_equal(out, "b'ab'\nb'c'\n");
-    free(out);
-    out = run_ops("read(100000)", "abc", "12x", 0);
-    assert_string_equal(out, "b'abc'\n");
-    free(out);
-}
-
-static void
-test_empty_at_end(void **state)
-{
-    char *out;
-
-    (void)state;
-    out = run_ops("read();read();read(5);readline();readlines();iter", "abc",
-                  "3", 0);
-    assert_string_equal(out, "b'abc'\nb''\nb''\nb''\n[]\n[]\n");
-    free(out);
 }
 
 /* A large read goes straight into the result: one gateway read. */
@@ -230,31 +214,20 @@ test_large_read_is_direct(void **state)
 static void
 test_used_after_request(void **state)
 {
+    static const char *const calls[] = {
+        "KEPT['input'].read()", "KEPT['input'].readline(2)",
+        "KEPT['input'].readlines()", "next(iter(KEPT['input']))"};
     const char *params[] = {"TEST_APP=input_keep", "CONTENT_LENGTH=3", NULL};
     mem_request_t m;
-    char *out;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
-    assert_string_equal(fx_body(&m), "kept\n");
+    fx_expect(&m, fx_run(&m, params, "abc", 3),
+              &(fx_want_t){.body = "kept\n"});
     mem_request_free(&m); /* the request's memory is gone now */
-
-    out = fx_eval("KEPT['input'].read()");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("KEPT['input'].readline(2)");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("KEPT['input'].readlines()");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
-    out = fx_eval("next(iter(KEPT['input']))");
-    assert_string_equal(out,
-                        "ValueError: wsgi.input used after its request ended");
-    free(out);
+    for (size_t i = 0; i < FX_COUNT(calls); i++) {
+        fx_assert_eval(calls[i],
+                       "ValueError: wsgi.input used after its request ended");
+    }
 }
 
 static char *
@@ -395,14 +368,15 @@ test_read_after_response_started(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abcde", 5), FW_PYGLUE_ABORT);
-    assert_string_equal(fx_body(&m), "started ");
-    fx_assert_contains(mem_log_text(),
-                       "GET /after: exception in the application\n");
-    fx_assert_contains(mem_log_text(),
-                       "\nOSError: wsgi.input: the rest of the request body "
-                       "was discarded when the response started; read the "
-                       "body before sending the response\n");
+    fx_expect(&m, fx_run(&m, params, "abcde", 5),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .body = "started ",
+                           .log_has = {"GET /after: exception in the "
+                                       "application\n",
+                                       "\nOSError: wsgi.input: the rest of "
+                                       "the request body was discarded when "
+                                       "the response started; read the body "
+                                       "before sending the response\n"}});
     mem_request_free(&m);
 }
 
@@ -413,27 +387,26 @@ test_read_error_raises_oserror(void **state)
                             "SCRIPT_NAME=/upload", "QUERY_STRING=read()",
                             "CONTENT_LENGTH=5",    NULL};
     mem_request_t m;
+    char *out;
 
     (void)state;
     mem_request_init(&m, params, "abcde", 5);
     saved_ops = m.req.ops;
     m.req.ops = &failing_read_ops;
     /* the connection is broken: the bridge must drop it */
-    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
-    fx_assert_contains(mem_log_text(),
-                       "POST /upload: exception in the application\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(), "OSError: client connection lost "
-                                       "while reading the request body\n");
+    fx_expect(&m, fx_handle(&m),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .log_has = {"POST /upload: exception in the "
+                                       "application\n"
+                                       "Traceback (most recent call last):\n",
+                                       "OSError: client connection lost "
+                                       "while reading the request body\n"}});
     mem_request_free(&m);
 
-    /* and the next request is served normally */
-    {
-        char *out = run_ops("read()", "fine", "4", 0);
-
-        assert_string_equal(out, "b'fine'\n");
-        free(out);
-    }
+    /* and the next request reads its body normally */
+    out = run_ops("read()", "fine", "4", 0);
+    assert_string_equal(out, "b'fine'\n");
+    free(out);
 }
 
 static void
@@ -444,28 +417,19 @@ test_bad_arguments(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, "abc", 3), FW_PYGLUE_DONE);
-    fx_assert_contains(m.out, "Status: 500 Internal Server Error\r\n");
-    fx_assert_contains(mem_log_text(), "TypeError: 'str' object cannot be "
-                                       "interpreted as an integer\n");
+    fx_expect(&m, fx_run(&m, params, "abc", 3),
+              &(fx_want_t){.out = fx_response_500,
+                           .log_has = {"TypeError: 'str' object cannot be "
+                                       "interpreted as an integer\n"}});
     mem_request_free(&m);
 }
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_read_all, fx_test_setup),
-        cmocka_unit_test_setup(test_read_n_across_chunks, fx_test_setup),
-        cmocka_unit_test_setup(test_readline, fx_test_setup),
-        cmocka_unit_test_setup(test_readline_limit, fx_test_setup),
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup(test_readline_longer_than_buffer,
                                fx_test_setup),
-        cmocka_unit_test_setup(test_readlines, fx_test_setup),
-        cmocka_unit_test_setup(test_iteration, fx_test_setup),
-        cmocka_unit_test_setup(test_never_past_content_length, fx_test_setup),
-        cmocka_unit_test_setup(test_without_content_length, fx_test_setup),
-        cmocka_unit_test_setup(test_empty_at_end, fx_test_setup),
         cmocka_unit_test_setup(test_large_read_is_direct, fx_test_setup),
         cmocka_unit_test_setup(test_used_after_request, fx_test_setup),
         cmocka_unit_test_setup(test_big_body_in_pieces, fx_test_setup),
@@ -477,6 +441,10 @@ main(void)
                                fx_test_setup),
         cmocka_unit_test_setup(test_bad_arguments, fx_test_setup),
     };
+    static const fx_table_t tables[] = {
+        FX_TABLE(ops_cases, test_ops_case, fx_test_setup),
+    };
 
-    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+    return fx_run_group("input", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), fx_group_setup, fx_group_teardown);
 }

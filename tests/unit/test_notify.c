@@ -1,8 +1,11 @@
 /*
  * test_notify.c: bridge/pool/notify.c against a real unix datagram socket, the
  * way systemd listens: the exact datagrams, each state announced once,
- * STATUS= only when it changes, the abstract namespace, the environment
- * cleaned, a forked child silent, and an address nobody listens on.
+ * STATUS= only when it changes and once a period on a clock the test
+ * drives, the abstract namespace, the environment cleaned, a forked child
+ * silent, and an address nobody listens on.  A unix datagram is queued at
+ * the receiver before sendto returns, so "nothing was sent" is checked
+ * without waiting: no sleep, no timeout to tune.
  */
 #include <poll.h>
 #include <setjmp.h>
@@ -22,10 +25,8 @@
 #include "bridge/log.h"
 #include "bridge/pool/pool.h"
 
-/* fw_notify_pool's STATUS= period is 1 s: the test ticks every 50 ms for
- * up to 5 s (the period and a margin) waiting for it. */
-#define NOTIFY_TICK_MS 50
-#define NOTIFY_TICKS_MAX 100
+#define T0 1000.0         /* any monotonic time, seconds */
+#define SENT_WAIT_MS 1000 /* a bound only: a datagram sent is there */
 
 static char tmpdir[64];
 static char sock_path[128];
@@ -51,7 +52,8 @@ bind_dgram(const char *name)
     return fd;
 }
 
-/* The next datagram within timeout_ms, NUL-terminated in buf; "" if none. */
+/* The next datagram within timeout_ms (0: already queued), NUL-terminated
+ * in buf; "" if none. */
 static const char *
 next_msg(int fd, char *buf, size_t size, int timeout_ms)
 {
@@ -111,33 +113,48 @@ test_teardown(void **state)
     return 0;
 }
 
-/* READY=1 once; RELOADING=1 with a clock; READY=1 again; STOPPING=1 last. */
+/* The next datagram, which must be want. */
+static void
+expect_msg(int fd, const char *want)
+{
+    char buf[512];
+
+    assert_string_equal(next_msg(fd, buf, sizeof(buf), SENT_WAIT_MS), want);
+}
+
+/* Nothing waits on fd. */
+static void
+expect_none(int fd)
+{
+    char buf[512];
+
+    assert_string_equal(next_msg(fd, buf, sizeof(buf), 0), "");
+}
+
+/* READY=1 once; RELOADING=1 with the caller's clock; READY=1 again;
+ * STOPPING=1 last. */
 static void
 test_states_once_each(void **state)
 {
     int fd = *(int *)*state;
-    char buf[512];
 
     assert_null(getenv("NOTIFY_SOCKET"));
     assert_int_equal(fw_notify_ready(), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "READY=1");
+    expect_msg(fd, "READY=1");
     assert_int_equal(fw_notify_ready(), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 100), "");
+    expect_none(fd);
 
-    assert_int_equal(fw_notify_reloading(), 0);
-    next_msg(fd, buf, sizeof(buf), 1000);
-    assert_true(strncmp(buf, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0);
-    assert_true(strlen(buf) > 27 &&
-                buf[27 + strspn(buf + 27, "0123456789")] == '\0');
+    assert_int_equal(fw_notify_reloading(123456789012ULL), 0);
+    expect_msg(fd, "RELOADING=1\nMONOTONIC_USEC=123456789012");
     assert_int_equal(fw_notify_ready(), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "READY=1");
+    expect_msg(fd, "READY=1");
 
     assert_int_equal(fw_notify_stopping(), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "STOPPING=1");
+    expect_msg(fd, "STOPPING=1");
     fw_notify_stopping();
     fw_notify_ready();
-    fw_notify_reloading();
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 100), "");
+    fw_notify_reloading(123456789013ULL);
+    expect_none(fd);
 }
 
 /* STATUS= only when the text changes, on one line. */
@@ -145,39 +162,49 @@ static void
 test_status_changes_only(void **state)
 {
     int fd = *(int *)*state;
-    char buf[512];
 
     assert_int_equal(fw_notify_status("%d workers", 3), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000),
-                        "STATUS=3 workers");
+    expect_msg(fd, "STATUS=3 workers");
     fw_notify_status("%d workers", 3);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 100), "");
+    expect_none(fd);
     fw_notify_status("two\nREADY=1");
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "STATUS=two");
+    expect_msg(fd, "STATUS=two");
 }
 
-/* The master's tick: READY=1 when ready, then the pool's STATUS=. */
+/*
+ * The master's tick on a clock the test drives: the first STATUS= at once,
+ * READY=1 whenever ready; the next STATUS= one period (1 s) after the last
+ * one, not a microsecond sooner, and only when its text changed; a new
+ * fw_notify_init starts over.
+ */
 static void
 test_pool_tick(void **state)
 {
     int fd = *(int *)*state;
-    char buf[512];
 
-    fw_notify_pool(0, 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000),
-                        "STATUS=0 workers");
-    fw_notify_pool(1, 1); /* STATUS= waits a second; READY=1 does not */
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "READY=1");
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 100), "");
+    fw_notify_pool(0, 0, T0);
+    expect_msg(fd, "STATUS=0 workers");
+    fw_notify_pool(1, 1, T0 + 0.5); /* STATUS= waits; READY=1 does not */
+    expect_msg(fd, "READY=1");
+    expect_none(fd);
 
     assert_int_equal(fw_scoreboard_create(4, 2), 0);
-    /* the tick runs as the master's loop runs it, until the next STATUS=
-     * comes: within its period (1 s) and a margin for a slow machine */
-    for (int tick = 0; buf[0] == '\0' && tick < NOTIFY_TICKS_MAX; tick++) {
-        fw_notify_pool(1, 3);
-        next_msg(fd, buf, sizeof(buf), NOTIFY_TICK_MS);
-    }
-    assert_string_equal(buf, "STATUS=3 workers, 0 busy, 0 requests");
+    fw_notify_pool(1, 3, T0 + 0.999);
+    expect_none(fd);
+    fw_notify_pool(1, 3, T0 + 1.0);
+    expect_msg(fd, "STATUS=3 workers, 0 busy, 0 requests");
+    fw_notify_pool(1, 3, T0 + 5.0); /* the period passed, the text is the
+                                       same: nothing, and a new period */
+    expect_none(fd);
+    fw_notify_pool(1, 1, T0 + 5.5);
+    expect_none(fd);
+    fw_notify_pool(1, 1, T0 + 6.0);
+    expect_msg(fd, "STATUS=1 worker, 0 busy, 0 requests");
+
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    fw_notify_init();
+    fw_notify_pool(0, 1, T0 + 6.1);
+    expect_msg(fd, "STATUS=1 worker, 0 busy, 0 requests");
 }
 
 /* A forked worker never speaks for the service. */
@@ -185,7 +212,6 @@ static void
 test_child_is_silent(void **state)
 {
     int fd = *(int *)*state;
-    char buf[512];
     pid_t pid = fork();
     int status;
 
@@ -197,9 +223,9 @@ test_child_is_silent(void **state)
         _exit(0);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 200), "");
+    expect_none(fd); /* what the child sent would be queued by now */
     fw_notify_ready();
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "READY=1");
+    expect_msg(fd, "READY=1");
 }
 
 /* "@name": the abstract namespace (no file, no trailing NUL). */
@@ -207,7 +233,6 @@ static void
 test_abstract_namespace(void **state)
 {
     char name[64];
-    char buf[512];
     int fd;
 
     (void)state;
@@ -217,7 +242,7 @@ test_abstract_namespace(void **state)
     fw_notify_init();
     assert_null(getenv("NOTIFY_SOCKET"));
     assert_int_equal(fw_notify_ready(), 0);
-    assert_string_equal(next_msg(fd, buf, sizeof(buf), 1000), "READY=1");
+    expect_msg(fd, "READY=1");
     close(fd);
 }
 

@@ -2,11 +2,13 @@
  * test_pool_rules.c: bridge/pool/pool_rules.c on exact inputs: the spawn
  * counts of static, dynamic and ondemand (start-servers, min/max spare,
  * max-children), idle retirement, the reload target, the master's state
- * transitions, and the guards (crash-loop back-off 1, 2, 4 ... 30 s, the
+ * transitions, what wins over a reload, when a touch-reload file counts as
+ * touched, and the guards (crash-loop back-off 1, 2, 4 ... 30 s, the
  * immediate respawn of a ready worker, the fork rate, the fallback to one
  * fork a second).  Time is a number the test passes: no clock, no sleep.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -275,6 +277,57 @@ test_transitions(void **state)
                         "QUITTING");
 }
 
+/* RUNNING and RELOADING serve (keep the pool, take a reload); the others
+ * do not. */
+static void
+test_serving(void **state)
+{
+    (void)state;
+    assert_int_equal(fw_pool_rules_serving(FW_POOL_STARTING), 0);
+    assert_int_equal(fw_pool_rules_serving(FW_POOL_RUNNING), 1);
+    assert_int_equal(fw_pool_rules_serving(FW_POOL_RELOADING), 1);
+    assert_int_equal(fw_pool_rules_serving(FW_POOL_STOPPING), 0);
+    assert_int_equal(fw_pool_rules_serving(FW_POOL_QUITTING), 0);
+}
+
+/* ---------------------------------------------------------- the reload */
+
+/* A stop waiting when the reload would exec wins; nothing else does. */
+static void
+test_cancels_reload(void **state)
+{
+    static const int stops[] = {SIGTERM, SIGINT, SIGQUIT};
+    static const int others[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, 0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        assert_int_equal(fw_pool_rules_cancels_reload(stops[i]), 1);
+    }
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        assert_int_equal(fw_pool_rules_cancels_reload(others[i]), 0);
+    }
+}
+
+/* Touched: it appeared, or its mtime changed (seconds or nanoseconds);
+ * not: unchanged, removed, still absent. */
+static void
+test_touched(void **state)
+{
+    const fw_pool_stamp_t absent = {0, {0, 0}};
+    const fw_pool_stamp_t t1 = {1, {1700000000, 500}};
+    const fw_pool_stamp_t t1_ns = {1, {1700000000, 501}};
+    const fw_pool_stamp_t t2 = {1, {1700000001, 500}};
+
+    (void)state;
+    assert_int_equal(fw_pool_rules_touched(&absent, &t1), 1);
+    assert_int_equal(fw_pool_rules_touched(&t1, &t1_ns), 1);
+    assert_int_equal(fw_pool_rules_touched(&t1, &t2), 1);
+    assert_int_equal(fw_pool_rules_touched(&t2, &t1), 1); /* put back */
+    assert_int_equal(fw_pool_rules_touched(&t1, &t1), 0);
+    assert_int_equal(fw_pool_rules_touched(&t1, &absent), 0);
+    assert_int_equal(fw_pool_rules_touched(&absent, &absent), 0);
+}
+
 /* ------------------------------------------------------------ the guard */
 
 static fw_pool_verdict_t
@@ -455,6 +508,9 @@ main(void)
         cmocka_unit_test(test_reload_target_and_done),
         cmocka_unit_test(test_wants_listen),
         cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_serving),
+        cmocka_unit_test(test_cancels_reload),
+        cmocka_unit_test(test_touched),
         cmocka_unit_test(test_backoff_sequence),
         cmocka_unit_test(test_ready_ends_backoff),
         cmocka_unit_test(test_ready_death_respawns_at_once),

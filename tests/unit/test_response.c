@@ -4,25 +4,13 @@
  * other threads, and a leak check over many requests.
  */
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "tests/unit/py_fixture.h"
 
 #define TEXT_HEAD "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
-
-static const char response_500[] =
-    "Status: 500 Internal Server Error\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Length: 22\r\n"
-    "\r\n"
-    "Internal Server Error\n";
 
 /* Runs app at path (SCRIPT_NAME, as nginx sends it) with no body. */
 static fw_pyglue_result_e
@@ -46,16 +34,6 @@ assert_closed(const char *expected)
     free(closed);
 }
 
-static void
-assert_next_request_works(void)
-{
-    mem_request_t m;
-
-    assert_int_equal(run_app(&m, "hello", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "Hello, world!\n");
-    mem_request_free(&m);
-}
-
 /* The header block and a small body: one write, and no flush of its own
  * (the request's end sends it). */
 static void
@@ -64,11 +42,10 @@ test_small_body_one_write(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(run_app(&m, "hello", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "Hello, world!\n");
+    fx_expect(&m, run_app(&m, "hello", "/"),
+              &(fx_want_t){.out = TEXT_HEAD "Hello, world!\n", .log = ""});
     assert_int_equal(m.write_calls, 1);
     assert_int_equal(m.flush_calls, 0); /* sent with the request's end */
-    assert_string_equal(mem_log_text(), "");
     mem_request_free(&m);
 }
 
@@ -79,8 +56,8 @@ test_list_body_one_go(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(run_app(&m, "list3", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    fx_expect(&m, run_app(&m, "list3", "/"),
+              &(fx_want_t){.out = TEXT_HEAD "one two three"});
     assert_int_equal(m.write_calls, 1);
     assert_int_equal(m.flush_calls, 0); /* sent with the request's end */
     mem_request_free(&m);
@@ -94,8 +71,8 @@ test_generator_flushes_each_chunk(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(run_app(&m, "gen3", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    fx_expect(&m, run_app(&m, "gen3", "/"),
+              &(fx_want_t){.out = TEXT_HEAD "one two three"});
     assert_int_equal(m.flush_calls, 3);
     assert_int_equal(m.write_calls, 3); /* the head rides with "one " */
     assert_int_equal(m.out_len_at_flush[0], head + 4);
@@ -103,8 +80,8 @@ test_generator_flushes_each_chunk(void **state)
     assert_int_equal(m.out_len_at_flush[2], head + 13);
     mem_request_free(&m);
 
-    assert_int_equal(run_app(&m, "recorded_gen", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "one two three");
+    fx_expect(&m, run_app(&m, "recorded_gen", "/"),
+              &(fx_want_t){.out = TEXT_HEAD "one two three"});
     assert_int_equal(m.flush_calls, 3);
     assert_closed("['recorded_gen']");
     mem_request_free(&m);
@@ -117,14 +94,15 @@ test_empty_body_sends_headers_at_end(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(run_app(&m, "empty", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 204 No Content\r\n\r\n");
+    fx_expect(&m, run_app(&m, "empty", "/"),
+              &(fx_want_t){.out = "Status: 204 No Content\r\n\r\n"});
     assert_int_equal(m.write_calls, 1);
     assert_int_equal(m.flush_calls, 0); /* sent with the request's end */
     mem_request_free(&m);
 
-    assert_int_equal(run_app(&m, "empty_gen", "/"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+    fx_expect(
+        &m, run_app(&m, "empty_gen", "/"),
+        &(fx_want_t){.out = "Status: 200 OK\r\nContent-Length: 0\r\n\r\n"});
     assert_int_equal(m.write_calls, 1);
     assert_int_equal(m.flush_calls, 0);
     mem_request_free(&m);
@@ -172,133 +150,6 @@ test_file_wrapper(void **state)
 }
 
 static void
-test_app_raises_gives_500(void **state)
-{
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(run_app(&m, "boom", "/boom"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, response_500);
-    fx_assert_contains(mem_log_text(),
-                       "GET /boom: exception in the application\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(), ", in boom_helper\n");
-    fx_assert_contains(mem_log_text(), "\nValueError: boom in the helper\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-/* An iterable that raises before any body: 500, and close() is called. */
-static void
-test_raise_before_body_closes(void **state)
-{
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(run_app(&m, "raise_first", "/first"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, response_500);
-    assert_closed("['raise_first']");
-    fx_assert_contains(mem_log_text(),
-                       "GET /first: exception in the application\n");
-    fx_assert_contains(mem_log_text(), "\nRuntimeError: failed in the "
-                                       "middle of raise_first\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-/* After the head went out an error cuts the response; close() still runs. */
-static void
-test_raise_mid_iteration_aborts_and_closes(void **state)
-{
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(run_app(&m, "raise_mid", "/mid"), FW_PYGLUE_ABORT);
-    assert_string_equal(m.out, TEXT_HEAD "first");
-    assert_closed("['raise_mid']");
-    fx_assert_contains(mem_log_text(),
-                       "GET /mid: exception in the application\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(), ", in __iter__\n");
-    fx_assert_contains(mem_log_text(), "\nRuntimeError: failed in the "
-                                       "middle of raise_mid\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-typedef struct {
-    const char *app;
-    const char *log; /* the exact log */
-} misuse_case_t;
-
-/* Each way of breaking the protocol: a 500 and one line saying how. */
-static void
-test_protocol_misuse_gives_500(void **state)
-{
-    static const misuse_case_t cases[] = {
-        {"str_chunk", "GET /misuse: the application's response list holds "
-                      "str at index 0; WSGI body chunks must be bytes\n"},
-        {"str_chunk_gen", "GET /misuse: the application's response yielded "
-                          "str; WSGI body chunks must be bytes\n"},
-        {"no_start", "GET /misuse: the application returned without "
-                     "calling start_response()\n"},
-        {"gen_no_start", "GET /misuse: the application produced body data "
-                         "without calling start_response()\n"},
-        {"not_iterable", "GET /misuse: the application returned int, which "
-                         "is not iterable; WSGI needs an iterable of "
-                         "bytes\n"},
-        {"return_bytes", "GET /misuse: the application returned bytes; WSGI "
-                         "needs an iterable of bytes (return [body], not "
-                         "body)\n"},
-    };
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        mem_request_t m;
-
-        mem_log_reset();
-        assert_int_equal(run_app(&m, cases[i].app, "/misuse"), FW_PYGLUE_DONE);
-        assert_string_equal(m.out, response_500);
-        assert_string_equal(mem_log_text(), cases[i].log);
-        mem_request_free(&m);
-    }
-    assert_next_request_works();
-}
-
-static void
-test_str_chunk_after_headers_aborts(void **state)
-{
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(run_app(&m, "str_chunk_late", "/late"), FW_PYGLUE_ABORT);
-    assert_string_equal(m.out, TEXT_HEAD "fine ");
-    assert_string_equal(mem_log_text(),
-                        "GET /late: the application's response yielded "
-                        "str; WSGI body chunks must be bytes\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-static void
-test_close_raising_is_logged(void **state)
-{
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(run_app(&m, "close_raises", "/c"), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, TEXT_HEAD "fine");
-    assert_closed("['close_raises']");
-    fx_assert_contains(mem_log_text(),
-                       "GET /c: exception in close() of the response\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(),
-                       "\nKeyError: 'close failed in close_raises'\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-static void
 test_client_gone(void **state)
 {
     const char *params[] = {"TEST_APP=recorded_gen", "SCRIPT_NAME=/gone",
@@ -306,41 +157,118 @@ test_client_gone(void **state)
     mem_request_t m;
 
     (void)state;
-    mem_request_init(&m, params, NULL, 0);
-    m.fail_write = 1;
-    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
+    fx_expect(&m, fx_run_gone(&m, params),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .log = "GET /gone: client connection lost while "
+                                  "sending the response\n"});
     assert_int_equal(m.write_calls, 1); /* it stopped at the first failure */
     assert_closed("['recorded_gen']");
-    assert_string_equal(mem_log_text(), "GET /gone: client connection lost "
-                                        "while sending the response\n");
     mem_request_free(&m);
 
     /* a list body, and an app that fails while the client is gone */
     mem_log_reset();
-    mem_request_init(&m, (const char *const[]){"TEST_APP=boom", NULL}, NULL,
-                     0);
-    m.fail_write = 1;
-    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
-    fx_assert_contains(mem_log_text(), "\nValueError: boom in the helper\n");
-    fx_assert_contains(mem_log_text(), "GET (no path): client connection "
-                                       "lost while sending the response\n");
+    fx_expect(&m,
+              fx_run_gone(&m, (const char *const[]){"TEST_APP=boom", NULL}),
+              &(fx_want_t){.result = FW_PYGLUE_ABORT,
+                           .log_has = {"\nValueError: boom in the helper\n",
+                                       "GET (no path): client connection "
+                                       "lost while sending the response\n"}});
     mem_request_free(&m);
-    assert_next_request_works();
+    fx_assert_next_request_works();
 }
 
-/* Control characters of a path cannot forge log lines. */
-static void
-test_log_line_escapes_path(void **state)
-{
-    mem_request_t m;
+/* ---- every way an application can fail, each followed by a good request */
 
-    (void)state;
-    assert_int_equal(run_app(&m, "no_start", "/a\nFAKE LINE"), FW_PYGLUE_DONE);
-    assert_string_equal(mem_log_text(),
-                        "GET /a\\x0aFAKE LINE: the application returned "
-                        "without calling start_response()\n");
-    mem_request_free(&m);
-}
+#define MISUSE(app)                                                           \
+    {                                                                         \
+        "TEST_APP=" app, "SCRIPT_NAME=/misuse", "REQUEST_METHOD=GET"          \
+    }
+
+static const fx_case_t failure_cases[] = {
+    {.name = "the app raises: 500",
+     .params = {"TEST_APP=boom", "SCRIPT_NAME=/boom", "REQUEST_METHOD=GET"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /boom: exception in the application\n"
+                          "Traceback (most recent call last):\n",
+                          ", in boom_helper\n",
+                          "\nValueError: boom in the helper\n"}}},
+    /* an iterable that raises before any body: 500, and close() is called */
+    {.name = "raise before the body: 500, closed",
+     .params = {"TEST_APP=raise_first", "SCRIPT_NAME=/first",
+                "REQUEST_METHOD=GET"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /first: exception in the application\n",
+                          "\nRuntimeError: failed in the middle of "
+                          "raise_first\n"}},
+     .closed = "['raise_first']"},
+    /* after the head went out an error cuts the response; close() still
+     * runs */
+    {.name = "raise mid-iteration: cut, closed",
+     .params = {"TEST_APP=raise_mid", "SCRIPT_NAME=/mid",
+                "REQUEST_METHOD=GET"},
+     .want = {.result = FW_PYGLUE_ABORT,
+              .out = TEXT_HEAD "first",
+              .log_has = {"GET /mid: exception in the application\n"
+                          "Traceback (most recent call last):\n",
+                          ", in __iter__\n",
+                          "\nRuntimeError: failed in the middle of "
+                          "raise_mid\n"}},
+     .closed = "['raise_mid']"},
+    /* each way of breaking the protocol: a 500 and one line saying how */
+    {.name = "misuse: a str in the list",
+     .params = MISUSE("str_chunk"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application's response list holds "
+                     "str at index 0; WSGI body chunks must be bytes\n"}},
+    {.name = "misuse: a generator yields str",
+     .params = MISUSE("str_chunk_gen"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application's response yielded str; "
+                     "WSGI body chunks must be bytes\n"}},
+    {.name = "misuse: no start_response",
+     .params = MISUSE("no_start"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application returned without "
+                     "calling start_response()\n"}},
+    {.name = "misuse: a body before start_response",
+     .params = MISUSE("gen_no_start"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application produced body data "
+                     "without calling start_response()\n"}},
+    {.name = "misuse: not iterable",
+     .params = MISUSE("not_iterable"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application returned int, which is "
+                     "not iterable; WSGI needs an iterable of bytes\n"}},
+    {.name = "misuse: bytes returned",
+     .params = MISUSE("return_bytes"),
+     .want = {.out = fx_response_500,
+              .log = "GET /misuse: the application returned bytes; WSGI "
+                     "needs an iterable of bytes (return [body], not "
+                     "body)\n"}},
+    {.name = "a str chunk after the head: cut",
+     .params = {"TEST_APP=str_chunk_late", "SCRIPT_NAME=/late",
+                "REQUEST_METHOD=GET"},
+     .want = {.result = FW_PYGLUE_ABORT,
+              .out = TEXT_HEAD "fine ",
+              .log = "GET /late: the application's response yielded str; "
+                     "WSGI body chunks must be bytes\n"}},
+    {.name = "close() raising is logged",
+     .params = {"TEST_APP=close_raises", "SCRIPT_NAME=/c",
+                "REQUEST_METHOD=GET"},
+     .want = {.out = TEXT_HEAD "fine",
+              .log_has = {"GET /c: exception in close() of the response\n"
+                          "Traceback (most recent call last):\n",
+                          "\nKeyError: 'close failed in close_raises'\n"}},
+     .closed = "['close_raises']"},
+    /* control characters of a path cannot forge log lines */
+    {.name = "the log line escapes the path",
+     .params = {"TEST_APP=no_start", "SCRIPT_NAME=/a\nFAKE LINE",
+                "REQUEST_METHOD=GET"},
+     .want = {.out = fx_response_500,
+              .log = "GET /a\\x0aFAKE LINE: the application returned without "
+                     "calling start_response()\n"}},
+};
 
 /* ---- what the server reads back (response_status, response_body_bytes) */
 
@@ -470,8 +398,8 @@ test_metered_500(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
-        assert_int_equal(run_app(&m, apps[i], "/500"), FW_PYGLUE_DONE);
-        assert_string_equal(m.out, response_500);
+        fx_expect(&m, run_app(&m, apps[i], "/500"),
+                  &(fx_want_t){.out = fx_response_500});
         assert_metered(&m, 500, 22);
         mem_request_free(&m);
     }
@@ -560,7 +488,7 @@ test_threads(void **state)
         assert_int_equal((intptr_t)failures, 0);
     }
     assert_string_equal(mem_log_text(), "");
-    assert_next_request_works();
+    fx_assert_next_request_works();
 }
 
 /* Python's live blocks after gc.collect(); 0 under PYTHONMALLOC=malloc. */
@@ -631,7 +559,7 @@ test_no_leak_over_many_requests(void **state)
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup(test_small_body_one_write, fx_test_setup),
         cmocka_unit_test_setup(test_list_body_one_go, fx_test_setup),
         cmocka_unit_test_setup(test_generator_flushes_each_chunk,
@@ -640,16 +568,7 @@ main(void)
                                fx_test_setup),
         cmocka_unit_test_setup(test_large_body, fx_test_setup),
         cmocka_unit_test_setup(test_file_wrapper, fx_test_setup),
-        cmocka_unit_test_setup(test_app_raises_gives_500, fx_test_setup),
-        cmocka_unit_test_setup(test_raise_before_body_closes, fx_test_setup),
-        cmocka_unit_test_setup(test_raise_mid_iteration_aborts_and_closes,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_protocol_misuse_gives_500, fx_test_setup),
-        cmocka_unit_test_setup(test_str_chunk_after_headers_aborts,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_close_raising_is_logged, fx_test_setup),
         cmocka_unit_test_setup(test_client_gone, fx_test_setup),
-        cmocka_unit_test_setup(test_log_line_escapes_path, fx_test_setup),
         cmocka_unit_test_setup(test_metered_plain_responses, fx_test_setup),
         cmocka_unit_test_setup(test_metered_head, fx_test_setup),
         cmocka_unit_test_setup(test_metered_streamed, fx_test_setup),
@@ -660,6 +579,10 @@ main(void)
         cmocka_unit_test_setup(test_threads, fx_test_setup),
         cmocka_unit_test_setup(test_no_leak_over_many_requests, fx_test_setup),
     };
+    static const fx_table_t tables[] = {
+        FX_TABLE(failure_cases, fx_test_case, fx_test_setup),
+    };
 
-    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+    return fx_run_group("response", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), fx_group_setup, fx_group_teardown);
 }

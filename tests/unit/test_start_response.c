@@ -4,43 +4,16 @@
  * The "start_response_args" app of unit_apps.py calls start_response with
  * the Python literal in QUERY_STRING.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "tests/unit/py_fixture.h"
-
-static const char response_500[] =
-    "Status: 500 Internal Server Error\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Length: 22\r\n"
-    "\r\n"
-    "Internal Server Error\n";
 
 typedef struct {
     const char *args;  /* start_response's arguments, a Python literal */
     const char *error; /* the last line of the logged traceback */
 } bad_case_t;
-
-/* The next request after an error is served normally. */
-static void
-assert_next_request_works(void)
-{
-    const char *params[] = {"TEST_APP=hello", NULL};
-    mem_request_t m;
-
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "Hello, world!\n");
-    mem_request_free(&m);
-}
 
 static void
 check_bad_cases(const bad_case_t *cases, size_t n)
@@ -55,19 +28,19 @@ check_bad_cases(const bad_case_t *cases, size_t n)
 
         mem_log_reset();
         snprintf(query, sizeof(query), "QUERY_STRING=%s", cases[i].args);
-        assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-        assert_string_equal(m.out, response_500);
+        snprintf(line, sizeof(line), "\n%s\n", cases[i].error);
+        fx_expect(&m, fx_run(&m, params, NULL, 0),
+                  &(fx_want_t){.out = fx_response_500,
+                               .log_has = {"POST /sr: exception in the "
+                                           "application\n"
+                                           "Traceback (most recent call "
+                                           "last):\n",
+                                           "in start_response_args\n", line}});
         assert_int_equal(m.write_calls, 1);
         assert_int_equal(m.flush_calls, 1);
-        fx_assert_contains(mem_log_text(),
-                           "POST /sr: exception in the application\n"
-                           "Traceback (most recent call last):\n");
-        fx_assert_contains(mem_log_text(), "in start_response_args\n");
-        snprintf(line, sizeof(line), "\n%s\n", cases[i].error);
-        fx_assert_contains(mem_log_text(), line);
         mem_request_free(&m);
     }
-    assert_next_request_works();
+    fx_assert_next_request_works();
 }
 
 static void
@@ -108,7 +81,7 @@ test_bad_status(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 static void
@@ -176,7 +149,7 @@ test_bad_headers(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 static void
@@ -193,95 +166,7 @@ test_bad_call(void **state)
     };
 
     (void)state;
-    check_bad_cases(cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-static void
-test_good_headers_on_the_wire(void **state)
-{
-    const char *params[] = {
-        "TEST_APP=start_response_args",
-        "QUERY_STRING=('404 Not Found', [('Content-Type', 'text/html; "
-        "charset=utf-8'), ('X-Latin', 'caf\\xe9'), ('Set-Cookie', 'a=1'), "
-        "('Set-Cookie', 'b=2'), ('x-odd_but.valid~!', '')], None)",
-        NULL};
-    const char *no_headers[] = {"TEST_APP=start_response_args",
-                                "QUERY_STRING=('200 OK', [])", NULL};
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 404 Not Found\r\n"
-                               "Content-Type: text/html; charset=utf-8\r\n"
-                               "X-Latin: caf\xe9\r\n"
-                               "Set-Cookie: a=1\r\n"
-                               "Set-Cookie: b=2\r\n"
-                               "x-odd_but.valid~!: \r\n"
-                               "\r\n"
-                               "body");
-    assert_string_equal(mem_log_text(), "");
-    mem_request_free(&m);
-
-    assert_int_equal(fx_run(&m, no_headers, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\n\r\nbody");
-    mem_request_free(&m);
-}
-
-/* exc_info before anything was sent replaces status and headers. */
-static void
-test_exc_info_before_headers_replaces(void **state)
-{
-    const char *params[] = {"TEST_APP=exc_info_before", NULL};
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 500 Oops\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "oops");
-    assert_string_equal(mem_log_text(), "");
-    mem_request_free(&m);
-}
-
-/* exc_info after the headers went out re-raises: the response is cut. */
-static void
-test_exc_info_after_headers_reraises(void **state)
-{
-    const char *params[] = {"TEST_APP=exc_info_after", "SCRIPT_NAME=/late",
-                            NULL};
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_ABORT);
-    assert_string_equal(m.out, "Status: 200 OK\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "part");
-    fx_assert_contains(mem_log_text(),
-                       "GET /late: exception in the application\n"
-                       "Traceback (most recent call last):\n");
-    fx_assert_contains(mem_log_text(), "\nValueError: caught late\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-static void
-test_second_call_without_exc_info(void **state)
-{
-    const char *params[] = {"TEST_APP=twice", "SCRIPT_NAME=/twice", NULL};
-    mem_request_t m;
-
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, response_500);
-    fx_assert_contains(mem_log_text(),
-                       "GET /twice: exception in the application\n");
-    fx_assert_contains(mem_log_text(),
-                       "\nAssertionError: start_response() called a second "
-                       "time without exc_info\n");
-    mem_request_free(&m);
-    assert_next_request_works();
+    check_bad_cases(cases, FX_COUNT(cases));
 }
 
 /* write() sends the headers and its data at once, each flushed. */
@@ -295,97 +180,113 @@ test_legacy_write(void **state)
     mem_request_t m;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "one two three");
+    fx_expect(&m, fx_run(&m, params, NULL, 0),
+              &(fx_want_t){.out = "Status: 200 OK\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "\r\n"
+                                  "one two three",
+                           .log = ""});
     assert_int_equal(m.write_calls, 3);
     /* each write() flushed; the returned list goes with the request's end */
     assert_int_equal(m.flush_calls, 2);
     assert_int_equal(m.out_len_at_flush[0], strlen(head) + 4);
     assert_int_equal(m.out_len_at_flush[1], strlen(head) + 8);
-    assert_string_equal(mem_log_text(), "");
     mem_request_free(&m);
 }
 
-static void
-test_write_needs_bytes(void **state)
-{
-    const char *params[] = {"TEST_APP=write_str", "SCRIPT_NAME=/w", NULL};
-    mem_request_t m;
+/* ---- requests and what they come to, each followed by a good one ---- */
 
-    (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, response_500);
-    fx_assert_contains(mem_log_text(),
-                       "GET /w: exception in the application\n");
-    fx_assert_contains(mem_log_text(),
-                       "\nTypeError: write() argument must be bytes, not "
-                       "str\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
-
-static void
-test_write_to_a_gone_client(void **state)
-{
-    const char *params[] = {"TEST_APP=legacy_write", "SCRIPT_NAME=/gone",
-                            NULL};
-    mem_request_t m;
-
-    (void)state;
-    mem_request_init(&m, params, NULL, 0);
-    m.fail_write = 1;
-    assert_int_equal(fx_handle(&m), FW_PYGLUE_ABORT);
-    assert_string_equal(mem_log_text(), "GET /gone: client connection lost "
-                                        "while sending the response\n");
-    mem_request_free(&m);
-    assert_next_request_works();
-}
+static const fx_case_t request_cases[] = {
+    {.name = "good headers on the wire",
+     .params = {"TEST_APP=start_response_args",
+                "QUERY_STRING=('404 Not Found', [('Content-Type', "
+                "'text/html; charset=utf-8'), ('X-Latin', 'caf\\xe9'), "
+                "('Set-Cookie', 'a=1'), ('Set-Cookie', 'b=2'), "
+                "('x-odd_but.valid~!', '')], None)"},
+     .want = {.out = "Status: 404 Not Found\r\n"
+                     "Content-Type: text/html; charset=utf-8\r\n"
+                     "X-Latin: caf\xe9\r\n"
+                     "Set-Cookie: a=1\r\n"
+                     "Set-Cookie: b=2\r\n"
+                     "x-odd_but.valid~!: \r\n"
+                     "\r\n"
+                     "body",
+              .log = ""}},
+    {.name = "no headers",
+     .params = {"TEST_APP=start_response_args", "QUERY_STRING=('200 OK', [])"},
+     .want = {.out = "Status: 200 OK\r\n\r\nbody"}},
+    /* exc_info before anything was sent replaces status and headers */
+    {.name = "exc_info before the headers replaces them",
+     .params = {"TEST_APP=exc_info_before"},
+     .want = {.out = "Status: 500 Oops\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "\r\n"
+                     "oops",
+              .log = ""}},
+    /* exc_info after the headers went out re-raises: the response is cut */
+    {.name = "exc_info after the headers re-raises",
+     .params = {"TEST_APP=exc_info_after", "SCRIPT_NAME=/late"},
+     .want = {.result = FW_PYGLUE_ABORT,
+              .out = "Status: 200 OK\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "\r\n"
+                     "part",
+              .log_has = {"GET /late: exception in the application\n"
+                          "Traceback (most recent call last):\n",
+                          "\nValueError: caught late\n"}}},
+    {.name = "a second call without exc_info",
+     .params = {"TEST_APP=twice", "SCRIPT_NAME=/twice"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /twice: exception in the application\n",
+                          "\nAssertionError: start_response() called a "
+                          "second time without exc_info\n"}}},
+    {.name = "write() needs bytes",
+     .params = {"TEST_APP=write_str", "SCRIPT_NAME=/w"},
+     .want = {.out = fx_response_500,
+              .log_has = {"GET /w: exception in the application\n",
+                          "\nTypeError: write() argument must be bytes, "
+                          "not str\n"}}},
+    {.name = "write() to a gone client",
+     .params = {"TEST_APP=legacy_write", "SCRIPT_NAME=/gone"},
+     .client_gone = 1,
+     .want = {.result = FW_PYGLUE_ABORT,
+              .log = "GET /gone: client connection lost while sending the "
+                     "response\n"}},
+};
 
 static void
 test_kept_callables_after_request(void **state)
 {
     const char *params[] = {"TEST_APP=write_keep", NULL};
     mem_request_t m;
-    char *out;
 
     (void)state;
-    assert_int_equal(fx_run(&m, params, NULL, 0), FW_PYGLUE_DONE);
-    assert_string_equal(m.out, "Status: 200 OK\r\n\r\nkept\n");
+    fx_expect(&m, fx_run(&m, params, NULL, 0),
+              &(fx_want_t){.out = "Status: 200 OK\r\n\r\nkept\n"});
     mem_request_free(&m);
 
-    out = fx_eval("KEPT['write'](b'late')");
-    assert_string_equal(out, "ValueError: write() used after its request "
-                             "ended");
-    free(out);
-    out = fx_eval("KEPT['start_response']('200 OK', [])");
-    assert_string_equal(out, "ValueError: start_response() used after its "
-                             "request ended");
-    free(out);
+    fx_assert_eval("KEPT['write'](b'late')",
+                   "ValueError: write() used after its request ended");
+    fx_assert_eval("KEPT['start_response']('200 OK', [])",
+                   "ValueError: start_response() used after its request "
+                   "ended");
 }
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup(test_bad_status, fx_test_setup),
         cmocka_unit_test_setup(test_bad_headers, fx_test_setup),
         cmocka_unit_test_setup(test_bad_call, fx_test_setup),
-        cmocka_unit_test_setup(test_good_headers_on_the_wire, fx_test_setup),
-        cmocka_unit_test_setup(test_exc_info_before_headers_replaces,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_exc_info_after_headers_reraises,
-                               fx_test_setup),
-        cmocka_unit_test_setup(test_second_call_without_exc_info,
-                               fx_test_setup),
         cmocka_unit_test_setup(test_legacy_write, fx_test_setup),
-        cmocka_unit_test_setup(test_write_needs_bytes, fx_test_setup),
-        cmocka_unit_test_setup(test_write_to_a_gone_client, fx_test_setup),
         cmocka_unit_test_setup(test_kept_callables_after_request,
                                fx_test_setup),
     };
+    static const fx_table_t tables[] = {
+        FX_TABLE(request_cases, fx_test_case, fx_test_setup),
+    };
 
-    return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
+    return fx_run_group("start_response", fixed, FX_COUNT(fixed), tables,
+                        FX_COUNT(tables), fx_group_setup, fx_group_teardown);
 }

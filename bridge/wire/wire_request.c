@@ -1,0 +1,477 @@
+/*
+ * wire_request.c: one FastCGI connection while the application runs, as
+ * pyglue's request (the fw_gateway_ops_t of pyglue/gateway.h): the body
+ * comes from STDIN records, the response goes out as STDOUT records.  A
+ * call waits in poll() at most the socket-timeout, and reads whatever the
+ * web server sends meanwhile (ABORT_REQUEST, management records, the body
+ * nobody reads) so that neither side can block the other.  Called without
+ * the GIL; never touches Python.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "bridge/log.h"
+#include "bridge/wire/wire_int.h"
+
+/* Response bytes queued before they are sent; also the promise that a
+ * first write up to REQUEST_OUT_BUFFERED only copies. */
+#define REQUEST_OUT_FLUSH 16384
+#define REQUEST_OUT_BUFFERED 8184
+/* Writes at least this long go out straight from the caller's buffer. */
+#define REQUEST_DIRECT_MIN 16384
+
+/* What a step of reading the body without blocking came to. */
+typedef enum {
+    PULL_AGAIN = 0, /* progress: look again */
+    PULL_WAIT,      /* nothing there yet: wait for the socket */
+    PULL_FAILED     /* the request is over for us */
+} pull_e;
+
+/*
+ * Waits up to the socket-timeout for the socket to become ready for
+ * `events`.  Returns the revents, or 0 after logging a timeout (the
+ * connection is then broken).
+ */
+static short
+request_wait(fw_conn_t *c, short events, const char *what)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = events};
+    int n;
+
+    do {
+        n = poll(&pfd, 1, fw_conn_conf.socket_timeout * 1000);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        fw_log(FW_LOG_WARN,
+               "closed a connection: nothing %s for %d s (socket-timeout)",
+               what, fw_conn_conf.socket_timeout);
+        c->broken = 1;
+        return 0;
+    }
+    if (n < 0) {
+        c->broken = 1;
+        return 0;
+    }
+    return pfd.revents;
+}
+
+/*
+ * Acts on one parser event while the request is served: STDIN bytes
+ * become the chunk the application reads next, or are dropped once it
+ * reads no more.  Returns 1 when a chunk is ready, 0 to go on, -1 when
+ * the request is over for us (ABORT_REQUEST, or not FastCGI any more).
+ */
+static int
+request_on_event(fw_conn_t *c, fw_wire_event_e ev, const unsigned char *data,
+                 size_t len)
+{
+    switch (ev) {
+    case FW_WIRE_STDIN:
+        if (c->body.discarding) {
+            c->body.discarded += len;
+            return 0;
+        }
+        c->body.chunk = data;
+        c->body.chunk_len = len;
+        return 1;
+    case FW_WIRE_STDIN_END:
+        c->body.ended = 1;
+        return 0;
+    case FW_WIRE_ABORT:
+        c->body.peer_aborted = 1;
+        return -1;
+    case FW_WIRE_ERROR:
+        fw_log(FW_LOG_WARN, "closed a connection: %s", c->wire.error);
+        c->broken = 1;
+        return -1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * While the response is under way: reads what the web server sends
+ * without blocking and acts on it (ABORT_REQUEST, management records, the
+ * rest of a body nobody reads).  -1 when the connection is done for.
+ */
+static int
+request_take_incoming(fw_conn_t *c)
+{
+    for (int rounds = 0; rounds < 64; rounds++) {
+        const unsigned char *data;
+        size_t len;
+        fw_wire_event_e ev;
+        ssize_t n;
+        int rc;
+
+        if (c->body.chunk_len > 0) {
+            if (!c->body.discarding) {
+                return 0; /* the app may still read it */
+            }
+            c->body.discarded += c->body.chunk_len;
+            c->body.chunk_len = 0;
+        }
+        ev = fw_conn_parse(c, &data, &len);
+        rc = request_on_event(c, ev, data, len);
+        if (rc != 0) {
+            return rc < 0 ? -1 : 0;
+        }
+        if (ev != FW_WIRE_MORE) {
+            continue;
+        }
+        if (c->body.discarded > FW_CONN_DRAIN_MAX ||
+            fw_wire_paused(&c->wire)) {
+            return 0; /* stop reading until the response is over */
+        }
+        n = fw_conn_recv(c);
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        }
+        c->broken = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The socket is full: waits up to the socket-timeout for room, reading
+ * what the web server sends meanwhile.  0, or -1 (timed out, broken or
+ * aborted).
+ */
+static int
+request_wait_room(fw_conn_t *c)
+{
+    /* nothing more is read while a pipelined request waits, or past the
+     * drain bound: then only room to write can wake us */
+    int reading = !fw_wire_paused(&c->wire) &&
+                  c->body.discarded <= FW_CONN_DRAIN_MAX &&
+                  c->in_len < sizeof(c->in);
+    short ev = request_wait(c, reading ? POLLOUT | POLLIN : POLLOUT,
+                            "read by the web server");
+
+    if (ev == 0) {
+        return -1;
+    }
+    if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+        request_take_incoming(c) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Sends every queued byte, waiting up to the socket-timeout for room and
+ * reading what comes meanwhile.  0, or -1 (broken or aborted).
+ */
+static int
+request_send_all(fw_conn_t *c)
+{
+    for (;;) {
+        int sent = fw_conn_send_some(c);
+
+        if (sent == 1) {
+            return 0;
+        }
+        if (sent < 0) {
+            c->broken = 1;
+            return -1;
+        }
+        if (request_wait_room(c) < 0) {
+            return -1;
+        }
+    }
+}
+
+/*
+ * One step of reading the body without blocking: parses what is buffered
+ * (a chunk, the end, management records to answer), else reads the
+ * socket.  Inside a STDIN record with nothing buffered the bytes go
+ * straight into buf: *got is their count (0 otherwise).
+ */
+static pull_e
+request_pull(fw_conn_t *c, char *buf, size_t len, ssize_t *got)
+{
+    size_t left = fw_wire_stdin_left(&c->wire);
+    ssize_t n;
+
+    *got = 0;
+    if (left > 0 && c->in_pos == c->in_len) {
+        do {
+            n = recv(c->fd, buf, len < left ? len : left, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n > 0) {
+            fw_wire_stdin_took(&c->wire, (size_t)n);
+            *got = n;
+            return PULL_AGAIN;
+        }
+    } else {
+        const unsigned char *data;
+        size_t dlen;
+        fw_wire_event_e ev = fw_conn_parse(c, &data, &dlen);
+
+        if (request_on_event(c, ev, data, dlen) < 0) {
+            return PULL_FAILED;
+        }
+        if (ev != FW_WIRE_MORE) {
+            return PULL_AGAIN;
+        }
+        if (c->wire.out_len > 0 && request_send_all(c) < 0) {
+            return PULL_FAILED; /* answers to management records */
+        }
+        n = fw_conn_recv(c);
+        if (n > 0) {
+            return PULL_AGAIN;
+        }
+    }
+    if (n == 0) {
+        fw_log(FW_LOG_INFO, "the web server closed the connection before "
+                            "the end of the request body");
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return PULL_WAIT;
+    }
+    c->broken = 1;
+    return PULL_FAILED;
+}
+
+static ssize_t
+request_read(fw_request_t *r, char *buf, size_t len)
+{
+    fw_conn_t *c = r->conn;
+
+    if (c->body.peer_aborted || c->broken) {
+        return -1;
+    }
+    if (c->body.discarding || r->role == FW_ROLE_AUTHORIZER) {
+        return 0;
+    }
+    if (c->spool.size > 0) {
+        return fw_spool_read(&c->spool, buf, len); /* a length-less body */
+    }
+    for (;;) {
+        ssize_t got;
+
+        if (c->body.chunk_len > 0) {
+            size_t n = c->body.chunk_len < len ? c->body.chunk_len : len;
+
+            memcpy(buf, c->body.chunk, n);
+            c->body.chunk += n;
+            c->body.chunk_len -= n;
+            return (ssize_t)n;
+        }
+        if (c->body.ended) {
+            return 0;
+        }
+        switch (request_pull(c, buf, len, &got)) {
+        case PULL_AGAIN:
+            if (got > 0) {
+                return got;
+            }
+            break;
+        case PULL_WAIT:
+            if (request_wait(c, POLLIN, "of the request body") == 0) {
+                return -1;
+            }
+            break;
+        default:
+            return -1;
+        }
+    }
+}
+
+static int
+request_discard(fw_request_t *r)
+{
+    fw_conn_t *c = r->conn;
+    uint64_t before;
+
+    if (c->broken) {
+        return -1;
+    }
+    before = c->body.discarded;
+    c->body.discarding = 1;
+    c->body.discarded += c->body.chunk_len;
+    c->body.chunk_len = 0;
+    /* what is buffered already says whether the body has ended (no
+     * system call: the rest is read while the response goes out) */
+    while (!c->body.ended && c->in_pos < c->in_len) {
+        const unsigned char *data;
+        size_t len;
+        fw_wire_event_e ev = fw_conn_parse(c, &data, &len);
+
+        if (request_on_event(c, ev, data, len) < 0) {
+            return -1;
+        }
+    }
+    if (c->spool.size > 0) {
+        return c->spool.pos < c->spool.size;
+    }
+    return c->body.discarded > before || !c->body.ended;
+}
+
+/*
+ * Sends one STDOUT record of n bytes (at most FW_WIRE_RECORD_MAX) straight
+ * from buf, its header and content in one writev, waiting for room (what
+ * is queued meanwhile waits for the record's end).  0 or -1.
+ */
+static int
+request_send_record(fw_conn_t *c, const char *buf, size_t n)
+{
+    unsigned char hdr[FCGI_HEADER_LEN];
+    size_t done = 0;
+
+    fw_wire_header(hdr, FCGI_STDOUT, c->wire.active_id, n, 0);
+    while (done < FCGI_HEADER_LEN + n) {
+        struct iovec iov[2] = {
+            {.iov_base = hdr, .iov_len = FCGI_HEADER_LEN},
+            {.iov_base = (void *)buf, .iov_len = n},
+        };
+        int first = done < FCGI_HEADER_LEN ? 0 : 1;
+        size_t skip = first == 0 ? done : done - FCGI_HEADER_LEN;
+        ssize_t w;
+
+        iov[first].iov_base = (char *)iov[first].iov_base + skip;
+        iov[first].iov_len -= skip;
+        w = sendmsg(c->fd,
+                    &(struct msghdr){.msg_iov = iov + first,
+                                     .msg_iovlen = (size_t)(2 - first)},
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            done += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (request_wait_room(c) < 0) {
+                return -1;
+            }
+        } else {
+            c->broken = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Writes STDOUT records straight from buf, after what is queued: no copy,
+ * one system call per 64 KiB when the socket keeps up.
+ */
+static int
+request_write_direct(fw_conn_t *c, const char *buf, size_t len)
+{
+    if (request_send_all(c) < 0) {
+        return -1;
+    }
+    while (len > 0) {
+        size_t n = len < FW_WIRE_RECORD_MAX ? len : FW_WIRE_RECORD_MAX;
+
+        if (request_send_record(c, buf, n) < 0) {
+            return -1;
+        }
+        buf += n;
+        len -= n;
+        if (c->wire.out_len > 0 && request_send_all(c) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+request_write(fw_request_t *r, const char *buf, size_t len)
+{
+    fw_conn_t *c = r->conn;
+
+    if (c->body.peer_aborted || c->broken) {
+        return -1;
+    }
+    if (len >= REQUEST_DIRECT_MIN) {
+        return request_write_direct(c, buf, len);
+    }
+    if (len > 0) {
+        (void)fw_wire_out_record(&c->wire, FCGI_STDOUT, c->wire.active_id, buf,
+                                 len, (size_t)-1);
+    }
+    if (c->wire.out_len >= REQUEST_OUT_FLUSH) {
+        return request_send_all(c);
+    }
+    return 0;
+}
+
+static int
+request_flush(fw_request_t *r)
+{
+    fw_conn_t *c = r->conn;
+
+    if (c->body.peer_aborted || c->broken) {
+        return -1;
+    }
+    if (request_send_all(c) < 0) {
+        return -1;
+    }
+    /* a streamed response: see whether the web server gave up */
+    if (request_take_incoming(c) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static const fw_gateway_ops_t request_ops = {
+    .read = request_read,
+    .write = request_write,
+    .flush = request_flush,
+    .buffered_first_write = REQUEST_OUT_BUFFERED,
+    .discard = request_discard,
+};
+
+void
+fw_conn_request_reset(fw_conn_t *c)
+{
+    c->req = (fw_request_t){
+        .ops = &request_ops,
+        .conn = c,
+        .input_terminated = 1,
+    };
+    c->body = (fw_conn_body_t){0};
+    fw_spool_reset(&c->spool);
+}
+
+int
+fw_conn_request_end(fw_conn_t *c, int cut_off)
+{
+    fw_wire_t *w = &c->wire;
+    int aborted = c->body.peer_aborted;
+    int ended;
+
+    if (c->broken || (cut_off && !aborted)) {
+        return -1; /* no END_REQUEST: the response is cut off */
+    }
+    if (!aborted) {
+        (void)fw_wire_out_record(w, FCGI_STDOUT, w->active_id, NULL, 0,
+                                 (size_t)-1);
+    }
+    (void)fw_wire_out_end_request(w, w->active_id, 0, FCGI_REQUEST_COMPLETE,
+                                  (size_t)-1);
+    if (!w->keep_conn) {
+        c->closing = 1;
+    }
+    c->body.chunk_len = 0; /* the rest of the body is ignored from now */
+    ended = c->body.ended || w->phase == FW_WIRE_BODY_END;
+    fw_wire_request_end(w);
+    if (c->body.discarded > FW_CONN_DRAIN_MAX) {
+        w->ignored = c->body.discarded; /* closed once answered */
+    }
+    c->served++;
+    if (request_send_all(c) < 0) {
+        return -1;
+    }
+    fw_conn_request_reset(c);
+    /* a connection that closes lingers unless the body had ended */
+    c->body.ended = c->closing && ended;
+    return 0;
+}
