@@ -614,7 +614,7 @@ apply_other(ini_file_t *f, const entry_t *e)
 
 /* set = NAME=VALUE: the option NAME (as NAME = VALUE would), or %(NAME). */
 static const char *
-apply_set(ini_file_t *f, const entry_t *e, const char *value)
+apply_set(ini_file_t *f, const char *value)
 {
     const char *eq = strchr(value, '=');
     char *name;
@@ -639,7 +639,6 @@ apply_set(ini_file_t *f, const entry_t *e, const char *value)
     } else {
         msg = fw_conf_table_msg(f->st, "cannot set %s this way", name);
     }
-    (void)e;
     free(name);
     return msg;
 }
@@ -714,7 +713,7 @@ apply_entry(ini_file_t *f, const entry_t *e)
             msg = set_placeholder(f, value);
             break;
         case FW_OPT_SET:
-            msg = apply_set(f, e, value);
+            msg = apply_set(f, value);
             break;
         default:
             msg = fw_conf_table_set(f->st, opt, value);
