@@ -58,7 +58,7 @@ DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format format-check bench fuzz test-diff
+        clean format format-check fuzz test-diff
 
 all: fcgi-wsgi
 
@@ -132,11 +132,49 @@ run: deps
 	$(MAKE) all
 	./examples/run-demo.sh
 
-# uWSGI and gunicorn from Debian, measured behind the same nginx.
-DEPS_BENCH = uwsgi-core uwsgi-plugin-python3 gunicorn wrk nginx
-bench: all
+# The benchmark (bench/bench.py): fcgi-wsgi against uWSGI (FastCGI and
+# native), gunicorn (sync, gthread) and a C libfcgi responder, every
+# scenario, through nginx + wrk and straight at the socket (bench/fcgi-load),
+# interleaved rounds; writes bench/results/latest.{md,png,json}.  Under 15
+# minutes on 2 cores; `make bench-quick` is a ~2-minute subset
+# (build/bench/quick.*).  Env: BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP,
+# BENCH_PROCESSES, BENCH_ONLY, BENCH_SKIP, BENCH_OUT (see bench/bench.py).
+# fcgi-wsgi is built for it with release flags, apart from ./fcgi-wsgi.
+DEPS_BENCH   = uwsgi-core uwsgi-plugin-python3 gunicorn wrk nginx \
+               gnuplot-nox valgrind libfcgi-bin libfcgi-dev python3-django
+BENCH_CFLAGS ?= -O2
+BENCH_BINS    = build/bench/fcgi-wsgi build/bench/c_responder \
+                build/bench/pyembed bench/fcgi-load
+.PHONY: bench bench-quick bench-bins
+bench-bins: $(BENCH_BINS)
+
+bench:
 	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
-	bench/run.sh $(BENCH_ARGS)
+	$(MAKE) bench-bins
+	BENCH_CFLAGS='$(BENCH_CFLAGS)' $(PYTHON) bench/bench.py
+
+bench-quick:
+	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
+	$(MAKE) bench-bins
+	BENCH_CFLAGS='$(BENCH_CFLAGS)' $(PYTHON) bench/bench.py --quick
+
+build/bench/%.o: CFLAGS = $(BENCH_CFLAGS)
+build/bench/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/bench/fcgi-wsgi: $(call obj,bench,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
+	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/bench/c_responder: bench/c_responder.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 $(shell pkg-config --cflags fcgi) -o $@ $< \
+	    $(shell pkg-config --libs fcgi) -lpthread
+
+build/bench/pyembed: bench/pyembed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 $(shell pkg-config --cflags python3-embed) \
+	    -o $@ $< $(shell pkg-config --libs python3-embed)
 
 # Two fcgi-wsgi binaries A/B in the same run (bench/ab.sh), over the
 # FastCGI load generator bench/fcgi-load and nginx + wrk.

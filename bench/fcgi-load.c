@@ -1,10 +1,13 @@
 /*
  * fcgi-load.c: a FastCGI load generator.  It keeps N connections busy with
- * one request (the params nginx's fastcgi_params sends for GET /hello, or a
- * POST body), reads every answer record by record up to END_REQUEST, and
- * prints one line: requests/s, p50/p99 latency, answers by HTTP status and
- * errors by kind.  It talks to a unix socket or a loopback port only; it
- * uses <fastcgi.h> for the protocol's constants, nothing of libfcgi.
+ * one request (the params nginx's fastcgi_params sends for GET /hello, extra
+ * params, a POST body), reads every answer record by record up to
+ * END_REQUEST, and prints one line: requests/s, latency percentiles,
+ * answers by HTTP status, errors by kind, connections that never got an
+ * answer.  -o keeps the STDOUT stream of one answer and -P prints the
+ * params, so that bench/check_fcgi_load.py can compare it with cgi-fcgi.
+ * It talks to a unix socket or a loopback port only; it uses <fastcgi.h>
+ * for the protocol's constants, nothing of libfcgi.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,7 +61,8 @@ enum conn_state {
 };
 
 /* Where the answer's parser stands (a record header, then its content and
- * its padding), and what it kept of the answer. */
+ * its padding), and what it kept of the answer.  start_request() zeroes
+ * every field before `head`. */
 struct reply {
     unsigned char hdr[FCGI_HEADER_LEN];
     size_t hdr_len;
@@ -67,6 +71,9 @@ struct reply {
     size_t pad_left;
     unsigned char end_body[8];
     size_t end_len;
+    size_t stdout_len; /* STDOUT content bytes so far */
+    size_t received;   /* bytes of this answer read so far */
+    bool capture;      /* this answer's STDOUT goes to `capture` (-o) */
     char head[HEAD_MAX];
     size_t head_len;
 };
@@ -78,6 +85,8 @@ struct conn {
     int64_t started_ns;  /* when this request began (its connect, if any) */
     int64_t deadline_ns; /* timeout (ACTIVE, CONNECTING) or retry (BACKOFF) */
     size_t sent;         /* bytes of the request written */
+    bool reused;         /* the request went on a kept connection */
+    long long answered;  /* answers on this slot over the run */
     struct reply reply;
 };
 
@@ -94,6 +103,9 @@ struct options {
     long long requests; /* 0: no count limit */
     bool keep_conn;
     size_t body_len;
+    const char *body_file; /* -B: the body is this file's bytes */
+    const char *out_file;  /* -o: one answer's STDOUT goes here */
+    bool print_params;     /* -P: print the params and stop */
     double timeout;
     const char *uri;
     const char *target;
@@ -108,8 +120,10 @@ struct totals {
     long long status[STATUS_MAX];
     long long status_other;
     long long failures[FAIL_KINDS];
-    long long early; /* answered before the whole request was written */
+    long long early;      /* answered before the whole request was written */
+    long long reconnects; /* kept connections the server had closed */
     long long stderr_records;
+    long long stdout_bytes; /* STDOUT content bytes of the answers */
     uint32_t *latency_us;
     size_t latency_cap;
 };
@@ -127,6 +141,16 @@ static struct sockaddr_storage target_addr;
 static socklen_t target_len;
 static int epfd = -1;
 static int64_t end_ns; /* 0: none */
+
+/* -o: the STDOUT of the first answer, taken from the first request that
+ * starts while no other is being kept (a failed one gives way). */
+static enum {
+    CAPTURE_OFF,
+    CAPTURE_WAITING,
+    CAPTURE_ACTIVE,
+    CAPTURE_DONE
+} capture_state;
+static struct buf capture;
 
 /* The one allocator: out of memory ends the run. */
 static void *
@@ -226,7 +250,20 @@ put_length(struct buf *b, size_t len)
     }
 }
 
-/* Appends one name-value pair unless -H gave a value for `name`. */
+/* Appends one name-value pair (and prints it as NAME=VALUE with -P). */
+static void
+put_pair(struct buf *b, const char *name, size_t name_len, const char *value)
+{
+    put_length(b, name_len);
+    put_length(b, strlen(value));
+    buf_put(b, name, name_len);
+    buf_put(b, value, strlen(value));
+    if (opt.print_params) {
+        printf("%.*s=%s\n", (int)name_len, name, value);
+    }
+}
+
+/* Appends a default param unless -H gave a value for `name`. */
 static void
 put_param(struct buf *b, const char *name, const char *value)
 {
@@ -238,15 +275,48 @@ put_param(struct buf *b, const char *name, const char *value)
             return;
         }
     }
-    put_length(b, name_len);
-    put_length(b, strlen(value));
-    buf_put(b, name, name_len);
-    buf_put(b, value, strlen(value));
+    put_pair(b, name, name_len, value);
+}
+
+/* The bytes of `path` in a new block; their count in *len.  Exits on
+ * failure. */
+static unsigned char *
+read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *data = NULL;
+    size_t cap = 0;
+
+    *len = 0;
+    if (f == NULL) {
+        fprintf(stderr, "fcgi-load: %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    for (;;) {
+        size_t n;
+
+        if (*len == cap) {
+            cap = cap != 0 ? cap * 2 : 65536;
+            data = xrealloc(data, cap);
+        }
+        n = fread(data + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0) {
+            break;
+        }
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "fcgi-load: %s: read error\n", path);
+        exit(2);
+    }
+    fclose(f);
+    return data;
 }
 
 /* Builds the one request every connection sends: BEGIN_REQUEST, the
  * params nginx's stock fastcgi_params gives for the URI (then -H's), and
- * the body as STDIN records.  All requests use request id 1. */
+ * the body (-b's pattern or -B's file) as STDIN records.  All requests use
+ * request id 1. */
 static void
 build_request(void)
 {
@@ -258,6 +328,14 @@ build_request(void)
     const char *q = strchr(opt.uri, '?');
     size_t path_len = q != NULL ? (size_t)(q - opt.uri) : strlen(opt.uri);
 
+    if (opt.body_file != NULL) {
+        body = read_file(opt.body_file, &opt.body_len);
+    } else if (opt.body_len > 0) {
+        body = xrealloc(NULL, opt.body_len);
+        for (size_t i = 0; i < opt.body_len; i++) {
+            body[i] = (unsigned char)('a' + i % 26);
+        }
+    }
     if (path_len >= sizeof(path) ||
         (q != NULL && strlen(q) >= sizeof(query))) {
         fprintf(stderr, "fcgi-load: -u: too long\n");
@@ -291,24 +369,13 @@ build_request(void)
     put_param(&params, "HTTP_USER_AGENT", "fcgi-load");
     put_param(&params, "HTTP_ACCEPT", "*/*");
     for (int i = 0; i < opt.extra_count; i++) {
-        char *eq = strchr(opt.extra[i], '=');
+        const char *eq = strchr(opt.extra[i], '=');
 
-        *eq = '\0';
-        put_length(&params, strlen(opt.extra[i]));
-        put_length(&params, strlen(eq + 1));
-        buf_put(&params, opt.extra[i], strlen(opt.extra[i]));
-        buf_put(&params, eq + 1, strlen(eq + 1));
-        *eq = '=';
+        put_pair(&params, opt.extra[i], (size_t)(eq - opt.extra[i]), eq + 1);
     }
 
     put_record(&request, FCGI_BEGIN_REQUEST, begin, sizeof(begin));
     put_stream(&request, FCGI_PARAMS, params.data, params.len, 65528);
-    if (opt.body_len > 0) {
-        body = xrealloc(NULL, opt.body_len);
-        for (size_t i = 0; i < opt.body_len; i++) {
-            body[i] = (unsigned char)('a' + i % 26);
-        }
-    }
     put_stream(&request, FCGI_STDIN, body, opt.body_len, STDIN_CHUNK);
     free(body);
     free(params.data);
@@ -520,12 +587,16 @@ feed(struct reply *r, const unsigned char *p, size_t n)
             if (n == 0) {
                 return FEED_MORE;
             }
-            if (r->type == FCGI_STDOUT && r->head_len < HEAD_MAX) {
+            if (r->type == FCGI_STDOUT) {
                 size_t keep = HEAD_MAX - r->head_len;
 
                 keep = keep < k ? keep : k;
                 memcpy(r->head + r->head_len, p, keep);
                 r->head_len += keep;
+                r->stdout_len += k;
+                if (r->capture) {
+                    buf_put(&capture, p, k);
+                }
             } else if (r->type == FCGI_END_REQUEST) {
                 memcpy(r->end_body + r->end_len, p, k);
                 r->end_len += k;
@@ -575,9 +646,25 @@ static void
 fail(struct conn *c, enum failure why)
 {
     static int depth; /* fail() -> start_request() -> fail() ... */
+    /* The server closed a kept connection (uWSGI ignores FCGI_KEEP_CONN)
+     * before answering: not a failure of the request, which goes again on
+     * a new connection, as HTTP clients retry on a stale keep-alive one. */
+    bool stale = c->reused && c->reply.received == 0 &&
+                 (why == FAIL_RESET || why == FAIL_CLOSED);
 
-    tot.failures[why]++;
+    if (c->reply.capture) {
+        capture_state = CAPTURE_WAITING; /* the next request keeps its own */
+        capture.len = 0;
+        c->reply.capture = false;
+    }
     close_conn(c);
+    if (stale) {
+        tot.reconnects++;
+        tot.issued--;
+        start_request(c); /* on a new connection: c->reused is false */
+        return;
+    }
+    tot.failures[why]++;
     if (why == FAIL_CONNECT || depth > 4) {
         c->state = CONN_BACKOFF;
         c->deadline_ns = now_ns() + (int64_t)RETRY_MS * 1000000;
@@ -660,7 +747,12 @@ start_request(struct conn *c)
     tot.issued++;
     memset(&c->reply, 0, offsetof(struct reply, head));
     c->reply.head_len = 0;
+    if (capture_state == CAPTURE_WAITING) {
+        capture_state = CAPTURE_ACTIVE;
+        c->reply.capture = true;
+    }
     c->sent = 0;
+    c->reused = c->fd >= 0;
     c->started_ns = now_ns();
     c->deadline_ns = c->started_ns + (int64_t)(opt.timeout * 1e9);
     if (c->fd < 0) {
@@ -674,6 +766,20 @@ start_request(struct conn *c)
     }
     c->state = CONN_ACTIVE;
     send_request(c);
+}
+
+/* Writes the kept STDOUT stream to -o's file.  Exits on failure. */
+static void
+write_capture(void)
+{
+    FILE *f = fopen(opt.out_file, "wb");
+
+    if (f == NULL || fwrite(capture.data, 1, capture.len, f) != capture.len ||
+        fclose(f) != 0) {
+        fprintf(stderr, "fcgi-load: %s: %s\n", opt.out_file, strerror(errno));
+        exit(2);
+    }
+    capture_state = CAPTURE_DONE;
 }
 
 /* The answer is complete: counts it and goes on with the next request,
@@ -690,6 +796,12 @@ finish_request(struct conn *c)
     record_latency(now_ns() - c->started_ns);
     tot.answered++;
     tot.status[status]++;
+    tot.stdout_bytes += (long long)c->reply.stdout_len;
+    c->answered++;
+    if (c->reply.capture) {
+        write_capture();
+        c->reply.capture = false;
+    }
     if (c->sent < request.len) {
         tot.early++;
         close_conn(c);
@@ -722,6 +834,7 @@ on_readable(struct conn *c)
             fail(c, FAIL_CLOSED);
             return;
         }
+        c->reply.received += (size_t)r;
         switch (feed(&c->reply, in, (size_t)r)) {
         case FEED_MORE:
             break;
@@ -807,12 +920,13 @@ cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The nearest-rank percentile (pct of 100) of the sorted latencies. */
+/* The nearest-rank percentile (per_mille of 1000) of the sorted
+ * latencies. */
 static uint32_t
-percentile(unsigned pct)
+percentile(unsigned per_mille)
 {
     size_t n = (size_t)tot.answered;
-    size_t rank = (pct * n + 99) / 100;
+    size_t rank = (per_mille * n + 999) / 1000;
 
     if (n == 0) {
         return 0;
@@ -821,9 +935,10 @@ percentile(unsigned pct)
 }
 
 static void
-print_line(double elapsed)
+print_line(const struct conn *conns, double elapsed)
 {
     long long errors = 0;
+    int stalled = 0;
     const char *sep = "";
 
     qsort(tot.latency_us, (size_t)tot.answered, sizeof(*tot.latency_us),
@@ -831,9 +946,14 @@ print_line(double elapsed)
     for (int i = 0; i < FAIL_KINDS; i++) {
         errors += tot.failures[i];
     }
-    printf("rps=%.1f p50_us=%u p99_us=%u requests=%lld status=",
-           elapsed > 0 ? (double)tot.answered / elapsed : 0.0, percentile(50),
-           percentile(99), tot.answered);
+    for (int i = 0; i < opt.conns; i++) {
+        stalled += conns[i].answered == 0;
+    }
+    printf("rps=%.1f p50_us=%u p90_us=%u p99_us=%u p999_us=%u max_us=%u "
+           "requests=%lld status=",
+           elapsed > 0 ? (double)tot.answered / elapsed : 0.0, percentile(500),
+           percentile(900), percentile(990), percentile(999), percentile(1000),
+           tot.answered);
     for (int s = 0; s < STATUS_MAX; s++) {
         if (tot.status[s] != 0) {
             printf("%s%d:%lld", sep, s, tot.status[s]);
@@ -844,29 +964,37 @@ print_line(double elapsed)
     for (int i = 0; i < FAIL_KINDS; i++) {
         printf(" %s=%lld", failure_names[i], tot.failures[i]);
     }
-    printf(" early=%lld stderr=%lld seconds=%.2f conns=%d keep=%d body=%zu\n",
-           tot.early, tot.stderr_records, elapsed, opt.conns,
-           opt.keep_conn ? 1 : 0, opt.body_len);
+    printf(" early=%lld reconnects=%lld stderr=%lld stdout_bytes=%lld "
+           "stalled=%d seconds=%.2f conns=%d keep=%d body=%zu\n",
+           tot.early, tot.reconnects, tot.stderr_records, tot.stdout_bytes,
+           stalled, elapsed, opt.conns, opt.keep_conn ? 1 : 0, opt.body_len);
 }
 
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "usage: fcgi-load [-c CONNS] [-d SECONDS | -n REQUESTS] [-k]\n"
-            "                 [-b BYTES] [-H NAME=VALUE]... [-u URI]\n"
-            "                 [-t TIMEOUT] unix:PATH | 127.0.0.1:PORT\n"
-            "  -c  connections kept busy (1)\n"
-            "  -d  seconds to run (10 unless -n is given)\n"
-            "  -n  requests to make in all\n"
-            "  -k  FCGI_KEEP_CONN: reuse each connection (else one per "
-            "request)\n"
-            "  -b  POST a body of BYTES as STDIN records\n"
-            "  -H  an extra param (repeatable; replaces a default one)\n"
-            "  -u  the request URI (/hello)\n"
-            "  -t  seconds before a request counts as timed out (10)\n"
-            "Prints one line: rps, p50/p99 latency in microseconds, "
-            "answers by\nstatus, errors by kind.\n");
+    fprintf(
+        out,
+        "usage: fcgi-load [-c CONNS] [-d SECONDS | -n REQUESTS] [-k]\n"
+        "                 [-b BYTES | -B FILE] [-H NAME=VALUE]... [-u URI]\n"
+        "                 [-t TIMEOUT] [-o FILE] [-P]\n"
+        "                 unix:PATH | 127.0.0.1:PORT\n"
+        "  -c  connections kept busy (1)\n"
+        "  -d  seconds to run (10 unless -n is given)\n"
+        "  -n  requests to make in all\n"
+        "  -k  FCGI_KEEP_CONN: reuse each connection (else one per "
+        "request)\n"
+        "  -b  POST a body of BYTES (a-z repeated) as STDIN records\n"
+        "  -B  POST the bytes of FILE as STDIN records\n"
+        "  -H  an extra param (repeatable; replaces a default one)\n"
+        "  -u  the request URI (/hello)\n"
+        "  -t  seconds before a request counts as timed out (10)\n"
+        "  -o  write the STDOUT stream of the first answer to FILE\n"
+        "  -P  print the params, one NAME=VALUE a line, and stop\n"
+        "Prints one line: rps; p50, p90, p99, p99.9 and max latency in\n"
+        "microseconds; answers by status; errors by kind; kept\n"
+        "connections the server closed (reconnects: the request goes\n"
+        "again); STDOUT bytes; connections never answered (stalled).\n");
 }
 
 static int
@@ -875,7 +1003,7 @@ parse_options(int argc, char **argv)
     int ch;
     char *end;
 
-    while ((ch = getopt(argc, argv, "c:d:n:kb:H:u:t:h")) != -1) {
+    while ((ch = getopt(argc, argv, "c:d:n:kb:B:H:u:t:o:Ph")) != -1) {
         switch (ch) {
         case 'c':
             opt.conns = (int)strtol(optarg, &end, 10);
@@ -903,6 +1031,16 @@ parse_options(int argc, char **argv)
             if (*end != '\0' || optarg[0] == '-') {
                 goto bad;
             }
+            break;
+        case 'B':
+            opt.body_file = optarg;
+            break;
+        case 'o':
+            opt.out_file = optarg;
+            capture_state = CAPTURE_WAITING;
+            break;
+        case 'P':
+            opt.print_params = true;
             break;
         case 'H':
             if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
@@ -932,6 +1070,13 @@ parse_options(int argc, char **argv)
             return -1;
         }
     }
+    if (opt.body_file != NULL && opt.body_len > 0) {
+        fprintf(stderr, "fcgi-load: -b and -B: one or the other\n");
+        return -1;
+    }
+    if (opt.print_params && optind == argc) {
+        return 0; /* -P needs no target */
+    }
     if (optind != argc - 1) {
         usage(stderr);
         return -1;
@@ -953,7 +1098,14 @@ main(int argc, char **argv)
     struct conn *conns;
     int64_t start, last, next_tick;
 
-    if (parse_options(argc, argv) < 0 || parse_target(opt.target) < 0) {
+    if (parse_options(argc, argv) < 0) {
+        return 2;
+    }
+    if (opt.print_params) {
+        build_request();
+        return 0;
+    }
+    if (parse_target(opt.target) < 0) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -993,6 +1145,10 @@ main(int argc, char **argv)
             next_tick = last + (int64_t)TICK_MS * 1000000;
         }
     }
-    print_line((double)(last - start) / 1e9);
+    print_line(conns, (double)(last - start) / 1e9);
+    if (capture_state == CAPTURE_WAITING || capture_state == CAPTURE_ACTIVE) {
+        fprintf(stderr, "fcgi-load: -o: no answer to keep\n");
+        return 1;
+    }
     return tot.answered > 0 ? 0 : 1;
 }

@@ -29,10 +29,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO / 'tests' / 'e2e'))
-from e2elib import fcgi_request  # noqa: E402
+from benchlib import REPO, wait_for as wait, workers as children
+from e2elib import fcgi_request
 
 DJANGO = REPO / 'examples' / 'django'
 PYTHON = '/usr/bin/python3'
@@ -53,32 +51,8 @@ def smaps(pid):
     return pss, uss
 
 
-def children(pid):
-    out = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                stat = Path('/proc', entry, 'stat').read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(')', 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != 'Z':
-                out.append(int(entry))
-    return sorted(out)
-
-
 def stamp(text):
     return datetime.strptime(text, '%Y-%m-%d %H:%M:%S.%f').timestamp()
-
-
-def wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise SystemExit('bench: timed out waiting for %s' % what)
 
 
 def answers(sock, path='/'):

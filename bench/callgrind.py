@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""
+bench/callgrind.py: instructions per hello request (bench/hello.py, 1
+process, 1 thread) for fcgi-wsgi and uWSGI's FastCGI mode, counted by
+valgrind --tool=callgrind: a figure a noisy machine does not move.  Each
+server runs twice under callgrind (every process of it), answering N1 then
+N2 requests from bench/fcgi-load (one connection, one request at a time);
+start-up and shut-down are the same in both runs, so the instructions per
+request are (I(N2) - I(N1)) / (N2 - N1).
+    usage: bench/callgrind.py [N1 N2]        (default 200 1200)
+Needs valgrind, build/bench/fcgi-wsgi (make bench builds it) and uWSGI.
+"""
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from benchlib import Proc, fcgi_load_argv, parse_fcgi_load, run_tool
+from benchlib import wait_unix_socket
+from peers import HELLO, PEER
+
+TOTALS = re.compile(rb'^(?:summary|totals): (\d+)', re.M)
+
+
+def instructions(peer, n, tmp):
+    """Instructions executed by every process of peer while it starts,
+    answers n hello requests and stops."""
+    tmp = Path(tmp)
+    outdir = tmp / ('cg-%s-%d' % (peer.key, n))
+    outdir.mkdir()
+    sock = tmp / ('cg-%s.sock' % peer.key)
+    argv = ['valgrind', '--tool=callgrind', '--trace-children=yes',
+            '--callgrind-out-file=%s/callgrind.%%p' % outdir] + \
+        peer.argv(HELLO, sock, 1, 1, tmp / ('cg-%s-%d.log' % (peer.key, n)))
+    server = Proc(argv, tmp / ('cg-%s-%d.out' % (peer.key, n)),
+                  name='callgrind-' + peer.key)
+    try:
+        wait_unix_socket(server, sock, timeout=120)
+        text = run_tool(fcgi_load_argv('unix:%s' % sock, requests=n,
+                                       conns=1, timeout=120), 600)
+        result = parse_fcgi_load(text)
+        if result is None or result['ok'] != n:
+            raise SystemExit('callgrind: %s answered %s of %d:\n%s\n%s'
+                             % (peer.label, result and result['ok'], n,
+                                text, server.log_text()))
+    finally:
+        server.stop(timeout=120)
+    total = 0
+    for path in outdir.iterdir():
+        total += sum(int(m) for m in TOTALS.findall(path.read_bytes()))
+    if total == 0:
+        raise SystemExit('callgrind: no counts in %s:\n%s'
+                         % (outdir, server.log_text()))
+    return total
+
+
+def per_request(peer_keys=('fw', 'uwsgi-fcgi'), n1=200, n2=1200):
+    """{peer key: instructions per hello request}."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix='fw-cg-') as tmp:
+        for key in peer_keys:
+            peer = PEER[key]
+            low = instructions(peer, n1, tmp)
+            high = instructions(peer, n2, tmp)
+            out[key] = (high - low) / (n2 - n1)
+    return out
+
+
+def main():
+    n1, n2 = (int(a) for a in sys.argv[1:3]) if len(sys.argv) == 3 else (
+        200, 1200)
+    for key, count in per_request(n1=n1, n2=n2).items():
+        print('%-15s %10.0f instructions per hello request'
+              % (PEER[key].label, count))
+
+
+if __name__ == '__main__':
+    main()
