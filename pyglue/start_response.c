@@ -239,8 +239,8 @@ build_head(PyObject *status, PyObject *headers, char **head, size_t *len,
     w = append(w, "\r\n", 2);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(headers, i); /* borrowed */
-        const char *text;
-        size_t tlen;
+        const char *text = ""; /* set below: the checks passed */
+        size_t tlen = 0;
 
         (void)latin1_view(PyTuple_GET_ITEM(item, 0), &text, &tlen);
         w = append(w, text, tlen);
