@@ -69,7 +69,7 @@ typedef struct {
     int processes;
     int threads;
 
-    /* the process manager (bridge/master.c, bridge/children.c) */
+    /* the process manager (bridge/pool/) */
     bool lazy_apps;    /* import the app in each worker, not the master */
     char *pm;          /* static | dynamic | ondemand */
     int max_children;  /* 0: processes (after the checks: the pool max) */
