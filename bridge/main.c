@@ -239,6 +239,7 @@ map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app)
     mc->idle_timeout = c->idle_timeout;
     mc->touch_reload = c->touch_reload.items;
     mc->ntouch_reload = c->touch_reload.n;
+    mc->py_autoreload = c->py_autoreload;
     mc->argv = m->argv;
     mc->envp = m->envp;
     mc->cwd_fd = m->cwd_fd;
