@@ -3,6 +3,14 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# where `make install` puts what is not under PREFIX (logrotate.d, the
+# sites' ini files) and the systemd units (Debian's package: /lib/...)
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BINDIR     = $(PREFIX)/bin
+MANDIR     = $(PREFIX)/share/man
+DOCDIR     = $(PREFIX)/share/doc/fcgi-wsgi
+VERSION    = $(shell sed -n 's/^\#define FW_VERSION "\(.*\)"/\1/p' conf/conf.h)
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKGS      = python3-embed fcgi inih
@@ -15,7 +23,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # into fcgi-wsgi (bridge/wire/ reads and writes the wire).
 PKG_LIBS   = $(shell pkg-config --libs python3-embed inih 2>/dev/null)
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
+ALL_CFLAGS = $(STD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lpthread
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
 # The C files `make format` formats and `make format-check` checks: those
@@ -55,15 +63,17 @@ DEPS_TEST  = python3-django python3-pytest python3-venv nginx apache2 \
              libapache2-mod-fcgid lighttpd spawn-fcgi curl wrk \
              python3-prometheus-client openssl lighttpd-mod-openssl \
              systemd caddy h2o
+# and to make the man page (install) and the Debian package (deb).
+DEPS_PACKAGE = help2man man-db debhelper dpkg-dev lintian logrotate
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format format-check fuzz test-diff
+        clean format format-check fuzz test-diff man deb
 
 all: fcgi-wsgi
 
 fcgi-wsgi: $(BIN_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,7 +92,7 @@ build/asan/unit/%: build/asan/tests/unit/%.o $(call obj,asan,$(CONF_SRC) $(DEPLO
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
 deps:
-	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
+	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_PACKAGE); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 	        || missing="$$missing $$p"; \
 	done; \
@@ -245,9 +255,50 @@ build/diff/oracle_libfcgi: tests/diff/oracle_libfcgi.c tests/diff/canon.h
 test-diff: build/diff/ours build/diff/oracle_libfcgi
 	$(PYTHON) tests/diff/run_diff.py build/diff
 
-install: fcgi-wsgi
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 fcgi-wsgi $(DESTDIR)$(PREFIX)/bin/fcgi-wsgi
+# The man page is help2man's reading of --help (itself printed from the
+# option table, so the page never drifts from it) with the sections of
+# packaging/fcgi-wsgi.h2m; the version comes from conf/conf.h, so that it
+# takes nothing from --version's other lines.
+build/man/fcgi-wsgi.1: fcgi-wsgi packaging/fcgi-wsgi.h2m conf/conf.h
+	@mkdir -p $(dir $@)
+	help2man --no-info --no-discard-stderr --section 1 \
+	    --name "FastCGI server for Python WSGI applications" \
+	    --version-string "$(VERSION)" \
+	    --include packaging/fcgi-wsgi.h2m --output $@.tmp ./fcgi-wsgi
+	mv $@.tmp $@
+
+man: build/man/fcgi-wsgi.1
+
+# The binary, the man page, the template unit fcgi-wsgi@SITE (SITE.ini in
+# SYSCONFDIR/fcgi-wsgi/), a logrotate snippet, and the examples (an ini
+# file, the systemd units of examples/systemd/).
+install: fcgi-wsgi build/man/fcgi-wsgi.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(SYSCONFDIR)/fcgi-wsgi \
+	    $(DESTDIR)$(DOCDIR)/examples/systemd
+	install -m 755 fcgi-wsgi $(DESTDIR)$(BINDIR)/fcgi-wsgi
+	install -m 644 build/man/fcgi-wsgi.1 $(DESTDIR)$(MANDIR)/man1/fcgi-wsgi.1
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	    packaging/fcgi-wsgi@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/fcgi-wsgi@.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/fcgi-wsgi@.service
+	install -m 644 packaging/fcgi-wsgi.logrotate \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/fcgi-wsgi
+	install -m 644 packaging/example.ini $(DESTDIR)$(DOCDIR)/examples/example.ini
+	install -m 644 examples/systemd/fcgi-wsgi.service \
+	    examples/systemd/fcgi-wsgi.socket $(DESTDIR)$(DOCDIR)/examples/systemd/
+
+# The Debian package (debian/, debhelper), built from a copy of the tree in
+# build/deb/ (the .deb lands there), then checked by lintian: any error
+# fails, warnings are printed.  DEB_BUILD_OPTIONS=nocheck skips the unit
+# tests the build runs.
+deb:
+	@$(MAKE) --no-print-directory deps
+	rm -rf build/deb && mkdir -p build/deb/fcgi-wsgi-$(VERSION)
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./fcgi-wsgi \
+	    --exclude='__pycache__' . | tar -xf - -C build/deb/fcgi-wsgi-$(VERSION)
+	cd build/deb/fcgi-wsgi-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --info build/deb/fcgi-wsgi_$(VERSION)_*.changes
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -259,4 +310,4 @@ format-check:
 clean:
 	rm -rf build fcgi-wsgi bench/fcgi-load
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -250,6 +250,7 @@ map_master(fw_master_config_t *mc, const main_t *m, const fw_app_config_t *app,
         .cwd_fd = m->cwd_fd,
         .handover = &m->handover,
         .worker = wc,
+        .py_autoreload = c->py_autoreload,
     };
 }
 

@@ -81,7 +81,9 @@ typedef struct {
     int max_requests_delta; /* + a random 0..delta per worker */
     int reload_on_rss;      /* MiB; 0: never */
     int worker_shutdown_timeout; /* seconds a graceful stop may take */
-    fw_strlist_t touch_reload;   /* reload when a file's mtime changes */
+    fw_strlist_t touch_reload;   /* reload when a file's mtime changes,
+                                    or a file in a directory */
+    int py_autoreload; /* seconds between looks at sys.modules; 0: off */
     char *pidfile;
     char *uid;
     char *gid;

@@ -191,7 +191,7 @@ const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[] = {
                      "worker-shutdown-timeout bounds a graceful stop for now"},
     [WHY_P_AUTORELOAD] =
         {FW_UWSGI_PENDING,
-         "reload by hand for now: kill -HUP, or touch-reload = FILE"},
+         "py-autoreload watches every imported module's file for now"},
     /* refused: an error that says why and what to do instead */
     [WHY_HTTP] = {FW_UWSGI_REFUSED,
                   "fcgi-wsgi speaks FastCGI only: put a web server in front "
@@ -1170,9 +1170,9 @@ const fw_uwsgi_opt_t fw_conf_uwsgi_rows[] = {
     {"pump", V, WHY_NOT_WSGI},
     {"puwsgi-socket", V, WHY_HTTP},
     {"py", V, WHY_PY_STARTUP},
-    {"py-auto-reload", V, WHY_P_AUTORELOAD},
+    {"py-auto-reload", V, WHY_OURS},
     {"py-auto-reload-ignore", V, WHY_P_AUTORELOAD},
-    {"py-autoreload", V, WHY_P_AUTORELOAD},
+    {"py-autoreload", V, WHY_OURS},
     {"py-call-osafterfork", F, WHY_FORK},
     {"py-call-uwsgi-fork-hooks", F, WHY_FORK},
     {"py-executable", V, WHY_PY_EXE},
@@ -1205,8 +1205,8 @@ const fw_uwsgi_opt_t fw_conf_uwsgi_rows[] = {
     {"pyshell", O, WHY_COMMANDS},
     {"pyshell-oneshot", O, WHY_COMMANDS},
     {"python", V, WHY_PY_STARTUP},
-    {"python-auto-reload", V, WHY_P_AUTORELOAD},
-    {"python-autoreload", V, WHY_P_AUTORELOAD},
+    {"python-auto-reload", V, WHY_OURS},
+    {"python-autoreload", V, WHY_OURS},
     {"python-import", V, WHY_PY_STARTUP},
     {"python-path", V, WHY_OURS},
     {"python-raw", V, WHY_NOT_WSGI},

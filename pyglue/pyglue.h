@@ -73,4 +73,20 @@ pid_t fw_pyglue_fork(void);
 /* Finalizes the interpreter (at exit of a worker); GIL not held. */
 void fw_pyglue_stop(void);
 
+/* modules.c: the files of the imported modules, for py-autoreload. */
+
+/* Given each module file's path, GIL held: it must not call pyglue. */
+typedef void (*fw_pyglue_file_pt)(void *arg, const char *path);
+
+/*
+ * Calls each(arg, path) for every module in sys.modules with a file
+ * (a str __file__; builtins, frozen modules and namespace packages have
+ * none), in no set order.  Takes the GIL.  After fw_pyglue_start, from
+ * any thread, provided the first call comes before fw_pyglue_stop can run
+ * (from the thread that will run it, say): that call sets up the fence
+ * that keeps every later one off an interpreter being finalised, which
+ * then returns -1 at once.  Returns the number of paths given, or -1.
+ */
+int fw_pyglue_module_files(fw_pyglue_file_pt each, void *arg);
+
 #endif /* FW_PYGLUE_H */

@@ -30,7 +30,8 @@
  *   SIGQUIT          from any state -> QUITTING (overrides a graceful stop).
  *   SIGTERM, SIGINT  RUNNING or RELOADING -> STOPPING; ignored when already
  *                    stopping or quitting.
- *   SIGHUP, touch-reload  RUNNING or RELOADING -> reload (reload.c); ignored
+ *   SIGHUP, touch-reload, py-autoreload
+ *                    RUNNING or RELOADING -> reload (reload.c); ignored
  *                    when stopping or quitting.  A stop signal that arrived
  *                    with the SIGHUP wins over it
  *                    (fw_pool_rules_cancels_reload).
@@ -50,6 +51,7 @@
  * s); lazy-apps is 8 MiB smaller with one worker only.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -265,6 +267,7 @@ master_tables(master_t *m)
         return -1;
     }
     fw_scoreboard_pool()->processes = mc->max_children;
+    fw_autoreload_open(mc);
     return fw_reload_touch_init(&m->touch, mc->touch_reload,
                                 mc->ntouch_reload);
 }
@@ -377,20 +380,24 @@ master_look(master_t *m, double now)
     }
 }
 
-/* After the wait: the signals, then the touch-reload files. */
+/* After the wait: the signals, then the touch-reload files, then the
+ * module files py-autoreload's workers saw change. */
 static void
 master_take_signals(master_t *m, double now)
 {
-    const char *touched;
+    const char *touched, *changed;
+    char why[PATH_MAX + 64];
     int sig;
 
     while ((sig = fw_signals_take()) != 0) {
         master_signal(m, sig, now);
     }
     if (master_serving(m) && (touched = fw_reload_touched(&m->touch))) {
-        char why[300];
-
         snprintf(why, sizeof(why), "touch-reload %s", touched);
+        master_reload(m, why, now);
+    }
+    if (master_serving(m) && (changed = fw_autoreload_changed())) {
+        snprintf(why, sizeof(why), "py-autoreload: %s changed", changed);
         master_reload(m, why, now);
     }
 }

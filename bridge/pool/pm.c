@@ -95,7 +95,7 @@ fw_pm_wants_listen(const fw_pm_t *pm, fw_pool_state_e state, double now)
 }
 
 /* The child's side of a fork: the worker, after importing the app itself
- * with lazy-apps. */
+ * with lazy-apps (and starting py-autoreload's watch). */
 static int
 pm_worker_main(void *arg, int slot)
 {
@@ -107,6 +107,7 @@ pm_worker_main(void *arg, int slot)
     if (mc->lazy_apps && fw_pyglue_start(mc->app) < 0) {
         return FW_CHILD_EXIT_NO_APP;
     }
+    fw_autoreload_start(mc->py_autoreload);
     return fw_worker_run(&wc);
 }
 

@@ -38,7 +38,9 @@ typedef struct {
     int listen_fd;      /* -1: a first start, not a reload */
     pid_t *old_workers; /* still serving; retired once the new are ready */
     size_t nold_workers;
-    uint64_t generation; /* of the new image: the old one's + 1 */
+    uint64_t generation;   /* of the new image: the old one's + 1 */
+    int autoreload_fds[2]; /* py-autoreload's socket pair, kept open
+                              across the exec (autoreload.c); -1: none */
 } fw_reload_handover_t;
 
 typedef struct {
@@ -52,8 +54,10 @@ typedef struct {
     int max_children;                        /* static: the pool's size */
     int start_servers, min_spare, max_spare; /* dynamic */
     int idle_timeout;                        /* ondemand, seconds */
-    char *const *touch_reload;
+    char *const *touch_reload;               /* files or directories */
     size_t ntouch_reload;
+    int py_autoreload; /* seconds between looks at the workers' modules
+                          (autoreload.c); 0: off */
     /* what a reload's exec needs: the same program, argv and environment
      * as at the first start, in the directory it was started in */
     char **argv;
@@ -200,17 +204,40 @@ int fw_pool_rules_serving(fw_pool_state_e s);
  * dropped and the stop done. */
 int fw_pool_rules_cancels_reload(int sig);
 
-/* What a touch-reload file looked like at one check. */
+/*
+ * What a touch-reload path looked like at one check: a file's mtime; for a
+ * directory, the newest change time (ctime: a file written, added or
+ * renamed into it) of the files in it that count
+ * (fw_pool_rules_dir_entry_counts), or zero when it holds none.
+ */
 typedef struct {
     int exists;
     struct timespec mtime;
+    int is_dir;
 } fw_pool_stamp_t;
 
-/* Whether a touch-reload file was touched between two checks: it exists
- * now, and did not before or has another mtime.  A file removed is not a
- * touch. */
+/* Whether a touch-reload path was touched between two checks: it exists
+ * now, and did not before, or changed kind, or (a file) has another mtime,
+ * or (a directory) has a newer one: a file in it was written or added.  A
+ * path removed is not a touch, nor is a file removed from a directory. */
 int fw_pool_rules_touched(const fw_pool_stamp_t *before,
                           const fw_pool_stamp_t *now);
+
+/* Whether a directory entry counts for touch-reload: not ".", "..", a
+ * hidden file (".name": an editor's swap file) or a backup ("name~"). */
+int fw_pool_rules_dir_entry_counts(const char *name);
+
+/*
+ * py-autoreload: whether a module file that last changed at `changed` (its
+ * ctime, which no copy tool can set back) is news to report: later than
+ * the code was loaded (`loaded`: the master image's start) and than the
+ * change already reported for that file (`told`; zero: none).  The master
+ * takes a report with the same rule, `told` zero and `loaded` its own
+ * start: a change from before it started is what it loaded already.
+ */
+int fw_pool_rules_autoreload_due(const struct timespec *loaded,
+                                 const struct timespec *told,
+                                 const struct timespec *changed);
 
 /*
  * The two guards against respawn storms, as a value the caller keeps:

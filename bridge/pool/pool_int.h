@@ -1,7 +1,8 @@
 /*
  * pool_int.h: what the master's files share inside bridge/pool/ and nothing
- * outside the room includes: the master's hands on the pool's size (pm.c)
- * and the mechanics of a reload (reload.c).  pool.h is the room's API.
+ * outside the room includes: the master's hands on the pool's size (pm.c),
+ * the mechanics of a reload (reload.c) and py-autoreload (autoreload.c).
+ * pool.h is the room's API.
  */
 #ifndef FW_POOL_INT_H
 #define FW_POOL_INT_H
@@ -67,7 +68,8 @@ void fw_pm_maintain(fw_pm_t *pm, fw_pool_state_e state, double now,
  * image and their retirement, and the touch-reload files.
  */
 
-/* The touch-reload files and how each looked at the last check. */
+/* The touch-reload files and directories, and how each looked at the
+ * last check. */
 typedef struct {
     char *const *paths;
     size_t npaths;
@@ -80,8 +82,8 @@ int fw_reload_touch_init(fw_reload_touch_t *t, char *const *paths,
                          size_t npaths);
 void fw_reload_touch_free(fw_reload_touch_t *t);
 
-/* The first file touched (fw_pool_rules_touched) since the last check, or
- * NULL; every file's stamp is taken again. */
+/* The first path touched (fw_pool_rules_touched) since the last check,
+ * or NULL; every path's stamp is taken again. */
 const char *fw_reload_touched(fw_reload_touch_t *t);
 
 /*
@@ -108,5 +110,38 @@ void fw_reload_adopt(const fw_reload_handover_t *h);
 /* A reload completed: SIGTERM to every adopted worker not yet told
  * (they finish their requests).  Returns how many were told. */
 int fw_reload_retire_old(double now);
+
+/* -------------------------------------------------------------------- */
+/*
+ * autoreload.c: py-autoreload.  Each worker's thread watches the files of
+ * the modules it imported and reports a change to the master on a socket
+ * pair that outlives reloads; the master reloads as for SIGHUP.
+ */
+
+/*
+ * The master, at the start of each image: takes the pair over from the
+ * previous image (mc->handover) or makes it, and notes the image's start
+ * (a change reported from before it is the reload it is).  Off
+ * (py_autoreload 0): closes a pair handed over.  A failure is logged and
+ * leaves py-autoreload off.
+ */
+void fw_autoreload_open(const fw_master_config_t *mc);
+
+/* The pair to keep open across a reload's exec (-1, -1: none). */
+void fw_autoreload_handover(int fds[2]);
+
+/*
+ * The master, once a turn: reads the reports waiting (never blocks) and
+ * returns the path of the first change made after this image started
+ * (in a static buffer, fit for a log line), or NULL.
+ */
+const char *fw_autoreload_changed(void);
+
+/*
+ * A worker, once its application is imported, on its main thread: with
+ * seconds > 0 and the pair open, reads the module files and starts the
+ * watching thread (signals blocked in it).  Logs why it cannot.
+ */
+void fw_autoreload_start(int seconds);
 
 #endif /* FW_POOL_INT_H */

@@ -2,7 +2,8 @@
  * pool_rules.c: the pool's decisions as pure functions (php-fpm's pm and
  * fpm_pctl rules): how many workers to fork, which to retire, when a fork
  * may happen, which state change the master may make, what wins over a
- * reload, when a touch-reload file counts as touched.  No I/O, no globals,
+ * reload, when a touch-reload file or directory counts as touched, which
+ * module file change py-autoreload reports and takes.  No I/O, no globals,
  * no clock read: every fact and the time come in as arguments.
  */
 #include <signal.h>
@@ -172,13 +173,45 @@ fw_pool_rules_cancels_reload(int sig)
     return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
 }
 
+/* a < b */
+static int
+earlier(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec ||
+           (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 int
 fw_pool_rules_touched(const fw_pool_stamp_t *before,
                       const fw_pool_stamp_t *now)
 {
-    return now->exists &&
-           (!before->exists || now->mtime.tv_sec != before->mtime.tv_sec ||
-            now->mtime.tv_nsec != before->mtime.tv_nsec);
+    if (!now->exists) {
+        return 0;
+    }
+    if (!before->exists || now->is_dir != before->is_dir) {
+        return 1;
+    }
+    if (now->is_dir) {
+        return earlier(&before->mtime, &now->mtime);
+    }
+    return now->mtime.tv_sec != before->mtime.tv_sec ||
+           now->mtime.tv_nsec != before->mtime.tv_nsec;
+}
+
+int
+fw_pool_rules_dir_entry_counts(const char *name)
+{
+    size_t len = strlen(name);
+
+    return len > 0 && name[0] != '.' && name[len - 1] != '~';
+}
+
+int
+fw_pool_rules_autoreload_due(const struct timespec *loaded,
+                             const struct timespec *told,
+                             const struct timespec *changed)
+{
+    return earlier(loaded, changed) && earlier(told, changed);
 }
 
 /* ------------------------------------------------------------ the guard */

@@ -14,14 +14,18 @@
  * Connections wait in the socket's backlog meanwhile: none is refused.
  * With lazy-apps the new workers import the code themselves, and the old
  * ones are retired only once one of them is ready, so broken new code
- * never empties the pool.  A touch-reload file touched does what SIGHUP
- * does.  It never changes the master's state.
+ * never empties the pool.  A touch-reload file touched (or a file written
+ * or added in a touch-reload directory) does what SIGHUP does.
+ * py-autoreload's socket pair (autoreload.c) is kept open across the exec
+ * too, its numbers in FW_AUTORELOAD_FDS.  It never changes the master's
+ * state.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +37,7 @@
 #define RELOAD_ENV_LISTEN "FW_LISTEN_FD"
 #define RELOAD_ENV_OLD "FW_OLD_WORKERS"
 #define RELOAD_ENV_GENERATION "FW_GENERATION"
+#define RELOAD_ENV_AUTORELOAD "FW_AUTORELOAD_FDS"
 
 /* ----------------------------------------------------------- hand-over */
 
@@ -67,9 +72,12 @@ fw_reload_handover_take(fw_reload_handover_t *h)
     const char *fd = getenv(RELOAD_ENV_LISTEN);
     const char *old = getenv(RELOAD_ENV_OLD);
     const char *gen = getenv(RELOAD_ENV_GENERATION);
+    const char *pair = getenv(RELOAD_ENV_AUTORELOAD);
+    int r, w;
 
     memset(h, 0, sizeof(*h));
     h->listen_fd = -1;
+    h->autoreload_fds[0] = h->autoreload_fds[1] = -1;
     if (fd != NULL && fd[0] != '\0' && fd[strspn(fd, "0123456789")] == '\0') {
         h->listen_fd = atoi(fd);
     }
@@ -79,9 +87,15 @@ fw_reload_handover_take(fw_reload_handover_t *h)
     if (h->listen_fd >= 0 && old != NULL) {
         reload_parse_pids(h, old);
     }
+    if (h->listen_fd >= 0 && pair != NULL &&
+        sscanf(pair, "%d,%d", &r, &w) == 2 && r >= 0 && w >= 0) {
+        h->autoreload_fds[0] = r;
+        h->autoreload_fds[1] = w;
+    }
     unsetenv(RELOAD_ENV_LISTEN);
     unsetenv(RELOAD_ENV_OLD);
     unsetenv(RELOAD_ENV_GENERATION);
+    unsetenv(RELOAD_ENV_AUTORELOAD);
 }
 
 void
@@ -154,7 +168,15 @@ typedef struct {
     char *old_var; /* "FW_OLD_WORKERS=1,2,3", malloc'd */
     char listen_var[64];
     char gen_var[64];
+    char autoreload_var[64]; /* "FW_AUTORELOAD_FDS=5,6", or "" */
 } reload_env_t;
+
+/* The descriptors the new image takes over, open across the exec (-1:
+ * none), and their flags before (fcntl F_GETFD; -1: not open). */
+typedef struct {
+    int fds[3];
+    int flags[3];
+} reload_keep_t;
 
 /* "FW_OLD_WORKERS=1,2,3" of every live child, malloc'd; NULL on OOM. */
 static char *
@@ -199,7 +221,7 @@ reload_env_make(reload_env_t *e, const fw_master_config_t *mc, uint64_t next)
     while (mc->envp != NULL && mc->envp[n] != NULL) {
         n++;
     }
-    e->envp = calloc(n + 4, sizeof(*e->envp));
+    e->envp = calloc(n + 5, sizeof(*e->envp));
     e->old_var = reload_old_workers_var();
     if (e->envp == NULL || e->old_var == NULL) {
         reload_env_free(e);
@@ -215,20 +237,61 @@ reload_env_make(reload_env_t *e, const fw_master_config_t *mc, uint64_t next)
     e->envp[k++] = e->listen_var;
     e->envp[k++] = e->old_var;
     e->envp[k++] = e->gen_var;
+    if (e->autoreload_var[0] != '\0') {
+        e->envp[k++] = e->autoreload_var;
+    }
     e->envp[k] = NULL;
     return 0;
+}
+
+/* Clears close-on-exec on what the new image takes over: the listening
+ * socket and py-autoreload's pair (its variable set in e). */
+static void
+reload_keep_open(reload_keep_t *keep, const fw_master_config_t *mc,
+                 reload_env_t *e)
+{
+    int pair[2];
+
+    fw_autoreload_handover(pair);
+    keep->fds[0] = mc->worker->listen_fd;
+    keep->fds[1] = pair[0];
+    keep->fds[2] = pair[1];
+    for (int i = 0; i < 3; i++) {
+        keep->flags[i] = keep->fds[i] >= 0 ? fcntl(keep->fds[i], F_GETFD) : -1;
+        if (keep->flags[i] >= 0) {
+            (void)fcntl(keep->fds[i], F_SETFD, keep->flags[i] & ~FD_CLOEXEC);
+        }
+    }
+    e->autoreload_var[0] = '\0';
+    if (keep->flags[1] >= 0 && keep->flags[2] >= 0) {
+        snprintf(e->autoreload_var, sizeof(e->autoreload_var), "%s=%d,%d",
+                 RELOAD_ENV_AUTORELOAD, pair[0], pair[1]);
+    }
+}
+
+/* The exec failed: the flags as they were. */
+static void
+reload_keep_undo(const reload_keep_t *keep)
+{
+    for (int i = 0; i < 3; i++) {
+        if (keep->flags[i] >= 0) {
+            (void)fcntl(keep->fds[i], F_SETFD, keep->flags[i]);
+        }
+    }
 }
 
 void
 fw_reload_exec(const fw_master_config_t *mc, uint64_t generation,
                const char *why)
 {
-    int listen_fd = mc->worker->listen_fd;
     reload_env_t env;
+    reload_keep_t keep;
     sigset_t saved_mask;
-    int here, flags, saved;
+    int here, saved;
 
+    reload_keep_open(&keep, mc, &env);
     if (reload_env_make(&env, mc, generation + 1) < 0) {
+        reload_keep_undo(&keep);
         fw_log(FW_LOG_ERROR, "%s: reload: out of memory", why);
         return;
     }
@@ -236,10 +299,6 @@ fw_reload_exec(const fw_master_config_t *mc, uint64_t generation,
            "%s: reload: re-executing with %d worker(s) still serving", why,
            fw_children_alive());
 
-    flags = fcntl(listen_fd, F_GETFD);
-    if (flags >= 0) {
-        (void)fcntl(listen_fd, F_SETFD, flags & ~FD_CLOEXEC);
-    }
     fflush(NULL);
     /* blocked across the exec: the new image takes them once ready */
     fw_signals_block(&saved_mask);
@@ -250,9 +309,7 @@ fw_reload_exec(const fw_master_config_t *mc, uint64_t generation,
     saved = errno;
 
     reload_leave_start_dir(here);
-    if (flags >= 0) {
-        (void)fcntl(listen_fd, F_SETFD, flags);
-    }
+    reload_keep_undo(&keep);
     fw_signals_restore(&saved_mask);
     reload_env_free(&env);
     fw_log(FW_LOG_ERROR,
@@ -320,6 +377,34 @@ done:
 
 /* --------------------------------------------------------- touch-reload */
 
+/* The newest ctime of the files in dir that count
+ * (fw_pool_rules_dir_entry_counts), into s->mtime; zero when none (or
+ * dir cannot be read). */
+static void
+reload_stamp_dir(const char *dir, fw_pool_stamp_t *s)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        struct stat st;
+
+        if (!fw_pool_rules_dir_entry_counts(e->d_name) ||
+            fstatat(dirfd(d), e->d_name, &st, 0) < 0) {
+            continue;
+        }
+        if (st.st_ctim.tv_sec > s->mtime.tv_sec ||
+            (st.st_ctim.tv_sec == s->mtime.tv_sec &&
+             st.st_ctim.tv_nsec > s->mtime.tv_nsec)) {
+            s->mtime = st.st_ctim;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
+/* How path looks now: a file's mtime, a directory's newest file. */
 static void
 reload_stamp(const char *path, fw_pool_stamp_t *s)
 {
@@ -328,7 +413,12 @@ reload_stamp(const char *path, fw_pool_stamp_t *s)
     memset(s, 0, sizeof(*s));
     if (stat(path, &st) == 0) {
         s->exists = 1;
+        s->is_dir = S_ISDIR(st.st_mode);
         s->mtime = st.st_mtim;
+        if (s->is_dir) {
+            memset(&s->mtime, 0, sizeof(s->mtime));
+            reload_stamp_dir(path, s);
+        }
     }
 }
 

@@ -129,6 +129,8 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
                  c->reload_on_rss, c->worker_shutdown_timeout);
     } else if (strcmp(field, "touch_reload") == 0) {
         list_text(&c->touch_reload, buf, size);
+    } else if (strcmp(field, "py_autoreload") == 0) {
+        snprintf(buf, size, "%d", c->py_autoreload);
     } else if (strcmp(field, "identity") == 0) {
         snprintf(buf, size, "pidfile %s uid %s gid %s chown %s",
                  c->pidfile != NULL ? c->pidfile : "(null)",
@@ -517,8 +519,19 @@ static const ok_case_t ok_cases[] = {
      NULL,
      {"--module", "a"},
      {"pm=static/static", "pool=max 1 start 0 spare 1-0 idle 10",
-      "recycle=lazy 0 requests 0+0 rss 0 shutdown 30", "touch_reload=",
+      "recycle=lazy 0 requests 0+0 rss 0 shutdown 30",
+      "touch_reload=", "py_autoreload=0",
       "identity=pidfile (null) uid (null) gid (null) chown (null)"}},
+    {"process manager: py-autoreload, uWSGI's names",
+     "[uwsgi]\nmodule = a\npython-autoreload = 3\n",
+     NULL,
+     {"{ini}", "--py-auto-reload", "2"},
+     {"py_autoreload=2"}},
+    {"process manager: py-autoreload in uWSGI's ini",
+     "[uwsgi]\nmodule = a\npy-autoreload = 1\n",
+     NULL,
+     {"{ini}"},
+     {"py_autoreload=1"}},
     {"process manager: static, max-children alone sets processes",
      NULL,
      NULL,
@@ -1073,6 +1086,11 @@ static const err_case_t err_cases[] = {
      NULL,
      {"--set", "a=b"},
      "fcgi-wsgi: --set: only in ini files\n"},
+    {"cli: py-autoreload is a number of seconds",
+     NULL,
+     {"--module", "a", "--py-autoreload", "-1"},
+     "fcgi-wsgi: --py-autoreload: expected a whole number from 0 to 86400, "
+     "got '-1'\n"},
     {"cli: pm, an unknown mode",
      NULL,
      {"--module", "a", "--pm", "sometimes"},

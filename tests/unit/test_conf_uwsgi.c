@@ -156,7 +156,7 @@ test_real_world_verdicts(void **state)
         {"log-maxsize", FW_UWSGI_PENDING},
         {"log-x-forwarded-for", FW_UWSGI_PENDING},
         {"reload-mercy", FW_UWSGI_PENDING},
-        {"py-autoreload", FW_UWSGI_PENDING},
+        {"py-autoreload", FW_UWSGI_OURS},
         {"http", FW_UWSGI_REFUSED},
         {"http-socket", FW_UWSGI_REFUSED},
         {"uwsgi-socket", FW_UWSGI_REFUSED},

@@ -2,8 +2,9 @@
  * test_pool_rules.c: bridge/pool/pool_rules.c on exact inputs: the spawn
  * counts of static, dynamic and ondemand (start-servers, min/max spare,
  * max-children), idle retirement, the reload target, the master's state
- * transitions, what wins over a reload, when a touch-reload file counts as
- * touched, and the guards (crash-loop back-off 1, 2, 4 ... 30 s, the
+ * transitions, what wins over a reload, when a touch-reload file or
+ * directory counts as touched, which py-autoreload change is news, and the
+ * guards (crash-loop back-off 1, 2, 4 ... 30 s, the
  * immediate respawn of a ready worker, the fork rate, the fallback to one
  * fork a second).  Time is a number the test passes: no clock, no sleep.
  */
@@ -313,10 +314,10 @@ test_cancels_reload(void **state)
 static void
 test_touched(void **state)
 {
-    const fw_pool_stamp_t absent = {0, {0, 0}};
-    const fw_pool_stamp_t t1 = {1, {1700000000, 500}};
-    const fw_pool_stamp_t t1_ns = {1, {1700000000, 501}};
-    const fw_pool_stamp_t t2 = {1, {1700000001, 500}};
+    const fw_pool_stamp_t absent = {0, {0, 0}, 0};
+    const fw_pool_stamp_t t1 = {1, {1700000000, 500}, 0};
+    const fw_pool_stamp_t t1_ns = {1, {1700000000, 501}, 0};
+    const fw_pool_stamp_t t2 = {1, {1700000001, 500}, 0};
 
     (void)state;
     assert_int_equal(fw_pool_rules_touched(&absent, &t1), 1);
@@ -326,6 +327,98 @@ test_touched(void **state)
     assert_int_equal(fw_pool_rules_touched(&t1, &t1), 0);
     assert_int_equal(fw_pool_rules_touched(&t1, &absent), 0);
     assert_int_equal(fw_pool_rules_touched(&absent, &absent), 0);
+}
+
+/* A directory: touched when it appears, when its newest file is newer (a
+ * file written or added), or when it replaces a file of that name; not
+ * when its newest file is older (the newest removed) or unchanged. */
+static void
+test_touched_dir(void **state)
+{
+    static const struct {
+        const char *name;
+        fw_pool_stamp_t before, now;
+        int touched;
+    } cases[] = {
+        {"created", {0, {0, 0}, 0}, {1, {0, 0}, 1}, 1},
+        {"first file", {1, {0, 0}, 1}, {1, {1700000000, 0}, 1}, 1},
+        {"file written", {1, {1700000000, 7}, 1}, {1, {1700000000, 8}, 1}, 1},
+        {"newest removed",
+         {1, {1700000009, 0}, 1},
+         {1, {1700000000, 0}, 1},
+         0},
+        {"every file removed", {1, {1700000009, 0}, 1}, {1, {0, 0}, 1}, 0},
+        {"unchanged", {1, {1700000009, 0}, 1}, {1, {1700000009, 0}, 1}, 0},
+        {"dir removed", {1, {1700000009, 0}, 1}, {0, {0, 0}, 0}, 0},
+        {"file became a dir", {1, {1700000009, 0}, 0}, {1, {0, 0}, 1}, 1},
+        {"dir became a file", {1, {1700000009, 0}, 1}, {1, {5, 0}, 0}, 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = fw_pool_rules_touched(&cases[i].before, &cases[i].now);
+
+        if (got != cases[i].touched) {
+            fail_msg("%s: touched %d, want %d", cases[i].name, got,
+                     cases[i].touched);
+        }
+    }
+}
+
+/* Which names in a touch-reload directory count: not the hidden ones
+ * (an editor's swap file), nor backups. */
+static void
+test_dir_entry_counts(void **state)
+{
+    static const struct {
+        const char *name;
+        int counts;
+    } cases[] = {
+        {"reload", 1},  {"app.py", 1},      {"a", 1},       {"x~y", 1},
+        {".", 0},       {"..", 0},          {"app.py~", 0}, {"", 0},
+        {".hidden", 0}, {".app.py.swp", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (fw_pool_rules_dir_entry_counts(cases[i].name) != cases[i].counts) {
+            fail_msg("'%s': want %d", cases[i].name, cases[i].counts);
+        }
+    }
+}
+
+/* py-autoreload: a change is reported (and taken by the master) when it
+ * is later than the image's start and than the change reported last. */
+static void
+test_autoreload_due(void **state)
+{
+    static const struct timespec zero = {0, 0};
+    static const struct timespec start = {1700000000, 500};
+    static const struct {
+        const char *name;
+        struct timespec told, changed;
+        int due;
+    } cases[] = {
+        {"after the start", {0, 0}, {1700000000, 501}, 1},
+        {"a second later", {0, 0}, {1700000001, 0}, 1},
+        {"at the start: loaded", {0, 0}, {1700000000, 500}, 0},
+        {"before the start: loaded", {0, 0}, {1699999999, 999999999}, 0},
+        {"told already", {1700000003, 0}, {1700000003, 0}, 0},
+        {"changed again", {1700000003, 0}, {1700000003, 1}, 1},
+        {"older than told", {1700000003, 0}, {1700000002, 0}, 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = fw_pool_rules_autoreload_due(&start, &cases[i].told,
+                                               &cases[i].changed);
+
+        if (got != cases[i].due) {
+            fail_msg("%s: due %d, want %d", cases[i].name, got, cases[i].due);
+        }
+    }
+    /* the master's test: nothing told */
+    assert_int_equal(fw_pool_rules_autoreload_due(&start, &zero, &start), 0);
 }
 
 /* ------------------------------------------------------------ the guard */
@@ -511,6 +604,9 @@ main(void)
         cmocka_unit_test(test_serving),
         cmocka_unit_test(test_cancels_reload),
         cmocka_unit_test(test_touched),
+        cmocka_unit_test(test_touched_dir),
+        cmocka_unit_test(test_dir_entry_counts),
+        cmocka_unit_test(test_autoreload_due),
         cmocka_unit_test(test_backoff_sequence),
         cmocka_unit_test(test_ready_ends_backoff),
         cmocka_unit_test(test_ready_death_respawns_at_once),
