@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,45 @@ static log_date_e log_date_mode;
 static const char *log_date_format;
 static _Thread_local const fw_request_t *log_request;
 
+/* The log file (log_path when logto was relative); NULL: stderr. */
+static const char *log_file;
+static char log_path[PATH_MAX];
+
 static const char *const log_levels[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+/*
+ * The file a logto path names: a relative one is taken from the directory
+ * the log was first opened in (before chdir), so that a reopen (SIGUSR1,
+ * log-maxsize) finds the same file.
+ */
+static const char *
+log_resolve(const char *path)
+{
+    static char given[PATH_MAX];
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '/') {
+        return path;
+    }
+    if (log_path[0] != '\0' && strcmp(given, path) == 0) {
+        return log_path;
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return path;
+    }
+    n = snprintf(given, sizeof(given), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(given)) {
+        given[0] = '\0';
+        return path;
+    }
+    n = snprintf(log_path, sizeof(log_path), "%s/%s", cwd, path);
+    if (n < 0 || (size_t)n >= sizeof(log_path)) {
+        log_path[0] = given[0] = '\0';
+        return path;
+    }
+    return log_path;
+}
 
 int
 fw_log_open(const char *path)
@@ -54,10 +93,12 @@ fw_log_open(const char *path)
         }
         return 0;
     }
+    path = log_resolve(path);
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         return -1;
     }
+    log_file = path;
     if (old == log_stderr_fd) {
         log_fd = fd;
         return 0;
@@ -78,6 +119,12 @@ int
 fw_log_fd(void)
 {
     return log_fd;
+}
+
+const char *
+fw_log_file(void)
+{
+    return log_fd == log_stderr_fd ? NULL : log_file;
 }
 
 int

@@ -18,11 +18,19 @@
 /* The most one message may take; the lines past it are left out. */
 #define FW_LOG_MESSAGE_MAX (1024 * 1024)
 
-/* Opens `path` for appending (NULL: stderr).  0, or -1 with errno set. */
+/*
+ * Opens `path` for appending (NULL: stderr); a relative path is taken from
+ * the directory of its first opening, so that a reopen after chdir finds
+ * the same file.  0, or -1 with errno set.
+ */
 int fw_log_open(const char *path);
 
 /* The descriptor lines go to now (it changes when the log is reopened). */
 int fw_log_fd(void);
+
+/* The log file's path as opened (absolute when it was given relative);
+ * NULL when the log is stderr. */
+const char *fw_log_file(void);
 
 /*
  * Before a process points its descriptor 2 elsewhere (a worker's capture

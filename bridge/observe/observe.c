@@ -48,7 +48,8 @@ fw_observe_setup(const fw_observe_config_t *oc, int listen_fd)
         return -1;
     }
     if (observe_maxsize > 0) {
-        observe_logto = oc->logto;
+        /* the file as opened, before any chdir */
+        observe_logto = oc->logto != NULL ? fw_log_file() : NULL;
         observe_access = fw_access_log_path();
     }
     return 0;

@@ -2,8 +2,8 @@
  * test_log_format.c: the pure parts of the logs: log-format compiled and
  * access lines formatted byte for byte (every variable, escaping, cuts,
  * X-Forwarded-For), the byte stream cut into lines (a worker's stdout),
- * the log's line prefix (log-date, the request tag) and log-maxsize's
- * rename.  Runs in TZ=UTC.
+ * the log's line prefix (log-date, the request tag), log-maxsize's
+ * rename and a relative logto's file.  Runs in TZ=UTC.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -473,6 +473,38 @@ test_rotate(void **state)
     unlink(path);
 }
 
+/* A relative logto is the file of its first opening, after a chdir too
+ * (a reopen on SIGUSR1, log-maxsize). */
+static void
+test_relative_logto(void **state)
+{
+    char dir[] = "/tmp/fw-test-logdir-XXXXXX";
+    char cwd[1024], expect[1100];
+    char *text;
+
+    (void)state;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(fw_log_open("rel.log"), 0);
+    snprintf(expect, sizeof(expect), "%s/rel.log", dir);
+    assert_string_equal(fw_log_file(), expect);
+    assert_int_equal(chdir("/"), 0);
+    assert_int_equal(fw_log_open("rel.log"), 0);
+    assert_string_equal(fw_log_file(), expect);
+    fw_log_set_date("false");
+    fw_log(FW_LOG_INFO, "still here");
+    fw_log_set_date(NULL);
+    assert_int_equal(fw_log_open(NULL), 0);
+    assert_null(fw_log_file());
+    text = slurp(expect);
+    assert_non_null(strstr(text, "INFO still here\n"));
+    free(text);
+    unlink(expect);
+    rmdir(dir);
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int
 main(void)
 {
@@ -487,6 +519,7 @@ main(void)
         cmocka_unit_test(test_log_prefix),
         cmocka_unit_test(test_log_bounds),
         cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_relative_logto),
     };
 
     setenv("TZ", "UTC", 1);
