@@ -1,8 +1,9 @@
 /*
  * observe.h: seeing inside, the room of the features that read the
  * scoreboard or follow requests: the hooks the pool calls (observe.c), the
- * status and ping pages (status*.c), the access log (access_log.c),
- * harakiri and slowlog (harakiri.c).
+ * status and ping pages (status*.c), the access log (access_log.c), a
+ * worker's stdout, stderr and stack dumps turned into log lines
+ * (capture.c), harakiri and slowlog (harakiri.c).
  */
 #ifndef FW_OBSERVE_H
 #define FW_OBSERVE_H
