@@ -97,6 +97,12 @@ typedef struct {
     fw_strlist_t ini_files;  /* the ini files the command line named, as
                                 given (--print-config systemd runs them) */
 
+    /* logs (bridge/log.h, bridge/observe/observe.h) */
+    char *log_format;         /* NULL: combined; no access-log: the log */
+    bool log_x_forwarded_for; /* %(addr) from X-Forwarded-For */
+    char *log_date;           /* NULL/true: default; false; strftime */
+    long long log_maxsize;    /* bytes; 0: no rotation */
+
     /* seeing inside (bridge/observe/observe.h) */
     char *access_log;    /* NULL: no access log */
     char *status_path;   /* NULL: no status page */

@@ -76,6 +76,7 @@ typedef struct {
     bool has_uwsgi;
     bool has_section; /* a [SECTION] header was seen */
     bool in_ours;     /* the current section is the one read */
+    bool format;      /* expanding a log format: %(var) kept */
     entry_t *entries;
     size_t nentries;
     char *abspath; /* %p */
@@ -544,7 +545,9 @@ expand_depth(ini_file_t *f, const char *value, int depth, char **out)
         } else {
             p = pct + 2;
         }
-        if (*pct == '$') {
+        if (*pct == '%' && pct[1] == '(' && f->format) {
+            buf_add(&b, pct, (size_t)(p - pct)); /* a log format's %(var) */
+        } else if (*pct == '$') {
             msg = expand_env(f, inner, depth, &b);
         } else if (*pct == '@') {
             msg = expand_file(f, inner, depth, &b);
@@ -695,7 +698,9 @@ apply_entry(ini_file_t *f, const entry_t *e)
                   fw_conf_table_set(f->st, opt, e->value));
         return -1;
     }
+    f->format = opt->format;
     msg = expand(f, e->value, &value);
+    f->format = false;
     if (msg == NULL) {
         switch (opt->type) {
         case FW_OPT_INI:

@@ -76,6 +76,7 @@ struct fw_opt {
     const char *def;     /* default, applied first and shown by --help */
     const char *metavar; /* --help: "--chdir DIR" */
     const char *help;    /* --help: one line; FW_OPT_REFUSE: the error */
+    bool format;         /* a log format: its %(var) are left as written */
 };
 
 /* What fcgi-wsgi does with an option of uWSGI's (conf_uwsgi.c). */

@@ -33,7 +33,7 @@ fw_pyglue_dump_on_signal(int signo, int fd)
         goto error;
     }
     kwargs = Py_BuildValue("{s:i,s:O,s:O}", "file", fd, "all_threads", Py_True,
-                           "chain", Py_False);
+                           "chain", Py_True);
     if (kwargs == NULL) {
         goto error;
     }

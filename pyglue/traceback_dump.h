@@ -7,12 +7,13 @@
 #define FW_TRACEBACK_DUMP_H
 
 /*
- * faulthandler.register(signo, file=fd, all_threads=True, chain=False):
+ * faulthandler.register(signo, file=fd, all_threads=True, chain=True):
  * from now on signo (which no thread may block) writes every thread's
  * Python stack to fd, in the signal handler, even while a thread holds the
- * GIL; the process then goes on.  fd must stay open (dup2 another file
- * onto it to redirect).  Python started; GIL not held by the caller.
- * 0, or -1 after logging the Python error.
+ * GIL, then calls the handler signo had before (the caller's way to know
+ * that the dump is complete; SIG_IGN: none); the process then goes on.  fd
+ * must stay open (dup2 another file onto it to redirect).  Python started; GIL
+ * not held by the caller. 0, or -1 after logging the Python error.
  */
 int fw_pyglue_dump_on_signal(int signo, int fd);
 

@@ -1,8 +1,9 @@
 /*
  * observe.h: seeing inside, the room of the features that read the
  * scoreboard or follow requests: the hooks the pool calls (observe.c), the
- * status and ping pages (status*.c), the access log (access_log.c),
- * harakiri and slowlog (harakiri.c).
+ * status and ping pages (status*.c), the access log (access_log.c), a
+ * worker's stdout, stderr and stack dumps turned into log lines
+ * (capture.c), harakiri and slowlog (harakiri.c).
  */
 #ifndef FW_OBSERVE_H
 #define FW_OBSERVE_H
@@ -34,25 +35,51 @@ typedef struct {
     const char *ping_response; /* the ping page's text */
     const char *pool;          /* the pool's name on the pages */
     const char *access_log;    /* NULL: no access log */
+    const char *log_format;    /* NULL: combined (and, with no
+                                  access_log, no request lines) */
+    int log_x_forwarded_for;   /* %(addr) from X-Forwarded-For */
+    const char *logto;         /* the log file; NULL: stderr */
+    const char *log_date;      /* fw_log_set_date's spec; NULL: default */
+    long long log_maxsize;     /* bytes; 0: no rotation */
     int harakiri;              /* seconds; 0: off */
     int slowlog;               /* seconds; 0: off */
     int threads;               /* request slots of a worker, >= 1 */
 } fw_observe_config_t;
 
 /*
- * main, before the first fork: configures the pages, the access log
- * (checked by opening it) and the limits.  listen_fd: the listening socket
- * (its queue is reported).  The scoreboard is the master's.  0, or -1
- * after logging: the server must not start.
+ * main, before the first fork and before Python starts: configures the
+ * pages, the log's date, the access log (its format compiled, its file
+ * checked by opening it) and the limits; sets PYTHONUNBUFFERED=1 (unless
+ * set) so that print() reaches the log at once and no buffered output is
+ * copied into the workers by fork.  listen_fd: the listening socket (its
+ * queue is reported).  The scoreboard is the master's.  0, or -1 after
+ * logging: the server must not start.
  */
 int fw_observe_setup(const fw_observe_config_t *oc, int listen_fd);
 
 /*
  * A worker, in its main thread before its serving threads start (Python
  * started, GIL not held): takes a scoreboard slot, opens the access log,
- * registers the stack dump signal when harakiri or slowlog is on.
+ * captures its stdout and stderr (capture.c), registers the stack dump
+ * signal when harakiri or slowlog is on.
  */
 void fw_observe_worker_start(void);
+
+/*
+ * A worker, when it is about to exit (Python finalised, or never to be):
+ * logs what its stdout and stderr still held.
+ */
+void fw_observe_worker_stop(void);
+
+/*
+ * A serving thread, around each request: begin marks the scoreboard slot
+ * busy and tags the thread's log lines with the request; end waits until
+ * what the request printed is logged (capture.c), frees the slot, counts
+ * the response in the pool's figures when `counted` (not a status or ping
+ * page) and writes the access log line.
+ */
+void fw_observe_request_begin(int thread, fw_request_t *r);
+void fw_observe_request_end(int thread, fw_request_t *r, int counted);
 
 /* A worker on SIGUSR1, after the log was reopened: reopens the access log
  * and points the stack dumps at the new log. */
@@ -60,9 +87,40 @@ void fw_observe_reopen(void);
 
 /*
  * The master, about every 200 ms, after fw_scoreboard_reap: runs harakiri
- * and slowlog, samples the listen queue.  Never blocks.
+ * and slowlog, samples the listen queue, rotates the log and the access
+ * log past log-maxsize (then every worker reopens them, as on SIGUSR1).
+ * Never blocks.
  */
 void fw_observe_tick(void);
+
+/* -------------------------------------------------------------------- */
+/*
+ * capture.c: what a worker writes outside fw_log, turned into log lines by
+ * one reader thread: its descriptors 1 and 2 become pipes (so print(),
+ * logging's StreamHandler, C extensions and subprocesses all arrive), each
+ * line logged as "STDOUT"/"STDERR" with the request the worker runs when
+ * it runs exactly one; and the Python stack dumps of harakiri and slowlog,
+ * collected from their own pipe and logged as one block (one write(2)),
+ * so that two workers' dumps never interleave.
+ */
+
+/*
+ * Starts the capture: slot is the worker's scoreboard slot (-1: lines get
+ * no request), dump_signal the signal whose faulthandler dump is collected
+ * (0: none).  Returns the descriptor faulthandler is to write the dumps to
+ * (-1: no dump pipe; then use the log).  On failure the worker's output
+ * stays where it was (logged).  Once, in the worker's main thread, before
+ * the serving threads start.
+ */
+int fw_capture_start(int slot, int dump_signal);
+
+/* A serving thread at the end of a request: returns once what the process
+ * wrote to its stdout and stderr so far is logged (at most 100 ms). */
+void fw_capture_sync(void);
+
+/* The worker is about to exit: logs what is left in the pipes and stops
+ * the reader. */
+void fw_capture_stop(void);
 
 /* -------------------------------------------------------------------- */
 /*
@@ -80,6 +138,11 @@ typedef enum {
     FW_STATUS_JSON,       /* one object; per-worker details in "workers" */
     FW_STATUS_OPENMETRICS /* Prometheus text, ends with "# EOF" */
 } fw_status_format_e;
+
+/* The request-duration histogram's finite buckets (Prometheus's default
+ * bounds, 5 ms to 10 s), and the status classes counted. */
+#define FW_STATUS_BUCKETS 11
+#define FW_STATUS_CLASSES 6
 
 /* One serving thread of a worker, as the snapshot saw it. */
 typedef struct {
@@ -119,6 +182,15 @@ typedef struct {
     int threads; /* per worker */
     int nworkers;
     fw_status_worker_t *workers;
+    /* the application's finished requests (status and ping pages not
+     * counted): how long they took, as a histogram whose bucket i counts
+     * those within bucket_le_us[i] and above the bucket before (the last,
+     * FW_STATUS_BUCKETS, those above them all); their total time; their
+     * responses by status class */
+    uint64_t bucket_le_us[FW_STATUS_BUCKETS];
+    uint64_t buckets[FW_STATUS_BUCKETS + 1];
+    uint64_t duration_sum_us;
+    uint64_t responses[FW_STATUS_CLASSES]; /* "other", 1xx .. 5xx */
 } fw_status_snapshot_t;
 
 /* A growing output buffer; `failed` once an allocation failed. */
@@ -205,22 +277,81 @@ void fw_status_buf_free(fw_status_buf_t *b);
 
 /* -------------------------------------------------------------------- */
 /*
- * access_log.c: one line per request in the `access-log` file, written
- * by the serving thread that ran it with one write(2) on an O_APPEND
- * descriptor.  Off unless configured.  Never logs through fw_log and never
- * blocks on anything but that write.
+ * access_log.c: one line per request, in the `access-log` file (or, when
+ * only log-format is given, in the log, as uWSGI does), formatted by
+ * log-format, written by the serving thread that ran it with one write(2)
+ * on an O_APPEND descriptor.  Off unless configured.  Never logs through
+ * fw_log once configured and never blocks on anything but that write.
  */
+
+/* uWSGI's combined-style line: the default log-format. */
+#define FW_ACCESS_COMBINED                                                    \
+    "%(addr) - %(user) [%(ltime)] \"%(method) %(uri) %(proto)\" "             \
+    "%(status) %(size) \"%(referer)\" \"%(uagent)\""
+
+/* A compiled log-format: literal text and variables, in order. */
+#define FW_ACCESS_SEGMENTS_MAX 64
+
+typedef struct {
+    int var;          /* -1: the literal text; else a variable */
+    const char *text; /* the literal, or the param a variable reads */
+    size_t len;
+    size_t tail; /* bytes the segments after this one need at least */
+} fw_access_segment_t;
+
+typedef struct {
+    fw_access_segment_t seg[FW_ACCESS_SEGMENTS_MAX];
+    size_t n;
+} fw_access_format_t;
 
 /*
- * Remembers path (NULL or "": no access log) and checks, by opening it,
- * that workers will be able to append to it.  Before the fork.  0, or -1
- * after logging.
+ * Compiles spec (uWSGI's syntax: text and %(name) variables; see README
+ * "Logs" for the names, and %(var.NAME) for any request param) into f,
+ * which points into spec.  0, or -1 with the reason in err ("unknown
+ * variable %(x); known: ...").  Pure.
  */
-int fw_access_log_configure(const char *path);
+int fw_access_format_parse(const char *spec, fw_access_format_t *f, char *err,
+                           size_t errsize);
 
-/* In a worker before it serves: opens the file.  0, or -1 after logging
- * (the worker serves without an access log). */
-int fw_access_log_open(void);
+/* What a line says besides the request's params. */
+typedef struct {
+    int status; /* 0: no response was sent */
+    uint64_t body_bytes;
+    uint64_t duration_us;
+    time_t started; /* the request's start */
+    time_t now;
+    pid_t pid;
+    int worker;          /* %(wid); 0: unknown */
+    int x_forwarded_for; /* %(addr) from X-Forwarded-For's first entry */
+} fw_access_facts_t;
+
+/*
+ * Formats one line for r into buf (with its '\n'), as f says.  Params are
+ * taken by their length: quotes, backslashes, control (NUL too) and
+ * non-ASCII bytes are written \xHH; "-" stands for an absent or empty
+ * one; the address is cut at 64 bytes, a long value cut so that what
+ * follows it fits.  Returns the length (< size; size must be at least
+ * 256).  Pure but for the date's per-thread cache.
+ */
+size_t fw_access_log_format(char *buf, size_t size,
+                            const fw_access_format_t *f, const fw_request_t *r,
+                            const fw_access_facts_t *a);
+
+/*
+ * Remembers path (NULL or "": no access file), compiles format (NULL: the
+ * combined format; given without a path, the lines go to the log) and
+ * checks, by opening it, that workers will be able to append to the file.
+ * Before the fork.  0, or -1 after logging (an unknown variable, say).
+ */
+int fw_access_log_configure(const char *path, const char *format,
+                            int x_forwarded_for);
+
+/* The access file's path; NULL when none. */
+const char *fw_access_log_path(void);
+
+/* In a worker before it serves (worker: its number for %(wid)): opens
+ * the file.  0, or -1 after logging (the worker serves without one). */
+int fw_access_log_open(int worker);
 
 /* SIGUSR1: opens the path again onto the same descriptor number, so that
  * serving threads never see a closed one.  0, or -1 after logging. */
@@ -234,21 +365,6 @@ int fw_access_log_reopen(void);
  */
 void fw_access_log_request(const fw_request_t *r, int status,
                            uint64_t body_bytes, uint64_t duration_us);
-
-/*
- * Formats one line for r into buf (with its '\n'), Common Log Format
- * followed by the duration in µs and the worker's pid:
- *   ADDR - - [24/Nov/2025:09:50:00 +0100] "GET / HTTP/1.1" 200 12 567 4321
- *
- * Params are taken by their length: quotes, backslashes, control (NUL
- * too) and non-ASCII bytes of the address and the request line are
- * written \xHH; "-" stands for an absent or empty one; the address is cut
- * at 64 bytes and a long URI to fit.  Returns the length (< size; size
- * must be at least 256).
- */
-size_t fw_access_log_format(char *buf, size_t size, const fw_request_t *r,
-                            int status, uint64_t bytes, uint64_t duration_us,
-                            time_t started, pid_t pid);
 
 /* -------------------------------------------------------------------- */
 /*

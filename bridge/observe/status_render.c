@@ -31,6 +31,39 @@ long_text(char *buf, size_t size, long value, const char *unknown)
     return buf;
 }
 
+/* The status classes in the order they are shown, and their index in
+ * fw_status_snapshot_t.responses. */
+static const struct {
+    const char *name;
+    int index;
+} status_classes[FW_STATUS_CLASSES] = {{"1xx", 1}, {"2xx", 2}, {"3xx", 3},
+                                       {"4xx", 4}, {"5xx", 5}, {"other", 0}};
+
+/* A bucket bound in µs as seconds: "0.005", "1.0", "10.0". */
+static void
+le_text(char *buf, size_t size, uint64_t us)
+{
+    int n = snprintf(buf, size, "%" PRIu64 ".%06" PRIu64, us / 1000000u,
+                     us % 1000000u);
+
+    while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.') {
+        buf[--n] = '\0';
+    }
+}
+
+/* Requests within bucket i's bound (cumulative, as Prometheus counts);
+ * i == FW_STATUS_BUCKETS: all of them. */
+static uint64_t
+bucket_le(const fw_status_snapshot_t *s, int i)
+{
+    uint64_t n = 0;
+
+    for (int b = 0; b <= i; b++) {
+        n += s->buckets[b];
+    }
+    return n;
+}
+
 /* The string escaper of a format (fw_status_buf_plain, _json_str). */
 typedef void (*put_str_pt)(fw_status_buf_t *b, const char *s);
 
@@ -86,6 +119,13 @@ render_plain(const fw_status_snapshot_t *s, fw_status_buf_t *b)
     fw_status_buf_printf(b, KEY "%" PRIu64 "\n",
                          "harakiri kills:", s->harakiri_kills);
     fw_status_buf_printf(b, KEY "%d\n", "threads per process:", s->threads);
+    for (int c = 0; c < FW_STATUS_CLASSES; c++) {
+        char key[32];
+
+        snprintf(key, sizeof(key), "responses %s:", status_classes[c].name);
+        fw_status_buf_printf(b, KEY "%" PRIu64 "\n", key,
+                             s->responses[status_classes[c].index]);
+    }
 
     for (int i = 0; i < s->nworkers; i++) {
         const fw_status_worker_t *w = &s->workers[i];
@@ -130,6 +170,35 @@ json_long(fw_status_buf_t *b, const char *key, long value)
                          long_text(digits, sizeof(digits), value, "null"));
 }
 
+/* ,"responses":{"1xx":N,...},"request_seconds_count":N,
+ * "request_seconds_sum":S,"request_seconds_buckets":{"0.005":N,...}
+ * (cumulative, as in OpenMetrics). */
+static void
+json_figures(const fw_status_snapshot_t *s, fw_status_buf_t *b)
+{
+    char le[32];
+
+    fw_status_buf_str(b, ",\"responses\":{");
+    for (int c = 0; c < FW_STATUS_CLASSES; c++) {
+        fw_status_buf_printf(b, "%s\"%s\":%" PRIu64, c > 0 ? "," : "",
+                             status_classes[c].name,
+                             s->responses[status_classes[c].index]);
+    }
+    fw_status_buf_printf(b,
+                         "},\"request_seconds_count\":%" PRIu64
+                         ",\"request_seconds_sum\":%" PRIu64 ".%06" PRIu64
+                         ",\"request_seconds_buckets\":{",
+                         bucket_le(s, FW_STATUS_BUCKETS),
+                         s->duration_sum_us / 1000000u,
+                         s->duration_sum_us % 1000000u);
+    for (int i = 0; i < FW_STATUS_BUCKETS; i++) {
+        le_text(le, sizeof(le), s->bucket_le_us[i]);
+        fw_status_buf_printf(b, "\"%s\":%" PRIu64 ",", le, bucket_le(s, i));
+    }
+    fw_status_buf_printf(b, "\"+Inf\":%" PRIu64 "}",
+                         bucket_le(s, FW_STATUS_BUCKETS));
+}
+
 static void
 render_json(const fw_status_snapshot_t *s, fw_status_buf_t *b)
 {
@@ -142,16 +211,17 @@ render_json(const fw_status_snapshot_t *s, fw_status_buf_t *b)
     json_long(b, "listen_queue", s->listen_queue);
     json_long(b, "max_listen_queue", s->max_listen_queue);
     json_long(b, "listen_queue_len", s->listen_queue_len);
-    fw_status_buf_printf(b,
-                         ",\"idle_processes\":%d,\"active_processes\":%d"
-                         ",\"total_processes\":%d,\"max_active_processes\":%d"
-                         ",\"max_children_reached\":%" PRIu64
-                         ",\"slow_requests\":%" PRIu64
-                         ",\"harakiri_kills\":%" PRIu64
-                         ",\"threads_per_process\":%d,\"workers\":[",
-                         s->idle_workers, s->active_workers, s->total_workers,
-                         s->max_active_workers, s->max_children_reached,
-                         s->slow_requests, s->harakiri_kills, s->threads);
+    fw_status_buf_printf(
+        b,
+        ",\"idle_processes\":%d,\"active_processes\":%d"
+        ",\"total_processes\":%d,\"max_active_processes\":%d"
+        ",\"max_children_reached\":%" PRIu64 ",\"slow_requests\":%" PRIu64
+        ",\"harakiri_kills\":%" PRIu64 ",\"threads_per_process\":%d",
+        s->idle_workers, s->active_workers, s->total_workers,
+        s->max_active_workers, s->max_children_reached, s->slow_requests,
+        s->harakiri_kills, s->threads);
+    json_figures(s, b);
+    fw_status_buf_str(b, ",\"workers\":[");
     for (int i = 0; i < s->nworkers; i++) {
         const fw_status_worker_t *w = &s->workers[i];
 
@@ -267,6 +337,46 @@ om_thread_seconds(fw_status_buf_t *b, const fw_status_snapshot_t *s,
     }
 }
 
+/*
+ * The application's finished requests: a histogram of their durations
+ * (le buckets, _count, _sum) and a counter per status class (code="2xx").
+ */
+static void
+om_figures(fw_status_buf_t *b, const fw_status_snapshot_t *s)
+{
+    char le[32];
+
+    om_family(b, "request_seconds", "histogram",
+              "How long the application took to answer a request (status "
+              "and ping pages not counted).");
+    for (int i = 0; i <= FW_STATUS_BUCKETS; i++) {
+        if (i < FW_STATUS_BUCKETS) {
+            le_text(le, sizeof(le), s->bucket_le_us[i]);
+        } else {
+            snprintf(le, sizeof(le), "+Inf");
+        }
+        om_sample(b, s, "request_seconds_bucket");
+        fw_status_buf_printf(b, ",le=\"%s\"} %" PRIu64 "\n", le,
+                             bucket_le(s, i));
+    }
+    om_sample(b, s, "request_seconds_count");
+    fw_status_buf_printf(b, "} %" PRIu64 "\n",
+                         bucket_le(s, FW_STATUS_BUCKETS));
+    om_sample(b, s, "request_seconds_sum");
+    fw_status_buf_printf(b, "} %" PRIu64 ".%06" PRIu64 "\n",
+                         s->duration_sum_us / 1000000u,
+                         s->duration_sum_us % 1000000u);
+    om_family(b, "responses", "counter",
+              "Responses of the application by status class (other: none "
+              "was sent).");
+    for (int c = 0; c < FW_STATUS_CLASSES; c++) {
+        om_sample(b, s, "responses_total");
+        fw_status_buf_printf(b, ",code=\"%s\"} %" PRIu64 "\n",
+                             status_classes[c].name,
+                             s->responses[status_classes[c].index]);
+    }
+}
+
 static void
 render_openmetrics(const fw_status_snapshot_t *s, fw_status_buf_t *b)
 {
@@ -306,6 +416,7 @@ render_openmetrics(const fw_status_snapshot_t *s, fw_status_buf_t *b)
     for (size_t i = 0; i < sizeof(pool) / sizeof(pool[0]); i++) {
         om_pool(b, s, &pool[i]);
     }
+    om_figures(b, s);
     om_family(b, "worker_requests", "counter", "Requests a worker finished.");
     for (int i = 0; i < s->nworkers; i++) {
         om_worker(b, s, "worker_requests_total", &s->workers[i]);

@@ -14,6 +14,10 @@
 #include "bridge/pool/pool.h"
 #include "bridge/serve/serve.h"
 
+_Static_assert(FW_STATUS_BUCKETS == FW_SCORE_BUCKETS &&
+                   FW_STATUS_CLASSES == FW_SCORE_CLASSES,
+               "the snapshot holds the scoreboard's histogram and classes");
+
 static const char *const status_states[] = {"empty", "starting", "idle",
                                             "busy", "stopping"};
 
@@ -75,6 +79,16 @@ fw_status_snapshot_take(fw_status_snapshot_t *s, const char *pool_name,
     s->slow_requests = atomic_load(&pool->slow_requests);
     s->harakiri_kills = atomic_load(&pool->harakiri_kills);
     s->threads = pool->threads;
+    for (int i = 0; i < FW_STATUS_BUCKETS; i++) {
+        s->bucket_le_us[i] = fw_scoreboard_bucket_le_us[i];
+    }
+    for (int i = 0; i <= FW_STATUS_BUCKETS; i++) {
+        s->buckets[i] = atomic_load(&pool->duration_buckets[i]);
+    }
+    s->duration_sum_us = atomic_load(&pool->duration_sum_us);
+    for (int i = 0; i < FW_STATUS_CLASSES; i++) {
+        s->responses[i] = atomic_load(&pool->responses[i]);
+    }
     s->listen_queue = s->max_listen_queue = s->listen_queue_len = -1;
     if (fw_listen_queue(listen_fd, &queue, &backlog) == 0) {
         long max = atomic_load(&pool->max_listen_queue);

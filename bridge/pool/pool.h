@@ -496,6 +496,12 @@ typedef struct {
     atomic_int active;             /* threads serving a request now */
 } fw_score_worker_t;
 
+/* The request-duration histogram's bounds (Prometheus's default buckets,
+ * 5 ms to 10 s) and the status classes counted. */
+#define FW_SCORE_BUCKETS 11
+#define FW_SCORE_CLASSES 6
+extern const uint64_t fw_scoreboard_bucket_le_us[FW_SCORE_BUCKETS];
+
 typedef struct {
     uint64_t start_time;           /* CLOCK_REALTIME s: the pool started */
     atomic_uint_fast64_t accepted; /* requests begun, status pages too */
@@ -506,9 +512,17 @@ typedef struct {
     atomic_int active_workers;    /* workers with a request running */
     atomic_int active_threads;    /* requests running, whole pool */
     atomic_long max_listen_queue; /* most connections seen waiting */
-    int processes;                /* workers the pool is configured for */
-    int max_workers;              /* slots */
-    int threads;                  /* request slots per worker */
+    /* by the serving threads (fw_scoreboard_count_response): the
+     * application's finished requests, by duration (bucket i: within
+     * fw_scoreboard_bucket_le_us[i] and above bucket i-1; the last: above
+     * them all), their total time, and by status class ([0]: other, no
+     * response; [1..5]: 1xx..5xx) */
+    atomic_uint_fast64_t duration_buckets[FW_SCORE_BUCKETS + 1];
+    atomic_uint_fast64_t duration_sum_us;
+    atomic_uint_fast64_t responses[FW_SCORE_CLASSES];
+    int processes;   /* workers the pool is configured for */
+    int max_workers; /* slots */
+    int threads;     /* request slots per worker */
 } fw_score_pool_t;
 
 /*
@@ -547,6 +561,18 @@ void fw_scoreboard_reap(void);
  * request's duration in µs (measured without a scoreboard too). */
 void fw_scoreboard_request_begin(int thread, const fw_request_t *r);
 uint64_t fw_scoreboard_request_end(int thread);
+
+/* A finished request of the application: its duration in the histogram
+ * and its status (0: none sent) in its class.  No-op without a
+ * scoreboard. */
+void fw_scoreboard_count_response(int status, uint64_t duration_us);
+
+/*
+ * The one request worker slot `index` runs now, as "METHOD URI" in buf
+ * (size bytes, control characters as '?'): its length, or 0 when the
+ * worker runs none or several (which one printed cannot be told).
+ */
+size_t fw_scoreboard_running(int index, char *buf, size_t size);
 
 /* CLOCK_MONOTONIC in µs: the clock of started_us. */
 uint64_t fw_scoreboard_now_us(void);

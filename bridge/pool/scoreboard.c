@@ -18,6 +18,10 @@
 #include "bridge/log.h"
 #include "bridge/pool/pool.h"
 
+const uint64_t fw_scoreboard_bucket_le_us[FW_SCORE_BUCKETS] = {
+    5000,   10000,   25000,   50000,   100000,  250000,
+    500000, 1000000, 2500000, 5000000, 10000000};
+
 static fw_score_pool_t *score_pool;
 static fw_score_worker_t *score_workers;
 static fw_score_request_t *score_requests;
@@ -249,6 +253,73 @@ fw_scoreboard_request_end(int thread)
         atomic_fetch_sub(&score_pool->active_workers, 1);
     }
     return duration;
+}
+
+void
+fw_scoreboard_count_response(int status, uint64_t duration_us)
+{
+    int bucket = 0;
+
+    if (score_pool == NULL) {
+        return;
+    }
+    while (bucket < FW_SCORE_BUCKETS &&
+           duration_us > fw_scoreboard_bucket_le_us[bucket]) {
+        bucket++;
+    }
+    atomic_fetch_add(&score_pool->duration_buckets[bucket], 1);
+    atomic_fetch_add(&score_pool->duration_sum_us, duration_us);
+    atomic_fetch_add(
+        &score_pool
+             ->responses[status >= 100 && status < 600 ? status / 100 : 0],
+        1);
+}
+
+/* Copies a scoreboard string (a writer may be changing it) at buf+*used,
+ * control characters as '?', while it fits before size. */
+static void
+score_copy_clean(char *buf, size_t *used, size_t size, const char *s,
+                 size_t max)
+{
+    for (size_t i = 0; i < max && s[i] != '\0' && *used < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        buf[(*used)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+}
+
+size_t
+fw_scoreboard_running(int index, char *buf, size_t size)
+{
+    fw_score_request_t *found = NULL;
+    uint64_t seq;
+    size_t used = 0;
+
+    if (score_pool == NULL || index < 0 || index >= score_pool->max_workers) {
+        return 0;
+    }
+    for (int t = 0; t < score_pool->threads; t++) {
+        fw_score_request_t *rq = fw_scoreboard_request(index, t);
+
+        if (atomic_load(&rq->busy)) {
+            if (found != NULL) {
+                return 0; /* several */
+            }
+            found = rq;
+        }
+    }
+    if (found == NULL) {
+        return 0;
+    }
+    seq = atomic_load(&found->seq);
+    score_copy_clean(buf, &used, size, found->method, sizeof(found->method));
+    if (used < size) {
+        buf[used++] = ' ';
+    }
+    score_copy_clean(buf, &used, size, found->uri, sizeof(found->uri));
+    /* the request ended (or another began) meanwhile: torn, say nothing */
+    return atomic_load(&found->busy) && atomic_load(&found->seq) == seq ? used
+                                                                        : 0;
 }
 
 uint64_t

@@ -42,6 +42,7 @@
 #include "bridge/observe/observe.h"
 #include "bridge/pool/pool.h"
 #include "pyglue/pyglue.h"
+#include "pyglue/threads_left.h"
 
 /* Connections one thread may accept in a row before it looks at the kept
  * connections again. */
@@ -87,15 +88,12 @@ worker_drive(worker_thread_t *wt, fw_pyglue_thread_t *py, fw_conn_t *c,
              fw_conn_next_e next)
 {
     while (next == FW_CONN_SERVE) {
+        int page = fw_status_wants(&c->req);
         fw_pyglue_result_e res;
-        uint64_t us;
 
-        fw_scoreboard_request_begin(wt->index, &c->req);
-        res = fw_status_wants(&c->req) ? fw_status_serve(&c->req)
-                                       : fw_pyglue_handle(py, &c->req);
-        us = fw_scoreboard_request_end(wt->index);
-        fw_access_log_request(&c->req, c->req.response_status,
-                              c->req.response_body_bytes, us);
+        fw_observe_request_begin(wt->index, &c->req);
+        res = page ? fw_status_serve(&c->req) : fw_pyglue_handle(py, &c->req);
+        fw_observe_request_end(wt->index, &c->req, !page);
         next = fw_conn_finish(c, res == FW_PYGLUE_ABORT, fw_conn_now_ms());
         worker_check_recycle();
     }
@@ -594,14 +592,14 @@ worker_stop_accepting(const fw_worker_config_t *wc, int graceful)
 }
 
 /* Waits, up to shutdown-timeout, for the serving threads to finish what
- * is under way; 1 when they all left, 0 when the wait was cut short. */
+ * is under way, counting the time in *waited_ms; 1 when they all left, 0
+ * when the wait was cut short. */
 static int
-worker_wait_threads(const fw_worker_config_t *wc, const sigset_t *waited)
+worker_wait_threads(const fw_worker_config_t *wc, const sigset_t *waited,
+                    long *waited_ms)
 {
-    long waited_ms = 0;
-
     while (atomic_load(&worker_alive) > 0) {
-        if (waited_ms >= (long)wc->shutdown_timeout * 1000) {
+        if (*waited_ms >= (long)wc->shutdown_timeout * 1000) {
             fw_log(FW_LOG_WARN,
                    "%d serving thread(s) still running after %d s: "
                    "stopping anyway",
@@ -615,9 +613,29 @@ worker_wait_threads(const fw_worker_config_t *wc, const sigset_t *waited)
         }
         /* a request that began meanwhile marked the slot busy again */
         worker_set_state(wc, FW_WORKER_STOPPING);
-        waited_ms += 50;
+        *waited_ms += 50;
     }
     return 1;
+}
+
+/*
+ * After the serving threads: the application's non-daemon threads get
+ * what is left of shutdown-timeout (Python's finalisation would wait for
+ * them for ever); Python is finalised unless some still run, then the
+ * capture logs what is left.  Returns status.
+ */
+static int
+worker_leave(const fw_worker_config_t *wc, long waited_ms, int finalise,
+             int status)
+{
+    if (finalise &&
+        fw_pyglue_threads_wait((long)wc->shutdown_timeout * 1000 - waited_ms,
+                               "worker-shutdown-timeout, uWSGI's "
+                               "worker-reload-mercy") == 0) {
+        fw_pyglue_stop();
+    }
+    fw_observe_worker_stop();
+    return status;
 }
 
 int
@@ -626,15 +644,16 @@ fw_worker_run(const fw_worker_config_t *wc)
     worker_thread_t *threads;
     sigset_t waited;
     int started, status = 0;
+    long waited_ms = 0;
     worker_verdict_e verdict = WORKER_STOP_GRACEFUL;
 
     if (worker_setup(wc, &waited) != 0) {
-        return 1;
+        return worker_leave(wc, 0, 0, 1);
     }
     threads = calloc((size_t)wc->threads, sizeof(*threads));
     if (threads == NULL) {
         fw_log(FW_LOG_ERROR, "out of memory");
-        return 1;
+        return worker_leave(wc, 0, 0, 1);
     }
 
     /* Ready: the listening socket is in the epoll set, so connections
@@ -651,16 +670,16 @@ fw_worker_run(const fw_worker_config_t *wc)
     worker_stop_accepting(wc, verdict == WORKER_STOP_GRACEFUL);
     if (verdict == WORKER_STOP_NOW) {
         free(threads);
-        return 0; /* the caller exits without finalising Python */
+        /* the caller exits without finalising Python */
+        return worker_leave(wc, 0, 0, 0);
     }
-    if (!worker_wait_threads(wc, &waited)) {
+    if (!worker_wait_threads(wc, &waited, &waited_ms)) {
         free(threads);
-        return status;
+        return worker_leave(wc, waited_ms, 0, status);
     }
     for (int i = 0; i < started; i++) {
         pthread_join(threads[i].tid, NULL);
     }
     free(threads);
-    fw_pyglue_stop();
-    return status;
+    return worker_leave(wc, waited_ms, 1, status);
 }

@@ -4,7 +4,8 @@ behind (1 process of 1 thread, and 2 of 2): a request stuck past the
 harakiri limit has its worker's Python stacks logged (naming the view
 that was running), its worker killed and replaced, nginx answers 502 for
 that request alone; a request past slowlog has its stacks logged once and
-completes.
+completes; two workers stuck at once log their stacks as two whole
+blocks.
 """
 
 import re
@@ -202,3 +203,42 @@ def test_harakiri_option_checks(server_cmd, tmp):
                                          '--status-path', 'fcgi-status'])
     assert done.returncode == 2, done
     assert "expected a URL path such as /fcgi-status" in done.stderr, done
+
+
+def test_two_dumps_at_once_never_interleave(request, tmp, server_cmd,
+                                            nginx_bin):
+    """Two workers stuck at once: their stacks come out as two whole
+    blocks, one per worker, each written at once."""
+    site = make_site(request, tmp, server_cmd, 2, 1, ['--harakiri', 2])
+    kids = site.server.children()
+    mark = log_size(site.server_log)
+    results = []
+    stuck = [threading.Thread(target=lambda: results.append(
+        http_request(site.port, 'GET', '/stuck', timeout=30)))
+        for _ in range(2)]
+    for t in stuck:
+        t.start()
+    for t in stuck:
+        t.join(30)
+    assert [r.status for r in results] == [502, 502], (results, site.logs())
+    text = wait_log(site, mark, r'(?s)was killed by signal 9.*was killed '
+                    r'by signal 9')
+    assert len(HARAKIRI_LINE.findall(text)) == 2, text
+    # consecutive lines of one pid form a run; a line of the other worker
+    # in the middle of a dump would split it into more runs than two
+    runs = []
+    for line in text.splitlines():
+        match = re.search(r'\[worker \d+ pid (\d+)\] STACK ', line)
+        pid = int(match.group(1)) if match else None
+        if pid is not None and (not runs or runs[-1][0] != pid
+                                or runs[-1][2]):
+            runs.append([pid, [], False])
+        if pid is not None:
+            runs[-1][1].append(line)
+        elif runs:
+            runs[-1][2] = True  # closed by a line of another kind
+    assert sorted(r[0] for r in runs) == sorted(kids), (runs, text)
+    for pid, lines, _ in runs:
+        block = '\n'.join(lines)
+        assert 'in stuck_view' in block, block
+        assert 'most recent call first' in block, block

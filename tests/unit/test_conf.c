@@ -96,6 +96,7 @@ field_text(const fw_conf_t *c, const char *field, char *buf, size_t size)
     STR_FIELD(ping_response)
     STR_FIELD(pool_name)
     STR_FIELD(wsgi_file)
+    STR_FIELD(log_format)
 #undef STR_FIELD
     if (strcmp(field, "pythonpath") == 0) {
         list_text(&c->pythonpath, buf, size);
@@ -693,16 +694,15 @@ static const ok_case_t ok_cases[] = {
       "Python threads are always enabled|uWSGI option plugins ignored: "
       "CPython is built in: there are no plugins to load",
       "warnings="}},
-    {"uwsgi: options not applied yet are accepted, noted, their values "
-     "not substituted",
+    {"uwsgi: a log format's %(var) are kept as written, $(VAR) expanded",
      "[uwsgi]\nmodule = a\nlog-format = %(addr) - %(user) [%(ltime)] "
-     "%(status)\nreload-mercy = 8\n",
+     "%(status) $(FW_TEST_VAR)\nlogformat-strftime = true\n",
      NULL,
      {"{ini}"},
-     {"notices=uWSGI option log-format accepted, not applied yet: "
-      "access-log writes its own format for now|uWSGI option reload-mercy "
-      "accepted, not applied yet: worker-shutdown-timeout bounds a "
-      "graceful stop for now"}},
+     {"log_format=%(addr) - %(user) [%(ltime)] %(status) from-env",
+      "notices=uWSGI option logformat-strftime accepted, not applied yet: "
+      "write a log-format with %(micros) or %(ltime) (its date format is "
+      "fixed for now)"}},
     {"uwsgi: a flag given false asks nothing, even a refused one",
      "[uwsgi]\nmodule = a\nvhost = false\ncheap = no\nprotocol = fastcgi\n"
      "socket-protocol = fastcgi\n",

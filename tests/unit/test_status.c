@@ -2,8 +2,8 @@
  * test_status.c: the status page's renderers on a hand-filled snapshot
  * (plain, JSON and OpenMetrics, byte for byte), the request matching, the
  * ping and status answers through an in-memory request, the listen queue
- * as the kernel reports it (listen.c), and the access log's line.  Runs
- * in TZ=UTC.
+ * as the kernel reports it (listen.c), and the scoreboard's figures (the
+ * request-duration histogram, the status classes).  Runs in TZ=UTC.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +26,13 @@
 #include "bridge/serve/serve.h"
 #include "tests/unit/mem_gateway.h"
 
+/* The histogram's bounds, as the scoreboard has them. */
+#define BOUNDS                                                                \
+    {                                                                         \
+        5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,  \
+            5000000, 10000000                                                 \
+    }
+
 /* Two workers of two threads: one serving a request whose URI holds a
  * quote, a control character and a byte that is not UTF-8; one idle with
  * its RSS unknown.  The pool name needs escaping too. */
@@ -36,23 +43,28 @@ static fw_status_thread_t threads_3[2] = {{0, "", "", 0, 7},
 static fw_status_worker_t workers[2] = {
     {1, 101, "busy", 1700000000, 5, 2048, threads_1},
     {3, 103, "idle", 1700000050, 0, 0, threads_3}};
-static const fw_status_snapshot_t snapshot = {.pool = "w\"w\\",
-                                              .now = 1700000100,
-                                              .start_time = 1700000000,
-                                              .accepted = 42,
-                                              .listen_queue = 2,
-                                              .max_listen_queue = 5,
-                                              .listen_queue_len = 128,
-                                              .idle_workers = 1,
-                                              .active_workers = 1,
-                                              .total_workers = 2,
-                                              .max_active_workers = 2,
-                                              .max_children_reached = 1,
-                                              .slow_requests = 3,
-                                              .harakiri_kills = 4,
-                                              .threads = 2,
-                                              .nworkers = 2,
-                                              .workers = workers};
+static const fw_status_snapshot_t snapshot = {
+    .pool = "w\"w\\",
+    .now = 1700000100,
+    .start_time = 1700000000,
+    .accepted = 42,
+    .listen_queue = 2,
+    .max_listen_queue = 5,
+    .listen_queue_len = 128,
+    .idle_workers = 1,
+    .active_workers = 1,
+    .total_workers = 2,
+    .max_active_workers = 2,
+    .max_children_reached = 1,
+    .slow_requests = 3,
+    .harakiri_kills = 4,
+    .threads = 2,
+    .nworkers = 2,
+    .workers = workers,
+    .bucket_le_us = BOUNDS,
+    .buckets = {3, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2},
+    .duration_sum_us = 25123456,
+    .responses = {1, 0, 4, 0, 1, 1}};
 
 static const char expected_plain[] =
     "pool:                  w\"w\\\n"
@@ -70,6 +82,12 @@ static const char expected_plain[] =
     "slow requests:         3\n"
     "harakiri kills:        4\n"
     "threads per process:   2\n"
+    "responses 1xx:         0\n"
+    "responses 2xx:         4\n"
+    "responses 3xx:         0\n"
+    "responses 4xx:         1\n"
+    "responses 5xx:         1\n"
+    "responses other:       1\n"
     "\n"
     "************************\n"
     "worker:                1\n"
@@ -101,6 +119,11 @@ static const char expected_json[] =
     "\"idle_processes\":1,\"active_processes\":1,\"total_processes\":2,"
     "\"max_active_processes\":2,\"max_children_reached\":1,"
     "\"slow_requests\":3,\"harakiri_kills\":4,\"threads_per_process\":2,"
+    "\"responses\":{\"1xx\":0,\"2xx\":4,\"3xx\":0,\"4xx\":1,\"5xx\":1,"
+    "\"other\":1},\"request_seconds_count\":7,"
+    "\"request_seconds_sum\":25.123456,\"request_seconds_buckets\":{"
+    "\"0.005\":3,\"0.01\":4,\"0.025\":4,\"0.05\":4,\"0.1\":4,\"0.25\":4,"
+    "\"0.5\":4,\"1.0\":5,\"2.5\":5,\"5.0\":5,\"10.0\":5,\"+Inf\":7},"
     "\"workers\":[{\"worker\":1,\"pid\":101,\"state\":\"busy\","
     "\"start_time\":1700000000,\"start_since\":100,\"requests\":5,"
     "\"rss_bytes\":2097152,\"threads\":[{\"thread\":1,\"state\":\"busy\","
@@ -162,6 +185,32 @@ static const char expected_openmetrics[] =
     "r than harakiri.\n"
     "# TYPE fcgi_wsgi_harakiri counter\n"
     "fcgi_wsgi_harakiri_total{pool=\"w\\\"w\\\\\"} 4\n"
+    "# HELP fcgi_wsgi_request_seconds How long the application took to "
+    "answer a request (status and ping pages not counted).\n"
+    "# TYPE fcgi_wsgi_request_seconds histogram\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.005\"} 3\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.01\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.025\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.05\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.1\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.25\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"0.5\"} 4\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"1.0\"} 5\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"2.5\"} 5\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"5.0\"} 5\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"10.0\"} 5\n"
+    "fcgi_wsgi_request_seconds_bucket{pool=\"w\\\"w\\\\\",le=\"+Inf\"} 7\n"
+    "fcgi_wsgi_request_seconds_count{pool=\"w\\\"w\\\\\"} 7\n"
+    "fcgi_wsgi_request_seconds_sum{pool=\"w\\\"w\\\\\"} 25.123456\n"
+    "# HELP fcgi_wsgi_responses Responses of the application by status "
+    "class (other: none was sent).\n"
+    "# TYPE fcgi_wsgi_responses counter\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"1xx\"} 0\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"2xx\"} 4\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"3xx\"} 0\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"4xx\"} 1\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"5xx\"} 1\n"
+    "fcgi_wsgi_responses_total{pool=\"w\\\"w\\\\\",code=\"other\"} 1\n"
     "# HELP fcgi_wsgi_worker_requests Requests a worker finished.\n"
     "# TYPE fcgi_wsgi_worker_requests counter\n"
     "fcgi_wsgi_worker_requests_total{pool=\"w\\\"w\\\\\",worker=\"1\",pid"
@@ -489,92 +538,6 @@ test_listen_queue_from_kernel(void **state)
     unlink(un.sun_path);
 }
 
-/* fw_access_log_format for a request of "NAME=VALUE" params. */
-static size_t
-format_line(char *buf, size_t size, const char *const *params, int status,
-            uint64_t bytes, uint64_t duration_us, time_t started, pid_t pid)
-{
-    mem_request_t m;
-    size_t n;
-
-    mem_request_init(&m, params, NULL, 0);
-    n = fw_access_log_format(buf, size, &m.req, status, bytes, duration_us,
-                             started, pid);
-    mem_request_free(&m);
-    return n;
-}
-
-static void
-test_access_log_line(void **state)
-{
-    const char *params[] = {"REMOTE_ADDR=127.0.0.1", "REQUEST_METHOD=GET",
-                            "REQUEST_URI=/a b\"\\\x01\xc3\xa9?q=1",
-                            "SERVER_PROTOCOL=HTTP/1.1", NULL};
-    const char *bare[] = {NULL};
-    const char *empty[] = {"REMOTE_ADDR=", "REQUEST_METHOD=", NULL};
-    char line[300];
-    char small[256];
-    char *huge_uri;
-    const char *huge[3];
-    size_t n;
-
-    (void)state;
-    n = format_line(line, sizeof(line), params, 200, 1234, 5678, 1700000000,
-                    4321);
-    assert_int_equal(n, strlen(line));
-    assert_string_equal(line, "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "
-                              "\"GET /a b\\x22\\x5C\\x01\\xC3\\xA9?q=1 "
-                              "HTTP/1.1\" 200 1234 5678 4321\n");
-
-    n = format_line(line, sizeof(line), bare, 0, 0, 1, 1700000000, 1);
-    assert_string_equal(line, "- - - [14/Nov/2023:22:13:20 +0000] "
-                              "\"- - -\" 0 0 1 1\n");
-    n = format_line(line, sizeof(line), empty, 0, 0, 1, 1700000000, 1);
-    assert_string_equal(line, "- - - [14/Nov/2023:22:13:20 +0000] "
-                              "\"- - -\" 0 0 1 1\n");
-
-    /* a URI longer than the line: cut, the numbers still there */
-    huge_uri = malloc(1000);
-    assert_non_null(huge_uri);
-    memcpy(huge_uri, "REQUEST_URI=", 12);
-    memset(huge_uri + 12, 'a', 987);
-    huge_uri[999] = '\0';
-    huge[0] = huge_uri;
-    huge[1] = "REQUEST_METHOD=GET";
-    huge[2] = NULL;
-    n = format_line(small, sizeof(small), huge, 404, 9, 8, 0, 7);
-    assert_true(n < sizeof(small));
-    assert_int_equal(small[n - 1], '\n');
-    assert_non_null(strstr(small, "aaaa -\" 404 9 8 7\n"));
-    free(huge_uri);
-}
-
-/* Values are taken by their length: a NUL inside is logged, escaped, with
- * what follows it. */
-static void
-test_access_log_nul_inside(void **state)
-{
-    static const fw_param_t pairs[] = {
-        {"REMOTE_ADDR", 11, "10.0.0.1\0x", 10},
-        {"REQUEST_METHOD", 14, "GET", 3},
-        {"REQUEST_URI", 11, "/a\0b?c", 6},
-        {"SERVER_PROTOCOL", 15, "HTTP/1.1", 8},
-    };
-    mem_request_t m;
-    char line[300];
-    size_t n;
-
-    (void)state;
-    mem_request_init_pairs(&m, pairs, 4, NULL, 0);
-    n = fw_access_log_format(line, sizeof(line), &m.req, 200, 1, 2, 1700000000,
-                             3);
-    mem_request_free(&m);
-    assert_int_equal(n, strlen(line));
-    assert_string_equal(line, "10.0.0.1\\x00x - - "
-                              "[14/Nov/2023:22:13:20 +0000] "
-                              "\"GET /a\\x00b?c HTTP/1.1\" 200 1 2 3\n");
-}
-
 /* The scoreboard copies method and URI by their length. */
 static void
 test_scoreboard_copies_by_length(void **state)
@@ -600,6 +563,88 @@ test_scoreboard_copies_by_length(void **state)
     mem_request_free(&m);
 }
 
+/*
+ * The application's responses counted in the scoreboard: a duration on a
+ * bound falls in that bucket (le), one past the last in the overflow; the
+ * status in its class (0 or out of range: other); the snapshot copies
+ * them and the page's +Inf bucket is their count.
+ */
+static void
+test_scoreboard_counts_responses(void **state)
+{
+    static const struct {
+        int status;
+        uint64_t us;
+    } counted[] = {{200, 5000},     {204, 5001}, {302, 1000000}, {404, 10000},
+                   {503, 10000001}, {0, 1},      {99, 2500000},  {600, 0}};
+    fw_status_snapshot_t before, after;
+    uint64_t expect_buckets[FW_STATUS_BUCKETS + 1] = {0};
+    uint64_t expect_classes[FW_STATUS_CLASSES] = {0, 0, 2, 1, 1, 1};
+    fw_status_buf_t page = {0};
+
+    (void)state;
+    expect_buckets[0] = 3;  /* 5000 (on the bound), 1, 0 */
+    expect_buckets[1] = 2;  /* 5001, 10000 */
+    expect_buckets[7] = 1;  /* 1000000 */
+    expect_buckets[8] = 1;  /* 2500000 */
+    expect_buckets[11] = 1; /* past 10 s */
+    expect_classes[0] = 3;  /* 0, 99, 600 */
+    assert_true(fw_scoreboard_claim(1) >= 0);
+    assert_int_equal(fw_status_snapshot_take(&before, "p", -1), 0);
+    for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+        fw_scoreboard_count_response(counted[i].status, counted[i].us);
+    }
+    assert_int_equal(fw_status_snapshot_take(&after, "p", -1), 0);
+    for (int i = 0; i <= FW_STATUS_BUCKETS; i++) {
+        assert_int_equal(after.buckets[i] - before.buckets[i],
+                         expect_buckets[i]);
+    }
+    for (int i = 0; i < FW_STATUS_CLASSES; i++) {
+        assert_int_equal(after.responses[i] - before.responses[i],
+                         expect_classes[i]);
+    }
+    assert_int_equal(after.duration_sum_us - before.duration_sum_us,
+                     5000 + 5001 + 1000000 + 10000 + 10000001 + 1 + 2500000);
+    assert_int_equal(after.bucket_le_us[0], 5000);
+    assert_int_equal(after.bucket_le_us[FW_STATUS_BUCKETS - 1], 10000000);
+    fw_status_snapshot_free(&before);
+    assert_int_equal(fw_status_render(&after, FW_STATUS_OPENMETRICS, &page),
+                     0);
+    assert_non_null(strstr(page.data, "fcgi_wsgi_request_seconds_bucket{"
+                                      "pool=\"p\",le=\"+Inf\"} "));
+    fw_status_buf_free(&page);
+    fw_status_snapshot_free(&after);
+}
+
+/* The request a worker runs, for its output's lines: one busy thread's
+ * method and URI (control characters as '?'); none when idle.  (Several
+ * running: none too; the unit tests' scoreboard has one thread.) */
+static void
+test_scoreboard_running(void **state)
+{
+    static const char *const one[] = {"REQUEST_METHOD=POST",
+                                      "REQUEST_URI=/a\nb", NULL};
+    mem_request_t m1;
+    char buf[64];
+    int slot;
+
+    (void)state;
+    slot = fw_scoreboard_claim(1);
+    assert_true(slot >= 0);
+    assert_int_equal(fw_scoreboard_running(slot, buf, sizeof(buf)), 0);
+    mem_request_init(&m1, one, NULL, 0);
+    fw_scoreboard_request_begin(0, &m1.req);
+    assert_int_equal(fw_scoreboard_running(slot, buf, sizeof(buf)), 9);
+    assert_memory_equal(buf, "POST /a?b", 9);
+    /* cut to the buffer */
+    assert_int_equal(fw_scoreboard_running(slot, buf, 6), 6);
+    assert_memory_equal(buf, "POST /", 6);
+    (void)fw_scoreboard_request_end(0);
+    assert_int_equal(fw_scoreboard_running(slot, buf, sizeof(buf)), 0);
+    assert_int_equal(fw_scoreboard_running(-1, buf, sizeof(buf)), 0);
+    mem_request_free(&m1);
+}
+
 int
 main(void)
 {
@@ -613,9 +658,9 @@ main(void)
         cmocka_unit_test(test_ping_answered),
         cmocka_unit_test(test_status_from_scoreboard),
         cmocka_unit_test(test_listen_queue_from_kernel),
-        cmocka_unit_test(test_access_log_line),
-        cmocka_unit_test(test_access_log_nul_inside),
         cmocka_unit_test(test_scoreboard_copies_by_length),
+        cmocka_unit_test(test_scoreboard_counts_responses),
+        cmocka_unit_test(test_scoreboard_running),
     };
 
     setenv("TZ", "UTC", 1);
