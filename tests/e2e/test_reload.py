@@ -173,8 +173,8 @@ def test_reload_rereads_the_config(reload_stack, tmp):
     os.kill(stack.server.pid, signal.SIGHUP)
     workers(stack, 3)
     assert version(stack) == 'v1'
-    assert 'reload: generation 1 serving with 3 worker(s)' in \
-        stack.server.log_text()
+    assert wait_until(lambda: 'reload: generation 1 serving with 3 worker(s)'
+                      in stack.server.log_text(), 10), stack.logs()
 
 
 def test_reload_of_a_socket_inherited_on_fd0(start_server, tmp):
