@@ -89,47 +89,49 @@ wire_pair_len(const unsigned char *p, size_t len, size_t *pos, size_t *out)
 }
 
 /*
- * Walks the name-value pairs of p[0..len).  With store NULL only counts
- * them and the bytes they need; otherwise copies each name and value,
- * NUL-terminated, into store and fills params.  Returns the pair count, or
- * -1 when a length runs past the end of the stream.
+ * Walks the name-value pairs of w->raw in one pass: copies each name and
+ * value, NUL-terminated, into w->store and fills w->params.  The store
+ * never needs more than the raw stream's length (each pair's two NULs fit
+ * in the two or more bytes of its length prefixes), so only the params
+ * array grows on the way.  Returns the pair count, or -1 when a length
+ * runs past the end of the stream.
  */
 static long
-wire_pairs(const unsigned char *p, size_t len, char *store, fw_param_t *params,
-           size_t *store_len)
+wire_pairs(fw_wire_t *w)
 {
+    const unsigned char *p = w->raw;
+    size_t len = w->raw_len;
     size_t pos = 0, at = 0;
-    long n = 0;
+    size_t n = 0;
 
     while (pos < len) {
         size_t nl, vl;
+        fw_param_t *pr;
 
         if (wire_pair_len(p, len, &pos, &nl) < 0 ||
             wire_pair_len(p, len, &pos, &vl) < 0 || nl > len - pos ||
             vl > len - pos - nl) {
             return -1;
         }
-        if (store != NULL) {
-            fw_param_t *pr = &params[n];
-
-            memcpy(store + at, p + pos, nl);
-            store[at + nl] = '\0';
-            pr->name = store + at;
-            pr->name_len = nl;
-            at += nl + 1;
-            memcpy(store + at, p + pos + nl, vl);
-            store[at + vl] = '\0';
-            pr->value = store + at;
-            pr->value_len = vl;
-            at += vl + 1;
-        } else {
-            at += nl + vl + 2;
+        if (n == w->params_cap) {
+            w->params_cap = w->params_cap ? 2 * w->params_cap : 32;
+            w->params =
+                fw_wire_realloc(w->params, w->params_cap * sizeof(fw_param_t));
         }
+        pr = &w->params[n++];
+        memcpy(w->store + at, p + pos, nl);
+        w->store[at + nl] = '\0';
+        pr->name = w->store + at;
+        pr->name_len = nl;
+        at += nl + 1;
+        memcpy(w->store + at, p + pos + nl, vl);
+        w->store[at + vl] = '\0';
+        pr->value = w->store + at;
+        pr->value_len = vl;
+        at += vl + 1;
         pos += nl + vl;
-        n++;
     }
-    *store_len = at;
-    return n;
+    return (long)n;
 }
 
 /* The PARAMS stream is complete: builds w->params.  0, or -1 if it is
@@ -137,26 +139,20 @@ wire_pairs(const unsigned char *p, size_t len, char *store, fw_param_t *params,
 static int
 wire_params_done(fw_wire_t *w)
 {
-    size_t need = 0;
     long n;
 
     w->nparams = 0;
     if (w->params_too_large) {
         return 0;
     }
-    n = wire_pairs(w->raw, w->raw_len, NULL, NULL, &need);
+    if (w->raw_len > w->store_cap) {
+        w->store = fw_wire_realloc(w->store, w->raw_len);
+        w->store_cap = w->raw_len;
+    }
+    n = wire_pairs(w);
     if (n < 0) {
         return -1;
     }
-    if (need > w->store_cap) {
-        w->store = fw_wire_realloc(w->store, need);
-        w->store_cap = need;
-    }
-    if ((size_t)n > w->params_cap) {
-        w->params = fw_wire_realloc(w->params, (size_t)n * sizeof(fw_param_t));
-        w->params_cap = (size_t)n;
-    }
-    (void)wire_pairs(w->raw, w->raw_len, w->store, w->params, &need);
     w->nparams = (size_t)n;
     return 0;
 }
