@@ -11,7 +11,6 @@ systemd-socket-activate, the service's ExecStart in its WorkingDirectory.
 """
 
 import html
-import os
 import re
 import shlex
 import shutil
@@ -19,8 +18,10 @@ import subprocess
 
 import pytest
 
-from e2elib import (DJANGO_DIR, STYLE_CSS, Browser, Proc,
-                    csrf_token, fcgi_request, free_port, http_request, tail,
+from e2elib import (APACHE_HEAD, DJANGO_DIR, LIGHTTPD_HEAD, NGINX_HEAD,
+                    NGINX_TEMP_PATHS, STYLE_CSS, Browser, Proc,
+                    apache_modules, csrf_token, fcgi_request, find_binary,
+                    free_port, http_request, needed, nginx_user, tail,
                     wait_tcp, wait_unix_socket)
 
 
@@ -35,11 +36,7 @@ def printed(server_cmd, target, args):
 
 
 def binary(name):
-    for candidate in (shutil.which(name), '/usr/sbin/' + name,
-                      '/usr/bin/' + name):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip('%s is not installed' % name)
+    return needed(find_binary, name)
 
 
 def syntax_ok(argv):
@@ -94,24 +91,42 @@ def check_demo(port, logs, prefix=''):
     assert match and html.unescape(match.group(1)) == value, resp.text
 
 
+def serve_and_check(demo, name, prepare, mount, more=None):
+    """
+    prepare() writes the web server's configuration around the printed
+    text, checks its syntax and returns (dir, argv, port); the server
+    (name) is run with argv (its error log: dir/error.log), the demo is
+    checked through it (check_demo, then more(port) if given), and both
+    are stopped.
+    """
+    site = None
+    try:
+        dir, argv, port = prepare()
+        site = Proc(argv, dir / ('%s.out' % name), name=name)
+        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
+        check_demo(port, lambda: tail(demo.server.log_path)
+                   + tail(dir / 'error.log'), mount)
+        if more is not None:
+            more(port)
+    finally:
+        if site is not None:
+            site.stop()
+        demo.stop()
+
+
+def demo_for(tmp, server_cmd, django_env, mount):
+    return Demo(tmp, server_cmd, django_env,
+                ['--mount', mount] if mount else [])
+
+
 # ------------------------------------------------------------------ nginx
 
-NGINX_SKELETON = '''\
-{user}
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 64; }}
+NGINX_SKELETON = NGINX_HEAD + '''\
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    fastcgi_temp_path {dir}/fastcgi;
-    proxy_temp_path {dir}/proxy;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+''' + NGINX_TEMP_PATHS + '''\
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
@@ -121,9 +136,9 @@ http {{
 '''
 
 
-def run_nginx(dir, nginx_bin, text):
-    """The printed text inside the skeleton's server { }: nginx -t, then
-    nginx; returns (proc, port)."""
+def nginx_skeleton(dir, nginx_bin, text):
+    """The printed text inside the skeleton's server { }, nginx -t: the
+    dir, nginx's command and its port."""
     dir.mkdir(parents=True, exist_ok=True)
     (dir / 'fcgi-wsgi.conf').write_text(text)
     # `include fastcgi_params` is relative to the main file, as in /etc/nginx
@@ -131,36 +146,25 @@ def run_nginx(dir, nginx_bin, text):
     port = free_port()
     conf = dir / 'nginx.conf'
     conf.write_text(NGINX_SKELETON.format(
-        dir=dir, port=port, user='user root;' if os.getuid() == 0 else ''))
+        dir=dir, port=port, user=nginx_user()))
     base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
     syntax_ok(base + ['-t'])
-    proc = Proc(base, dir / 'nginx.out', name='nginx')
-    try:
-        wait_tcp(proc, port, extra_logs=[dir / 'error.log'])
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, port
+    return dir, base, port
 
 
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_nginx(tmp, server_cmd, nginx_bin, django_env, mount):
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    nginx = None
-    try:
-        text = printed(server_cmd, 'nginx', demo.print_args)
-        nginx, port = run_nginx(tmp / 'nginx', nginx_bin, text)
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(tmp / 'nginx' / 'error.log'), mount)
-        if mount:
-            resp = http_request(port, 'GET', mount)
-            assert resp.status == 301, resp
-            assert resp.header('Location').endswith(mount + '/')
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        demo.stop()
+    demo = demo_for(tmp, server_cmd, django_env, mount)
+
+    def redirect_to_mount(port):
+        resp = http_request(port, 'GET', mount)
+        assert resp.status == 301, resp
+        assert resp.header('Location').endswith(mount + '/')
+
+    serve_and_check(demo, 'nginx', lambda: nginx_skeleton(
+        tmp / 'nginx', nginx_bin, printed(server_cmd, 'nginx',
+                                          demo.print_args)),
+        mount, redirect_to_mount if mount else None)
 
 
 # ----------------------------------------------------------------- Apache
@@ -168,17 +172,7 @@ def test_nginx(tmp, server_cmd, nginx_bin, django_env, mount):
 APACHE_MODULES = ('mpm_event', 'authz_core', 'alias', 'mime', 'proxy',
                   'proxy_fcgi')
 
-APACHE_SKELETON = '''\
-ServerRoot "{dir}"
-ServerName localhost
-Listen 127.0.0.1:{port}
-PidFile "{dir}/httpd.pid"
-ErrorLog "{dir}/error.log"
-LogLevel warn
-User nobody
-Group nogroup
-{modules}
-TypesConfig /etc/mime.types
+APACHE_SKELETON = APACHE_HEAD + '''\
 <Directory />
     Require all denied
 </Directory>
@@ -191,15 +185,13 @@ TypesConfig /etc/mime.types
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
     apache = binary('apache2')
-    modules = '/usr/lib/apache2/modules'
     # Apache's workers run as nobody: the socket and STATIC_ROOT must be
     # reachable (the socket is 0666, see Demo)
     session_tmp.chmod(0o711)
     tmp.chmod(0o755)
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    site = None
-    try:
+    demo = demo_for(tmp, server_cmd, django_env, mount)
+
+    def prepare():
         text = printed(server_cmd, 'apache', demo.print_args)
         dir = tmp / 'apache'
         dir.mkdir()
@@ -207,30 +199,17 @@ def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
         port = free_port()
         conf = dir / 'httpd.conf'
         conf.write_text(APACHE_SKELETON.format(
-            dir=dir, port=port, modules='\n'.join(
-                'LoadModule %s_module %s/mod_%s.so' % (m, modules, m)
-                for m in APACHE_MODULES)))
+            dir=dir, port=port, modules=apache_modules(APACHE_MODULES)))
         base = [apache, '-d', dir, '-f', conf]
         assert 'Syntax OK' in syntax_ok(base + ['-t'])
-        site = Proc(base + ['-DFOREGROUND'], dir / 'apache.out',
-                    name='apache2')
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(dir / 'error.log'), mount)
-    finally:
-        if site is not None:
-            site.stop()
-        demo.stop()
+        return dir, base + ['-DFOREGROUND'], port
+
+    serve_and_check(demo, 'apache2', prepare, mount)
 
 
 # --------------------------------------------------------------- lighttpd
 
-LIGHTTPD_SKELETON = '''\
-server.document-root = "{dir}/docroot"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.errorlog = "{dir}/error.log"
-server.upload-dirs = ( "{dir}" )
+LIGHTTPD_SKELETON = LIGHTTPD_HEAD + '''\
 server.modules += ( "mod_alias", "mod_fastcgi" )
 include_shell "/usr/share/lighttpd/create-mime.conf.pl"
 include "{dir}/fcgi-wsgi.conf"
@@ -240,27 +219,21 @@ include "{dir}/fcgi-wsgi.conf"
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_lighttpd(tmp, server_cmd, django_env, mount):
     lighttpd = binary('lighttpd')
-    demo = Demo(tmp, server_cmd, django_env,
-                ['--mount', mount] if mount else [])
-    site = None
-    try:
+    demo = demo_for(tmp, server_cmd, django_env, mount)
+
+    def prepare():
         text = printed(server_cmd, 'lighttpd', demo.print_args)
         dir = tmp / 'lighttpd'
-        (dir / 'docroot').mkdir(parents=True)
+        for sub in ('docroot', 'upload'):
+            (dir / sub).mkdir(parents=True)
         (dir / 'fcgi-wsgi.conf').write_text(text)
         port = free_port()
         conf = dir / 'lighttpd.conf'
         conf.write_text(LIGHTTPD_SKELETON.format(dir=dir, port=port))
         syntax_ok([lighttpd, '-tt', '-f', conf])
-        site = Proc([lighttpd, '-D', '-f', conf], dir / 'lighttpd.out',
-                    name='lighttpd')
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-        check_demo(port, lambda: tail(demo.server.log_path)
-                   + tail(dir / 'error.log'), mount)
-    finally:
-        if site is not None:
-            site.stop()
-        demo.stop()
+        return dir, [lighttpd, '-D', '-f', conf], port
+
+    serve_and_check(demo, 'lighttpd', prepare, mount)
 
 
 # ---------------------------------------------------------------- systemd
