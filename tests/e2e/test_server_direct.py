@@ -241,6 +241,7 @@ def test_threads_serve_in_parallel(start_server, tmp):
     _, sock = start_unix(start_server, tmp, ['--threads', '2'])
     env = json.loads(fcgi_request(sock, '/environ').body)
     assert env['wsgi.multithread'] is True, env
+
     def one():
         return fcgi_request(sock, '/stream', query='n=3&delay=0.5')
 

@@ -32,9 +32,8 @@ from e2elib import (APPS_DIR, FCGI_ABORT_REQUEST, FCGI_CANT_MPX_CONN,
                     fcgi_get_values, fcgi_pairs, fcgi_params,
                     fcgi_parse_pairs, fcgi_record, fcgi_request_bytes,
                     fcgi_stream, free_port, proc_cpu_seconds, proc_fds,
-                    proc_table,
-                    random_body, server_argv, sha256, tail, wait_tcp,
-                    wait_unix_socket, wait_until)
+                    proc_table, random_body, server_argv, sha256, tail,
+                    wait_tcp, wait_unix_socket, wait_until)
 
 WAIT = float(os.environ.get('FW_E2E_WIRE_WAIT', '5'))
 APP = ['--chdir', APPS_DIR, '--module', 'wire_app']
