@@ -24,7 +24,7 @@ import pytest
 
 import e2elib
 from e2elib import (APPS_DIR, DJANGO_DIR, NGINX_DIR, PYTHON, REPO, Proc,
-                    ServerMissing, server_argv, start_nginx,
+                    http_request, needed, server_argv, start_nginx,
                     wait_unix_socket)
 
 TEST_TIMEOUT = int(os.environ.get('FW_E2E_TEST_TIMEOUT', '120'))
@@ -111,18 +111,12 @@ def tmp(session_tmp):
 
 @pytest.fixture(scope='session')
 def server_cmd():
-    try:
-        return server_argv()
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(server_argv)
 
 
 @pytest.fixture(scope='session')
 def nginx_bin():
-    try:
-        return e2elib.nginx_binary()
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(e2elib.nginx_binary)
 
 
 @pytest.fixture(scope='session')
@@ -201,10 +195,11 @@ class Stack:
 
 
 def _stack(request, name, session_tmp, server_cmd, args, template,
-           static_root, env):
+           static_root, env, prefix=''):
     stack = Stack(session_tmp / name, server_cmd, args, template,
                   static_root, env)
     request.addfinalizer(stack.stop)
+    stack.prefix = prefix  # where the application is, for webservers.CHECKS
     return stack
 
 
@@ -224,26 +219,62 @@ def mount_site(request, session_tmp, server_cmd, nginx_bin, django_env):
     """The demo project under /app/ (--mount /app, nginx location /app/)."""
     return _stack(request, 'mount', session_tmp, server_cmd,
                   DJANGO_ARGS + ['--mount', '/app'], MOUNT_TEMPLATE,
-                  django_env['DEMO_STATIC_ROOT'], django_env)
+                  django_env['DEMO_STATIC_ROOT'], django_env, prefix='/app')
 
 
 @pytest.fixture(scope='module')
 def validator_site(request, session_tmp, server_cmd, nginx_bin):
     """
     tests/apps/validator_app.py behind nginx; its --logto log is
-    stack.app_log (server_log still gets what goes to stdout/stderr).
+    stack.app_log (server_log still gets what goes to stdout/stderr), its
+    --access-log stack.access_log (e2elib.clean_request).
     """
     name = 'validator'
     app_log = session_tmp / name / 'app.log'
+    access_log = session_tmp / name / 'access.log'
     (session_tmp / name).mkdir()
     empty_static = session_tmp / name / 'static'
     empty_static.mkdir()
     stack = _stack(request, name, session_tmp, server_cmd,
                    ['--chdir', APPS_DIR, '--module', 'validator_app',
-                    '--logto', app_log],
+                    '--logto', app_log, '--access-log', access_log],
                    MAIN_TEMPLATE, empty_static, server_env())
-    stack.app_log = app_log
+    stack.app_log, stack.access_log = app_log, access_log
     return stack
+
+
+# The pool shapes (processes, threads) the observability tests run in.
+SHAPES = [(1, 1), (2, 2)]
+
+
+@pytest.fixture(params=SHAPES, ids=['%dx%d' % s for s in SHAPES])
+def shape(request):
+    return request.param
+
+
+def slow_app_stack(request, tmp, server_cmd, processes, threads, args):
+    """
+    tests/apps/slow_app.py behind nginx as processes x threads, with args
+    (the status page at /fcgi-status among them, for status_json); stopped
+    when the test ends.  The stack knows its processes and threads.
+    """
+    static = tmp / 'static'
+    static.mkdir(exist_ok=True)
+    stack = Stack(tmp / 'site', server_cmd,
+                  ['--chdir', APPS_DIR, '--module', 'slow_app',
+                   '--processes', processes, '--threads', threads]
+                  + list(args), MAIN_TEMPLATE, static, server_env())
+    request.addfinalizer(stack.stop)
+    stack.processes, stack.threads = processes, threads
+    return stack
+
+
+def status_json(stack, path='/fcgi-status'):
+    """The status page of a Stack as JSON (checked: 200, its type)."""
+    resp = http_request(stack.port, 'GET', path + '?json')
+    assert resp.status == 200, (resp, stack.logs())
+    assert resp.header('Content-Type') == 'application/json', resp.headers
+    return resp.json()
 
 
 def run_server(server_cmd, args, cwd=REPO, env=None, timeout=30):

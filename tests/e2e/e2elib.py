@@ -18,6 +18,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -81,11 +82,28 @@ def server_argv():
     return server_binary_argv() + allow_root_args()
 
 
-def nginx_binary():
-    for candidate in (shutil.which('nginx'), '/usr/sbin/nginx'):
+def find_binary(name, package=None):
+    """The path of an installed program, or ServerMissing."""
+    for candidate in (shutil.which(name), '/usr/sbin/' + name,
+                      '/usr/bin/' + name):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise ServerMissing('nginx is not installed')
+    raise ServerMissing('%s is not installed (Debian package %s)'
+                        % (name, package or name))
+
+
+def nginx_binary():
+    return find_binary('nginx')
+
+
+def needed(find, *args):
+    """find(*args) (find_binary, say), or the test skipped with what is
+    missing when it raises ServerMissing."""
+    import pytest
+    try:
+        return find(*args)
+    except ServerMissing as e:
+        pytest.skip(str(e))
 
 
 def free_port():
@@ -185,29 +203,101 @@ class Proc:
                       if ppid == self.pid)
 
 
-def proc_table():
-    """(pid, ppid, pgid, cmdline) of every live (not zombie) process."""
-    rows = []
+def _proc_stats(cmdline=False):
+    """(pid, the fields of /proc/PID/stat after the command name, its
+    cmdline or None) of every process that is still there."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
         try:
             stat = Path('/proc', entry, 'stat').read_text()
-            cmd = Path('/proc', entry, 'cmdline').read_bytes()
+            cmd = (Path('/proc', entry, 'cmdline').read_bytes()
+                   if cmdline else None)
         except OSError:
             continue
-        fields = stat.rsplit(')', 1)[1].split()
-        if fields[0] == 'Z':
-            continue
-        rows.append((int(entry), int(fields[1]), int(fields[2]),
-                     cmd.replace(b'\0', b' ').decode('utf-8', 'replace')))
-    return rows
+        yield int(entry), stat.rsplit(')', 1)[1].split(), cmd
+
+
+def proc_table():
+    """(pid, ppid, pgid, cmdline) of every live (not zombie) process."""
+    return [(pid, int(fields[1]), int(fields[2]),
+             cmd.replace(b'\0', b' ').decode('utf-8', 'replace'))
+            for pid, fields, cmd in _proc_stats(cmdline=True)
+            if fields[0] != 'Z']
 
 
 def stop_all():
     """Stops every Proc still running (end of session, or an interrupt)."""
     for proc in list(RUNNING):
         proc.stop(timeout=5)
+
+
+# ---------------------------------------------------------------- waits
+# Every test waits on an event (a log line, a pid, the status page, a
+# socket) through wait_until, bounded by a timeout that the test derives
+# from the configuration under test; never sleep-then-count.
+
+def wait_until(predicate, timeout, what=None, step=0.05):
+    """
+    Polls predicate every step s until it returns a true value, which is
+    returned, or timeout s have passed.  Then: with what (a text, or a
+    function that returns one, called at that moment), an AssertionError
+    saying what did not happen; without, the last (false) value.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            break
+        time.sleep(step)
+    if not value and what is not None:
+        raise AssertionError('not within %.1f s: %s' % (
+            timeout, what() if callable(what) else what))
+    return value
+
+
+def wait_children(proc, count, timeout, exclude=(), logs=None):
+    """
+    Waits until proc (a Proc or anything with a pid) has exactly count
+    live children, none of them in exclude; returns them (sorted).
+    Fails saying which it has, with logs() (default: proc's log).
+    """
+    def kids():
+        now = sorted(pid for pid, ppid, _, _ in proc_table()
+                     if ppid == proc.pid)
+        return now if len(now) == count and not set(now) & set(exclude) \
+            else None
+
+    def what():
+        now = sorted(pid for pid, ppid, _, _ in proc_table()
+                     if ppid == proc.pid)
+        return '%d children of %d (not %s): %s\n%s' % (
+            count, proc.pid, list(exclude), now,
+            logs() if logs else proc.log_text())
+
+    return wait_until(kids, timeout, what)
+
+
+def at_once(*calls):
+    """
+    Runs the calls (functions without arguments) in threads started
+    together; returns (their results, in the order of calls, None for one
+    that raised or did not end; the seconds until the last one ended).
+    Bounded: each call is waited for HTTP_TIMEOUT + 10 s at most.
+    """
+    results = [None] * len(calls)
+
+    def run(i):
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True)
+               for i in range(len(calls))]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HTTP_TIMEOUT + 10)
+    return results, time.monotonic() - start
 
 
 def _fail_not_ready(proc, what, extra_logs=()):
@@ -220,38 +310,40 @@ def _fail_not_ready(proc, what, extra_logs=()):
         proc.log_text(), logs))
 
 
+def _accepts(connect):
+    try:
+        connect()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_accepting(proc, connect, timeout):
+    """Waits until connect() succeeds or proc ends: whether it did."""
+    return wait_until(lambda: not proc.alive() or _accepts(connect),
+                      timeout) and proc.alive()
+
+
 def wait_unix_socket(proc, path, timeout=READY_TIMEOUT):
     """Waits until path is a socket that accepts; fails with the log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            break
-        if os.path.exists(path):
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.settimeout(1)
-                    s.connect(str(path))
-                return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    _fail_not_ready(proc, 'no socket at %s' % path)
+    def connect():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(str(path))
+
+    if not _wait_accepting(proc, connect, timeout):
+        _fail_not_ready(proc, 'no socket at %s' % path)
 
 
 def wait_tcp(proc, port, host='127.0.0.1', timeout=READY_TIMEOUT,
              extra_logs=()):
     """Waits until host:port accepts; fails with the log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            break
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    _fail_not_ready(proc, 'nothing accepts on %s:%d' % (host, port),
-                    extra_logs)
+    def connect():
+        socket.create_connection((host, port), timeout=1).close()
+
+    if not _wait_accepting(proc, connect, timeout):
+        _fail_not_ready(proc, 'nothing accepts on %s:%d' % (host, port),
+                        extra_logs)
 
 
 def render_nginx(template, out, port, socket_path, static_root, tmpdir):
@@ -282,6 +374,63 @@ def start_nginx(template, tmpdir, socket_path, static_root):
             if 'Address already in use' not in tail(tmpdir / 'error.log'):
                 raise
     raise AssertionError('nginx: no free port after 5 tries')
+
+
+# ------------------------------------------------- web server skeletons
+# The first lines of the minimal configurations some tests write around
+# what they test (format() them with dir, port, and for Apache modules:
+# apache_modules()): everything in dir, 127.0.0.1:port.
+
+NGINX_HEAD = '''\
+{user}
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 64; }}
+'''
+# inside http { }: nginx's temp files in dir too
+NGINX_TEMP_PATHS = '''\
+    client_body_temp_path {dir}/client_body;
+    fastcgi_temp_path {dir}/fastcgi;
+    proxy_temp_path {dir}/proxy;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+'''
+
+
+def nginx_user():
+    """NGINX_HEAD's {user}: as root, nginx's workers stay root (they must
+    reach the test's private temp dir); else nothing."""
+    return 'user root;' if os.geteuid() == 0 else ''
+
+
+APACHE_MODULES_DIR = '/usr/lib/apache2/modules'
+APACHE_HEAD = '''\
+ServerRoot "{dir}"
+ServerName localhost
+Listen 127.0.0.1:{port}
+PidFile "{dir}/httpd.pid"
+ErrorLog "{dir}/error.log"
+LogLevel warn
+User nobody
+Group nogroup
+{modules}
+TypesConfig /etc/mime.types
+'''
+LIGHTTPD_HEAD = '''\
+server.document-root = "{dir}/docroot"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{dir}/error.log"
+server.upload-dirs = ( "{dir}/upload" )
+'''
+
+
+def apache_modules(names):
+    """The LoadModule lines of Debian's modules named (mod_NAME.so)."""
+    return '\n'.join('LoadModule %s_module %s/mod_%s.so'
+                     % (m, APACHE_MODULES_DIR, m) for m in names)
 
 
 # ---------------------------------------------------------------- HTTP
@@ -421,6 +570,33 @@ def stream_lines(port, path, timeout=HTTP_TIMEOUT):
         conn.close()
 
 
+PRODUCED_AT = re.compile(r'produced_at=([\d.]+)')
+
+
+def assert_streamed(lines, n, delay, unbuffered=True, logs=''):
+    """
+    lines (stream_lines) of a response of n lines produced delay s apart,
+    each saying produced_at=TIME: unbuffered, each reached the client as
+    it was produced (the first before the last was produced, none 1 s
+    late); else the web server held them all until the end.
+    """
+    assert len(lines) == n, (lines, logs)
+    produced = [float(PRODUCED_AT.search(line).group(1))
+                for _, line in lines]
+    first_arrival, last_produced = lines[0][0], produced[-1]
+    if not unbuffered:
+        assert first_arrival >= last_produced, (
+            'a line was passed on before the response ended: %s' % lines)
+        return
+    # the app sleeps delay s between lines: (n-1)*delay s in all
+    assert first_arrival < last_produced - delay, (
+        'the first line arrived at %.3f, the last was produced at %.3f: the '
+        'response was held back\n%s' % (first_arrival, last_produced, logs))
+    for (arrived, _), made in zip(lines, produced):
+        assert arrived - made < 1.0, (
+            'a line arrived %.3f s after it was produced' % (arrived - made))
+
+
 def log_since(path, offset):
     try:
         with open(path, 'rb') as f:
@@ -442,12 +618,49 @@ def wait_for_log(paths, offsets, needles, timeout=5.0):
     Polls the logs (bounded) until all needles appear after the offsets;
     returns the new text of all of them together.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        text = ''.join(log_since(p, o) for p, o in zip(paths, offsets))
-        if all(n in text for n in needles) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.1)
+    def text():
+        return ''.join(log_since(p, o) for p, o in zip(paths, offsets))
+
+    wait_until(lambda: all(n in text() for n in needles), timeout, step=0.1)
+    return text()
+
+
+# What must never be in the logs of a request served well: a breach of
+# PEP 3333 seen by wsgiref.validate, a traceback, a leaked iterable.
+BAD_WORDS = ('Warning', 'Traceback', 'AssertionError', 'Exception ignored',
+             'without being closed')
+
+
+def log_marks(site):
+    """Where the logs of site (server_log, app_log, access_log: the
+    server started with --logto app_log --access-log access_log) end."""
+    return [log_size(p)
+            for p in (site.server_log, site.app_log, site.access_log)]
+
+
+def assert_clean_request(site, marks, method, uri, timeout=5.0):
+    """
+    Waits for the access-log line of method uri after marks (the worker
+    writes it once it is done with the request: the iterable closed,
+    whatever the request logged written), then fails if the server's or
+    the app's log gained any of BAD_WORDS since marks.
+    """
+    needle = '"%s %s ' % (method, uri)
+    done = wait_for_log([site.access_log], marks[2:], [needle], timeout)
+    assert needle in done, '%s %s: no access-log line within %.0f s: %r' % (
+        method, uri, timeout, done)
+    text = (log_since(site.server_log, marks[0])
+            + log_since(site.app_log, marks[1]))
+    bad = [w for w in BAD_WORDS if w in text]
+    assert not bad, '%s %s: the log has %s:\n%s' % (method, uri, bad, text)
+
+
+def clean_request(site, method, path, **kw):
+    """http_request to site, then assert_clean_request: the response."""
+    marks = log_marks(site)
+    resp = http_request(site.port, method, path, **kw)
+    assert_clean_request(site, marks, method, path)
+    return resp
 
 
 # ---------------------------------------------------------------- FastCGI
@@ -456,16 +669,6 @@ FCGI_BEGIN_REQUEST, FCGI_END_REQUEST = 1, 3
 FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = 4, 5, 6, 7
 FCGI_RESPONDER, FCGI_KEEP_CONN = 1, 1
 _HEADER = struct.Struct('!BBHHBx')
-
-
-def _record(rtype, rid, data=b''):
-    out = []
-    for start in range(0, max(len(data), 1), 65535):
-        part = data[start:start + 65535]
-        pad = -len(part) % 8
-        out.append(_HEADER.pack(1, rtype, rid, len(part), pad) + part
-                   + b'\0' * pad)
-    return b''.join(out)
 
 
 def _pair_length(n):
@@ -525,53 +728,25 @@ def fcgi_request(address, path='/', method='GET', query='', body=b'',
     """
     One FastCGI request with CGI params like a web server's (the whole path
     in PATH_INFO, SCRIPT_NAME empty, unless extra says otherwise).  Uses
-    sock when given (left open), else a new connection (closed).
+    sock when given (left open), else a new connection (closed).  The
+    answer (an FcgiAnswer) within HTTP_TIMEOUT; a connection closed before
+    END_REQUEST is an AssertionError that says so.
     """
     more = {'HTTP_' + name.upper().replace('-', '_'): value
             for name, value in (headers or {}).items()}
     more.update(extra or {})
-    params = fcgi_cgi_params(path, method, query,
-                             len(body) if body else None, more)
     own = sock is None
     if own:
         sock = fcgi_connect(address)
     try:
-        flags = FCGI_KEEP_CONN if keep_conn else 0
-        out = _record(FCGI_BEGIN_REQUEST, request_id,
-                      struct.pack('!HB5x', FCGI_RESPONDER, flags))
-        out += _record(FCGI_PARAMS, request_id, fcgi_params(params))
-        out += _record(FCGI_PARAMS, request_id)
-        for start in range(0, len(body), 65535):
-            out += _record(FCGI_STDIN, request_id, body[start:start + 65535])
-        out += _record(FCGI_STDIN, request_id)
-        sock.sendall(out)
-        stdout, stderr = [], []
-        buf = b''
-        deadline = time.monotonic() + HTTP_TIMEOUT
-        while time.monotonic() < deadline:
-            while len(buf) >= 8:
-                _, rtype, rid, clen, plen = _HEADER.unpack(buf[:8])
-                if len(buf) < 8 + clen + plen:
-                    break
-                content = buf[8:8 + clen]
-                buf = buf[8 + clen + plen:]
-                if rid != request_id:
-                    continue
-                if rtype == FCGI_STDOUT:
-                    stdout.append(content)
-                elif rtype == FCGI_STDERR:
-                    stderr.append(content)
-                elif rtype == FCGI_END_REQUEST:
-                    app_status = struct.unpack('!I', content[:4])[0]
-                    return FcgiResponse(b''.join(stdout), b''.join(stderr),
-                                        app_status)
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise AssertionError(
-                    'FastCGI connection closed before END_REQUEST; got %r'
-                    % b''.join(stdout)[:500])
-            buf += chunk
-        raise AssertionError('no END_REQUEST within %.0f s' % HTTP_TIMEOUT)
+        sock.sendall(fcgi_request_bytes(path, method, query, body, more,
+                                        request_id, keep_conn))
+        try:
+            return FcgiReader(sock).response(
+                request_id, time.monotonic() + HTTP_TIMEOUT)
+        except TimeoutError:
+            raise AssertionError('no END_REQUEST within %.0f s'
+                                 % HTTP_TIMEOUT) from None
     finally:
         if own:
             sock.close()
@@ -751,7 +926,8 @@ class FcgiReader:
             if self.eof or not self._fill(deadline):
                 if self.buf:
                     raise AssertionError(
-                        'EOF inside a record: %d bytes left %r'
+                        'FastCGI connection closed before END_REQUEST, '
+                        'inside a record: %d bytes left %r'
                         % (len(self.buf), self.buf[:40]))
                 return None
 
@@ -834,15 +1010,5 @@ def proc_rss_bytes(pid):
 
 def zombie_children(pid):
     """Pids of pid's children that are zombies (exited, not reaped)."""
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path('/proc', entry, 'stat').read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(')', 1)[1].split()
-        if fields[0] == 'Z' and int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
+    return sorted(child for child, fields, _ in _proc_stats()
+                  if fields[0] == 'Z' and int(fields[1]) == pid)

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from e2elib import wait_until  # noqa: F401 (the tests import it from here)
+
 
 class Load:
     """
@@ -62,9 +64,7 @@ class Load:
 
     def wait_done(self, at_least, timeout=30.0):
         """Waits until at_least requests completed (bounded)."""
-        deadline = time.monotonic() + timeout
-        while self.done() < at_least and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: self.done() >= at_least, timeout, step=0.02)
 
     def join(self, timeout=60.0):
         deadline = time.monotonic() + timeout
@@ -81,17 +81,6 @@ class Load:
     def failures(self):
         with self.lock:
             return [r for r in self.results if r[0] != 200]
-
-
-def wait_until(predicate, timeout=10.0, step=0.05):
-    """Polls predicate until it returns a true value (returned) or the
-    timeout passes (returns the last value)."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(step)
-        value = predicate()
-    return value
 
 
 def proc_uid(pid):

@@ -8,28 +8,20 @@ SCRIPT_NAME + PATH_INFO; mount = /app in the ini), the same check-suite as
 every server.  Apache runs as User nobody when the tests run as root.
 """
 
-import tempfile
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
-from e2elib import ServerMissing, http_request, random_body
-from webservers import (CHECKS, PREFIX, App, ApacheSite, apache_binary,
-                        assert_sends, check_id, fetch_sends, kill_pids,
-                        measure_dir, record_sends, tls_for, version,
-                        wait_until)
+from e2elib import at_once, http_request, needed, random_body, wait_until
+from webservers import (CHECKS, PREFIX, App, apache_binary, apache_label,
+                        apache_sends_without_cgipassauth, ApacheSite,
+                        assert_sends, check_id, demo_site, kill_pids,
+                        measure_sends, tls_for)
 
 VARIANTS = {'root': '', 'app': PREFIX}
 
 
 @pytest.fixture(scope='module')
 def apache_bin():
-    try:
-        return apache_binary('fcgid')
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(apache_binary, 'fcgid')
 
 
 def start_site(name, dir, app, static_root, session_tmp, tls=None):
@@ -40,12 +32,8 @@ def start_site(name, dir, app, static_root, session_tmp, tls=None):
 
 @pytest.fixture(scope='module', params=list(VARIANTS))
 def fcgid_site(request, session_tmp, server_cmd, apache_bin, django_env):
-    dir = Path(tempfile.mkdtemp(prefix='fcgid-', dir=session_tmp))
-    site = start_site(request.param, dir,
-                      App('fcgi-wsgi', server_cmd, django_env),
-                      django_env['DEMO_STATIC_ROOT'], session_tmp)
-    request.addfinalizer(site.stop)
-    return site
+    return demo_site(request, session_tmp, start_site, server_cmd,
+                     django_env, session_tmp)
 
 
 @pytest.mark.parametrize('check', CHECKS, ids=check_id)
@@ -60,22 +48,13 @@ def test_apache_fcgid_one_request_per_process(fcgid_site):
     3 tries.)"""
     duration = 1.5  # /stream/?n=3&delay=0.75
     tries = []
+    def slow():
+        return http_request(fcgid_site.port, 'GET',
+                            fcgid_site.prefix + '/stream/?n=3&delay=0.75')
+
     for _ in range(3):
-        results = []
-
-        def slow():
-            results.append(http_request(
-                fcgid_site.port, 'GET',
-                fcgid_site.prefix + '/stream/?n=3&delay=0.75'))
-
-        start = time.monotonic()
-        threads = [threading.Thread(target=slow) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        elapsed = time.monotonic() - start
-        assert [r.status for r in results] == [200, 200], (
+        results, elapsed = at_once(slow, slow)
+        assert [r and r.status for r in results] == [200, 200], (
             results, fcgid_site.logs())
         assert all(r.body.count(b'\n') == 3 for r in results), results
         processes = fcgid_site.app_processes()
@@ -135,34 +114,17 @@ def test_apache_fcgid_sends(name, tmp, session_tmp, apache_bin, django_env):
     site = start_site(name, tmp, App('recorder', out=out_dir / 'sent.jsonl'),
                       django_env['DEMO_STATIC_ROOT'], session_tmp,
                       tls_for(session_tmp, 'apache'))
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
-    record_sends(measure_dir(session_tmp),
-                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
-                 'mod_fcgid, ScriptAlias + CGIPassAuth', site, sent)
+    sent = measure_sends(site, session_tmp, apache_label(apache_bin),
+                         'mod_fcgid, ScriptAlias + CGIPassAuth')
     assert_sends(site, sent, split=True)
 
 
 def test_apache_fcgid_sends_without_cgipassauth(
         tmp, session_tmp, apache_bin, django_env):
-    """Why the examples have CGIPassAuth On: without it Apache does not
-    pass the Authorization header on."""
-    out_dir = tmp / 'out'
-    out_dir.mkdir()
-    site = ApacheSite('noauth', tmp, 'fcgid',
-                      App('recorder', out=out_dir / 'sent.jsonl'),
-                      django_env['DEMO_STATIC_ROOT'], session_tmp,
-                      pass_auth=False)
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
-    record_sends(measure_dir(session_tmp),
-                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
-                 'mod_fcgid, ScriptAlias, CGIPassAuth **Off**', site, sent)
-    assert 'HTTP_AUTHORIZATION' not in sent[0], sent[0]
+    """Why the examples have CGIPassAuth On (apache_sends_without_...)."""
+    apache_sends_without_cgipassauth(
+        'fcgid', 'mod_fcgid, ScriptAlias, CGIPassAuth **Off**', tmp,
+        session_tmp, apache_bin, django_env)
 
 
 class ManyWorkersApp(App):

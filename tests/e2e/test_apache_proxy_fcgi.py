@@ -9,15 +9,13 @@ fcgi-wsgi moves it to PATH_INFO, under /app --mount /app splits it.  The
 same check-suite as every server.
 """
 
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from e2elib import ServerMissing, http_request
+from e2elib import http_request, needed
 from webservers import (CHECKS, PREFIX, App, ApacheSite, apache_binary,
-                        assert_sends, check_id, fetch_sends, measure_dir,
-                        record_sends, tls_for, version)
+                        apache_label, apache_sends_without_cgipassauth,
+                        assert_sends, check_id, demo_site, measure_sends,
+                        tls_for)
 
 # name: (prefix, ProxyPass options)
 VARIANTS = {
@@ -30,10 +28,7 @@ VARIANTS = {
 
 @pytest.fixture(scope='module')
 def apache_bin():
-    try:
-        return apache_binary('proxy_fcgi')
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(apache_binary, 'proxy_fcgi')
 
 
 def start_site(name, dir, app, static_root, session_tmp, tls=None):
@@ -45,12 +40,8 @@ def start_site(name, dir, app, static_root, session_tmp, tls=None):
 
 @pytest.fixture(scope='module', params=list(VARIANTS))
 def proxy_site(request, session_tmp, server_cmd, apache_bin, django_env):
-    dir = Path(tempfile.mkdtemp(prefix='proxy-', dir=session_tmp))
-    site = start_site(request.param, dir,
-                      App('fcgi-wsgi', server_cmd, django_env),
-                      django_env['DEMO_STATIC_ROOT'], session_tmp)
-    request.addfinalizer(site.stop)
-    return site
+    return demo_site(request, session_tmp, start_site, server_cmd,
+                     django_env, session_tmp)
 
 
 @pytest.mark.parametrize('check', CHECKS, ids=check_id)
@@ -85,34 +76,20 @@ def test_apache_proxy_fcgi_sends(name, tmp, session_tmp, apache_bin,
         resp = http_request(site.port, 'GET', site.prefix + '/echo/k/')
         assert resp.status == 200, (resp, site.logs())
         keep_conn = resp.json()['keep_conn']
-        sent = fetch_sends(site)
-    finally:
+    except BaseException:
         site.stop()
-    assert keep_conn == name.startswith('reuse-'), keep_conn
+        raise
     config = 'mod_proxy_fcgi, ProxyPass + CGIPassAuth'
     if name.startswith('reuse-'):
         config += ', enablereuse=on'
-    record_sends(measure_dir(session_tmp),
-                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
-                 config, site, sent)
+    sent = measure_sends(site, session_tmp, apache_label(apache_bin), config)
+    assert keep_conn == name.startswith('reuse-'), keep_conn
     assert_sends(site, sent, split=False, chunked_length=False)
 
 
 def test_apache_proxy_fcgi_sends_without_cgipassauth(
         tmp, session_tmp, apache_bin, django_env):
-    """Why the examples have CGIPassAuth On: without it Apache does not
-    pass the Authorization header on."""
-    out_dir = tmp / 'out'
-    out_dir.mkdir()
-    site = ApacheSite('noauth', tmp, 'proxy',
-                      App('recorder', out=out_dir / 'sent.jsonl'),
-                      django_env['DEMO_STATIC_ROOT'], session_tmp,
-                      pass_auth=False)
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
-    record_sends(measure_dir(session_tmp),
-                 'Apache %s' % version([apache_bin, '-v'], r'Apache/(\S+)'),
-                 'mod_proxy_fcgi, ProxyPass, CGIPassAuth **Off**', site, sent)
-    assert 'HTTP_AUTHORIZATION' not in sent[0], sent[0]
+    """Why the examples have CGIPassAuth On (apache_sends_without_...)."""
+    apache_sends_without_cgipassauth(
+        'proxy', 'mod_proxy_fcgi, ProxyPass, CGIPassAuth **Off**', tmp,
+        session_tmp, apache_bin, django_env)

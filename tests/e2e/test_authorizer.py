@@ -25,14 +25,16 @@ import base64
 import hashlib
 import os
 import shlex
-import shutil
 import time
 
 import pytest
 
 from conftest import server_env
-from e2elib import (APPS_DIR, Proc, free_port, http_request, log_since,
-                    log_size, tail, wait_tcp, wait_unix_socket)
+from e2elib import (APACHE_HEAD, APACHE_MODULES_DIR, APPS_DIR,
+                    LIGHTTPD_HEAD, NGINX_HEAD, NGINX_TEMP_PATHS, Proc,
+                    apache_modules, find_binary, free_port, http_request,
+                    log_since, log_size, needed, nginx_user, tail, wait_tcp,
+                    wait_unix_socket)
 
 APP_ARGS = ['--chdir', str(APPS_DIR), '--module', 'gateway_app']
 FILE_TEXT = b'the guarded file\n'
@@ -46,10 +48,7 @@ printf 'AUTH_USER=%s\\nAUTH_PATH=%s\\nAUTH_SEEN=%s\\n' \\
 
 
 def binary(name):
-    for candidate in (shutil.which(name), '/usr/sbin/' + name):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip('%s is not installed' % name)
+    return needed(find_binary, name)
 
 
 def make_docroot(dir):
@@ -66,13 +65,40 @@ def assert_clean(log_text):
         assert bad not in log_text, log_text
 
 
+def authorizer_behind(dir, server_cmd, server_args, web_name, web_conf):
+    """
+    A fixture's body: fcgi-wsgi (gateway_app and server_args) on the unix
+    socket dir/auth.sock, then a web server: web_conf(socket, port) writes
+    its configuration and returns its command (its error log:
+    dir/error.log).  Yields the web server's Proc, with .port, .dir and
+    .server (fcgi-wsgi's Proc); both are stopped after.
+    """
+    sock = dir / 'auth.sock'
+    started = []
+    try:
+        server = Proc(server_cmd + ['--socket', 'unix:%s' % sock]
+                      + server_args + APP_ARGS, dir / 'server.log',
+                      env=server_env(), name='fcgi-wsgi')
+        started.append(server)
+        wait_unix_socket(server, sock)
+        port = free_port()
+        site = Proc(web_conf(sock, port), dir / ('%s.out' % web_name),
+                    name=web_name)
+        started.append(site)
+        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
+    except BaseException:
+        for proc in reversed(started):
+            proc.stop()
+        raise
+    site.port, site.dir, site.server = port, dir, server
+    yield site
+    site.stop()
+    server.stop()
+
+
 # ---------------------------------------------------------------- lighttpd
 
-LIGHTTPD_CONF = '''\
-server.document-root = "{docroot}"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.errorlog = "{dir}/error.log"
+LIGHTTPD_CONF = LIGHTTPD_HEAD + '''\
 server.modules += ( "mod_fastcgi", "mod_cgi" )
 cgi.assign = ( ".cgi" => "" )
 fastcgi.server = ( "/" => ( (
@@ -89,28 +115,14 @@ def lighttpd_site(session_tmp, server_cmd):
     lighttpd = binary('lighttpd')
     dir = session_tmp / 'auth-lighttpd'
     docroot = make_docroot(dir)
-    sock = dir / 'auth.sock'
-    started = []
-    try:
-        server = Proc(server_cmd + ['--socket', 'unix:%s' % sock] + APP_ARGS,
-                      dir / 'server.log', env=server_env(), name='fcgi-wsgi')
-        started.append(server)
-        wait_unix_socket(server, sock)
-        port = free_port()
+    (dir / 'upload').mkdir()
+
+    def conf(sock, port):
         (dir / 'lighttpd.conf').write_text(LIGHTTPD_CONF.format(
             dir=dir, docroot=docroot, port=port, socket=sock))
-        site = Proc([lighttpd, '-D', '-f', dir / 'lighttpd.conf'],
-                    dir / 'lighttpd.out', name='lighttpd')
-        started.append(site)
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-    except BaseException:
-        for proc in reversed(started):
-            proc.stop()
-        raise
-    site.port, site.dir, site.server = port, dir, server
-    yield site
-    site.stop()
-    server.stop()
+        return [lighttpd, '-D', '-f', dir / 'lighttpd.conf']
+
+    yield from authorizer_behind(dir, server_cmd, [], 'lighttpd', conf)
 
 
 def lighttpd_logs(site):
@@ -170,17 +182,7 @@ APACHE_MODULES = ('mpm_event', 'authz_core', 'authn_core', 'authn_file',
                   'auth_basic', 'authz_user', 'alias', 'mime', 'headers',
                   'fcgid')
 
-APACHE_CONF = '''\
-ServerRoot "{dir}"
-ServerName localhost
-Listen 127.0.0.1:{port}
-PidFile "{dir}/httpd.pid"
-ErrorLog "{dir}/error.log"
-LogLevel warn
-User nobody
-Group nogroup
-{modules}
-TypesConfig /etc/mime.types
+APACHE_CONF = APACHE_HEAD + '''\
 FcgidIPCDir "{dir}/ipc"
 FcgidProcessTableFile "{dir}/ipc/fcgid_shm"
 FcgidInitialEnv PYTHONDONTWRITEBYTECODE 1
@@ -225,8 +227,7 @@ def basic(user, password):
 @pytest.fixture(scope='module')
 def apache_site(session_tmp, server_cmd):
     apache = binary('apache2')
-    modules = '/usr/lib/apache2/modules'
-    if not os.path.exists(os.path.join(modules, 'mod_fcgid.so')):
+    if not os.path.exists(os.path.join(APACHE_MODULES_DIR, 'mod_fcgid.so')):
         pytest.skip('mod_fcgid is not installed (libapache2-mod-fcgid)')
     # nobody must reach everything apache and fcgi-wsgi read
     session_tmp.chmod(0o711)
@@ -250,8 +251,7 @@ def apache_site(session_tmp, server_cmd):
     port = free_port()
     (dir / 'httpd.conf').write_text(APACHE_CONF.format(
         dir=dir, docroot=docroot, port=port, wrapper=wrapper,
-        modules='\n'.join('LoadModule %s_module %s/mod_%s.so' % (m, modules, m)
-                          for m in APACHE_MODULES)))
+        modules=apache_modules(APACHE_MODULES)))
     site = Proc([apache, '-d', dir, '-f', dir / 'httpd.conf', '-DFOREGROUND'],
                 dir / 'apache.out', name='apache2')
     try:
@@ -302,20 +302,10 @@ def test_apache_authorizer_after_basic_auth(apache_site):
 
 # ------------------------------------------------- nginx, role = authorizer
 
-NGINX_CONF = '''\
-{user}
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 64; }}
+NGINX_CONF = NGINX_HEAD + '''\
 http {{
     access_log off;
-    client_body_temp_path {dir}/client_body;
-    fastcgi_temp_path {dir}/fastcgi;
-    proxy_temp_path {dir}/proxy;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+''' + NGINX_TEMP_PATHS + '''\
     server {{
         listen 127.0.0.1:{port};
         location /private/ {{
@@ -342,30 +332,16 @@ http {{
 def nginx_site(session_tmp, server_cmd, nginx_bin):
     dir = session_tmp / 'auth-nginx'
     docroot = make_docroot(dir)
-    sock = dir / 'auth.sock'
-    started = []
-    try:
-        server = Proc(server_cmd + ['--socket', 'unix:%s' % sock,
-                                    '--role', 'authorizer'] + APP_ARGS,
-                      dir / 'server.log', env=server_env(), name='fcgi-wsgi')
-        started.append(server)
-        wait_unix_socket(server, sock)
-        port = free_port()
+
+    def conf(sock, port):
         (dir / 'nginx.conf').write_text(NGINX_CONF.format(
             dir=dir, docroot=docroot, port=port, socket=sock,
-            user='user root;' if os.getuid() == 0 else ''))
-        site = Proc([nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c',
-                     dir / 'nginx.conf'], dir / 'nginx.out', name='nginx')
-        started.append(site)
-        wait_tcp(site, port, extra_logs=[dir / 'error.log'])
-    except BaseException:
-        for proc in reversed(started):
-            proc.stop()
-        raise
-    site.port, site.dir, site.server = port, dir, server
-    yield site
-    site.stop()
-    server.stop()
+            user=nginx_user()))
+        return [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c',
+                dir / 'nginx.conf']
+
+    yield from authorizer_behind(dir, server_cmd, ['--role', 'authorizer'],
+                                 'nginx', conf)
 
 
 def test_nginx_auth_request_forced_role(nginx_site):

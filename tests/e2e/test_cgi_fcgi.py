@@ -10,12 +10,11 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 
-from e2elib import (APPS_DIR, free_port, random_body, sha256, wait_tcp,
-                    wait_unix_socket)
+from e2elib import (APPS_DIR, free_port, random_body, sha256,
+                    wait_children, wait_tcp, wait_unix_socket)
 
 APP = ['--chdir', APPS_DIR, '--module', 'wire_app']
 RUN_TIMEOUT = 20
@@ -45,11 +44,7 @@ def served(request, start_server, tmp):
                              '--processes', '2'] + APP)
         wait_tcp(proc, port)
         conn = '127.0.0.1:%d' % port
-    deadline = time.monotonic() + 10
-    while len(proc.children()) < 2:
-        assert proc.alive() and time.monotonic() < deadline, (
-            'not 2 workers after 10 s:\n%s' % proc.log_text())
-        time.sleep(0.05)
+    wait_children(proc, 2, 10)
     return proc, conn
 
 

@@ -12,62 +12,30 @@ import re
 import threading
 import time
 
-import pytest
-
-from conftest import MAIN_TEMPLATE, Stack, server_env
-from e2elib import APPS_DIR, http_request, log_since, log_size
-from loadgen import wait_until
+from conftest import slow_app_stack, status_json
+from e2elib import (APPS_DIR, http_request, log_since, log_size,
+                    wait_children, wait_until)
 
 APP = ['--chdir', APPS_DIR, '--module', 'slow_app']
-SHAPES = [(1, 1), (2, 2)]
 HARAKIRI_LINE = re.compile(
     r'harakiri: worker (\d+) pid (\d+): GET /stuck running for '
     r'(\d+\.\d) s \(limit 2 s\): its Python stacks follow')
 
 
-@pytest.fixture(params=SHAPES, ids=['1x1', '2x2'])
-def shape(request):
-    return request.param
-
-
 def make_site(request, tmp, server_cmd, processes, threads, args):
-    static = tmp / 'static'
-    static.mkdir(exist_ok=True)
-    stack = Stack(tmp / 'site', server_cmd,
-                  APP + ['--processes', processes, '--threads', threads,
-                         '--status-path', '/fcgi-status'] + args,
-                  MAIN_TEMPLATE, static, server_env())
-    request.addfinalizer(stack.stop)
-    stack.processes = processes
-    wait_children(stack, processes)
+    stack = slow_app_stack(request, tmp, server_cmd, processes, threads,
+                           ['--status-path', '/fcgi-status'] + args)
+    wait_children(stack.server, processes, 10, logs=stack.logs)
     return stack
 
 
-def wait_children(stack, count, exclude=(), timeout=10.0):
-    """Waits until the master has count workers, none of them in exclude."""
-    deadline = time.monotonic() + timeout
-    while True:
-        kids = stack.server.children()
-        if len(kids) == count and not set(kids) & set(exclude):
-            return kids
-        assert time.monotonic() < deadline, (kids, stack.logs())
-        time.sleep(0.05)
-
-
 def wait_log(stack, mark, pattern, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        text = log_since(stack.server_log, mark)
-        if re.search(pattern, text):
-            return text
-        assert time.monotonic() < deadline, (pattern, stack.logs())
-        time.sleep(0.05)
+    """The log since mark, once pattern is in it (bounded)."""
+    def text():
+        got = log_since(stack.server_log, mark)
+        return got if re.search(pattern, got) else None
 
-
-def status_json(stack):
-    resp = http_request(stack.port, 'GET', '/fcgi-status?json')
-    assert resp.status == 200, (resp, stack.logs())
-    return resp.json()
+    return wait_until(text, timeout, lambda: (pattern, stack.logs()))
 
 
 def test_harakiri_kills_and_replaces(request, tmp, server_cmd, nginx_bin,
@@ -99,7 +67,8 @@ def test_harakiri_kills_and_replaces(request, tmp, server_cmd, nginx_bin,
                      % victim, text), text
 
     # replaced; every request after it is served
-    new = wait_children(site, len(kids), exclude=[victim])
+    new = wait_children(site.server, len(kids), 10, exclude=[victim],
+                        logs=site.logs)
     for _ in range(10):
         resp = http_request(site.port, 'GET', '/pid')
         assert resp.status == 200, (resp, site.logs())

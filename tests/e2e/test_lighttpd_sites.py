@@ -11,16 +11,15 @@ check-local disabled, fix-root-scriptname enabled; at the root and under
 
 import os
 import signal
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from e2elib import ServerMissing, http_request, random_body
+from e2elib import (find_binary, http_request, needed, random_body,
+                    wait_until)
 from webservers import (CHECKS, PREFIX, App, LighttpdSite, assert_sends,
-                        check_id, children_of, fetch_sends,
-                        find_binary, measure_dir, pid_alive, record_sends,
-                        served_concurrently, tls_for, version, wait_until)
+                        check_id, children_of, demo_site, measure_sends,
+                        pid_alive,
+                        served_concurrently, tls_for, version)
 
 # name: (snippet, prefix, started by spawn-fcgi)
 VARIANTS = {
@@ -33,10 +32,11 @@ VARIANTS = {
 
 @pytest.fixture(scope='module')
 def lighttpd_bin():
-    try:
-        return find_binary('lighttpd')
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(find_binary, 'lighttpd')
+
+
+def lighttpd_label(binary):
+    return 'lighttpd %s' % version([binary, '-v'], r'lighttpd/(\S+)')
 
 
 def start_site(name, dir, app, static_root, tls=None):
@@ -49,15 +49,9 @@ def start_site(name, dir, app, static_root, tls=None):
 @pytest.fixture(scope='module', params=list(VARIANTS))
 def lighttpd_site(request, session_tmp, server_cmd, lighttpd_bin,
                   django_env):
-    dir = Path(tempfile.mkdtemp(prefix='lighttpd-', dir=session_tmp))
-    try:
-        site = start_site(request.param, dir,
-                          App('fcgi-wsgi', server_cmd, django_env),
-                          django_env['DEMO_STATIC_ROOT'])
-    except ServerMissing as e:  # spawn-fcgi
-        pytest.skip(str(e))
-    request.addfinalizer(site.stop)
-    return site
+    # (skipped if spawn-fcgi is missing)
+    return needed(demo_site, request, session_tmp, start_site, server_cmd,
+                  django_env)
 
 
 @pytest.mark.parametrize('check', CHECKS, ids=check_id)
@@ -102,17 +96,11 @@ def test_lighttpd_sends(name, tmp, session_tmp, lighttpd_bin, django_env):
     site = start_site(name, tmp, App('recorder', out=tmp / 'sent.jsonl'),
                       django_env['DEMO_STATIC_ROOT'],
                       tls_for(session_tmp, 'lighttpd'))
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
     snippet = VARIANTS[name][0]
     config = ('mod_fastcgi, %s, check-local disable, fix-root-scriptname'
               % ('bin-path' if snippet == 'binpath' else 'socket'))
-    record_sends(measure_dir(session_tmp),
-                 'lighttpd %s' % version([lighttpd_bin, '-v'],
-                                         r'lighttpd/(\S+)'),
-                 config, site, sent)
+    sent = measure_sends(site, session_tmp, lighttpd_label(lighttpd_bin),
+                         config)
     assert_sends(site, sent, split=True)
 
 
@@ -126,15 +114,9 @@ def test_lighttpd_sends_without_fix_root_scriptname(tmp, session_tmp,
                         django_env['DEMO_STATIC_ROOT'],
                         tls=tls_for(session_tmp, 'lighttpd'),
                         fix_root_scriptname=False)
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
-    record_sends(measure_dir(session_tmp),
-                 'lighttpd %s' % version([lighttpd_bin, '-v'],
-                                         r'lighttpd/(\S+)'),
-                 'mod_fastcgi, socket, check-local disable, '
-                 'fix-root-scriptname **disabled**', site, sent)
+    sent = measure_sends(site, session_tmp, lighttpd_label(lighttpd_bin),
+                         'mod_fastcgi, socket, check-local disable, '
+                         'fix-root-scriptname **disabled**')
     params = sent[0]
     assert (params.get('SCRIPT_NAME'), params.get('PATH_INFO')) == (
         '/echo', '/café/'), params

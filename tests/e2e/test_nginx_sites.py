@@ -8,15 +8,14 @@ Each runs the same check-suite (webservers.CHECKS).  test_nginx_sends
 measures what nginx sends, with tests/apps/fcgi_recorder.py behind it.
 """
 
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from e2elib import free_port, http_request, random_body
 from webservers import (CHECKS, PREFIX, App, NginxSite, assert_sends,
-                        check_id, fetch_sends, measure_dir, record_sends,
-                        tls_for, version)
+                        check_id, demo_site, measure_sends, tls_for,
+                        version)
 
 STOCK = 'fcgi-wsgi.conf.in'
 STOCK_MOUNT = 'fcgi-wsgi-mount.conf.in'
@@ -47,12 +46,8 @@ def start_site(name, dir, app, static_root, tls=None):
 
 @pytest.fixture(scope='module', params=list(VARIANTS))
 def nginx_site(request, session_tmp, server_cmd, nginx_bin, django_env):
-    dir = Path(tempfile.mkdtemp(prefix='nginx-', dir=session_tmp))
-    site = start_site(request.param, dir, App('fcgi-wsgi', server_cmd,
-                                              django_env),
-                      django_env['DEMO_STATIC_ROOT'])
-    request.addfinalizer(site.stop)
-    return site
+    return demo_site(request, session_tmp, start_site, server_cmd,
+                     django_env)
 
 
 @pytest.mark.parametrize('check', CHECKS, ids=check_id)
@@ -72,13 +67,8 @@ def test_nginx_sends(name, config, tmp, session_tmp, nginx_bin, django_env):
     site = start_site(name, tmp, App('recorder', out=tmp / 'sent.jsonl'),
                       django_env['DEMO_STATIC_ROOT'],
                       tls_for(session_tmp, 'nginx'))
-    try:
-        sent = fetch_sends(site)
-    finally:
-        site.stop()
-    record_sends(measure_dir(session_tmp),
-                 'nginx ' + version([nginx_bin, '-v'], r'nginx/(\S+)'),
-                 config, site, sent)
+    sent = measure_sends(site, session_tmp, 'nginx ' + version(
+        [nginx_bin, '-v'], r'nginx/(\S+)'), config)
     assert_sends(site, sent, split='split' in name)
 
 

@@ -25,8 +25,9 @@ import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
 from e2elib import (APPS_DIR, fcgi_request, http_request, log_size,
-                    wait_for_log, wait_unix_socket)
-from loadgen import Load, lines, proc_uid, wait_until
+                    wait_children, wait_for_log, wait_unix_socket,
+                    wait_until)
+from loadgen import Load, lines, proc_uid
 
 APP = ['--chdir', APPS_DIR, '--module', 'pool_app']
 
@@ -52,12 +53,22 @@ def get(stack, path):
 
 def children(stack, count, timeout=10.0):
     """Waits until the master has exactly count children; returns them."""
-    kids = wait_until(lambda: (lambda k: k if len(k) == count else None)(
-        stack.server.children()), timeout)
-    assert kids is not None and len(kids) == count, (
-        'expected %d workers, have %s\n%s' % (
-            count, stack.server.children(), stack.logs()))
-    return kids
+    return wait_children(stack.server, count, timeout, logs=stack.logs)
+
+
+def stop_during_request(stack, started, sig, timeout):
+    """A /slow?t=8 request; once it runs (the app wrote to started), sig
+    to the master, which must exit 0 within timeout s: the seconds the
+    stop took.  The request is over when this returns."""
+    load = Load(stack.port, '/slow?t=8', threads=1, count=1)
+    assert wait_until(lambda: lines(started), 10), stack.logs()
+    began = time.monotonic()
+    os.kill(stack.server.pid, sig)
+    status = stack.server.wait(timeout)
+    took = time.monotonic() - began
+    load.join()
+    assert status == 0, (status, stack.logs())
+    return took
 
 
 # ------------------------------------------------------------ deaths
@@ -170,14 +181,7 @@ def test_sigquit_stops_at_once(pool_stack, tmp):
     stack = pool_stack(['--processes', 2],
                        env={'POOL_APP_STARTED': str(started)})
     kids = children(stack, 2)
-    load = Load(stack.port, '/slow?t=8', threads=1, count=1)
-    assert wait_until(lambda: lines(started), 10), stack.logs()
-    began = time.monotonic()
-    os.kill(stack.server.pid, signal.SIGQUIT)
-    status = stack.server.wait(5)
-    took = time.monotonic() - began
-    load.join()
-    assert status == 0, (status, stack.logs())
+    took = stop_during_request(stack, started, signal.SIGQUIT, 5)
     assert took < 4, 'SIGQUIT took %.1f s' % took
     for pid in kids:
         assert not os.path.exists('/proc/%d/status' % pid) or \
@@ -191,14 +195,7 @@ def test_worker_shutdown_timeout_bounds_a_stop(pool_stack, tmp):
     started = tmp / 'started'
     stack = pool_stack(['--processes', 1, '--worker-shutdown-timeout', 1],
                        env={'POOL_APP_STARTED': str(started)})
-    load = Load(stack.port, '/slow?t=8', threads=1, count=1)
-    assert wait_until(lambda: lines(started), 10), stack.logs()
-    began = time.monotonic()
-    os.kill(stack.server.pid, signal.SIGTERM)
-    status = stack.server.wait(10)
-    took = time.monotonic() - began
-    load.join()
-    assert status == 0, (status, stack.logs())
+    took = stop_during_request(stack, started, signal.SIGTERM, 10)
     assert 1 <= took < 4, 'stop took %.1f s' % took
     assert 'still running after 1 s' in stack.server.log_text()
 
@@ -434,9 +431,7 @@ def test_sigusr1_reopens_logs(start_server, tmp):
     proc = start_server(['--socket', 'unix:%s' % sock, '--logto', log,
                          '--processes', 2] + APP)
     wait_unix_socket(proc, sock)
-    kids = wait_until(lambda: (lambda k: k if len(k) == 2 else None)(
-        proc.children()), 10)
-    assert kids, proc.log_text()
+    kids = wait_children(proc, 2, 10)
     rotated = tmp / 'app.log.1'
     os.rename(log, rotated)
     os.kill(proc.pid, signal.SIGUSR1)
@@ -472,9 +467,7 @@ def test_uid_gid_and_chown_socket(start_server):
         st = os.stat(sock)
         assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nogroup.gr_gid)
         assert stat.S_IMODE(st.st_mode) == 0o660
-        kids = wait_until(lambda: (lambda k: k if len(k) == 2 else None)(
-            proc.children()), 10)
-        assert kids, proc.log_text()
+        kids = wait_children(proc, 2, 10)
         for pid in [proc.pid] + kids:
             assert proc_uid(pid) == nobody.pw_uid, pid
         resp = fcgi_request(sock, '/pid')

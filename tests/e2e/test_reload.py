@@ -14,8 +14,9 @@ import time
 import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
-from e2elib import APPS_DIR, http_request
-from loadgen import Load, wait_until
+from e2elib import (APPS_DIR, http_request, log_since, log_size,
+                    wait_children, wait_for_log, wait_until)
+from loadgen import Load
 
 MODES = {'preload': [], 'lazy': ['--lazy-apps']}
 
@@ -58,11 +59,7 @@ def version(stack):
 
 
 def workers(stack, count, timeout=15.0):
-    kids = wait_until(lambda: (lambda k: k if len(k) == count else None)(
-        stack.server.children()), timeout)
-    assert kids, 'expected %d workers: %s\n%s' % (
-        count, stack.server.children(), stack.logs())
-    return kids
+    return wait_children(stack.server, count, timeout, logs=stack.logs)
 
 
 def reload_under_load(stack, trigger, new_version='v2'):
@@ -128,10 +125,21 @@ def test_broken_code_keeps_the_old_workers(reload_stack, mode):
                 duration=20)
     load.wait_done(20)
     deploy(stack.app_dir, 'v2', broken=True)
+    mark = log_size(stack.server_log)
     os.kill(stack.server.pid, signal.SIGHUP)
+    # The reload has failed for good once the new master image says so
+    # (it imports the app: it cannot, and forks nothing), or, lazy, once
+    # the new workers, each failing at import, have made the crash-loop
+    # guard back off twice (1 s, then 2 s): a whole back-off has passed
+    # with the old workers serving.
+    if mode == 'lazy':
+        needle, times, bound = 'crash loop:', 2, 1 + 10
+    else:
+        needle, times, bound = 'reload failed (see above)', 1, 10
     assert wait_until(lambda: 'deployed broken on purpose'
                       in stack.server.log_text(), 10), stack.logs()
-    time.sleep(2.5)  # lazy: new workers keep failing, with the back-off
+    assert wait_until(lambda: log_since(stack.server_log, mark).count(
+        needle) >= times, bound), stack.logs()
     assert version(stack) == 'v1'
     for pid in before:
         assert os.path.exists('/proc/%d' % pid), (pid, stack.logs())
@@ -207,8 +215,12 @@ def test_sigterm_during_reload_stops(reload_stack):
     """A stop wins over a reload in progress: exit 0, nothing left."""
     stack = reload_stack(['--processes', 2, '--lazy-apps'])
     workers(stack, 2)
+    mark = log_size(stack.server_log)
     os.kill(stack.server.pid, signal.SIGHUP)
-    time.sleep(0.05)
+    # the reload under way: the master re-executes itself
+    needle = 'SIGHUP: reload: re-executing'
+    assert needle in wait_for_log([stack.server_log], [mark], [needle],
+                                  timeout=10), stack.logs()
     os.kill(stack.server.pid, signal.SIGTERM)
     assert stack.server.wait(15) == 0, stack.logs()
     assert not stack.socket.exists()

@@ -9,9 +9,8 @@ stops both servers and removes the temp dir.
 import os
 import re
 import signal
-import time
 
-from e2elib import REPO, Proc, free_port, http_request, wait_tcp
+from e2elib import REPO, Proc, free_port, http_request, wait_tcp, wait_until
 
 
 def test_run_demo_serves_and_stops(tmp, server_cmd, nginx_bin, django_env):
@@ -38,11 +37,11 @@ def test_run_demo_serves_and_stops(tmp, server_cmd, nginx_bin, django_env):
         assert os.path.exists(os.path.join(tmpdir, 'fcgi-wsgi.locations'))
 
         assert demo.stop(signal.SIGTERM, timeout=30) == 0, demo.log_text()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-                os.path.exists('/proc/%d' % p) for p in pids):
-            time.sleep(0.1)
-        assert not any(os.path.exists('/proc/%d' % p) for p in pids)
+        wait_until(lambda: not any(os.path.exists('/proc/%d' % p)
+                                   for p in pids), 10,
+                   lambda: 'still running: %s' % [
+                       p for p in pids if os.path.exists('/proc/%d' % p)],
+                   step=0.1)
         assert not os.path.exists(tmpdir)
     finally:
         demo.stop()

@@ -10,15 +10,27 @@ SIGTERM (graceful), no request fails at all.  The figures are printed
 """
 
 import os
+import re
 import signal
 import threading
 import time
 
-from e2elib import Proc, free_port, http_request, wait_tcp
-from webservers import App, NginxSite, wait_until
+from e2elib import (HTTP_TIMEOUT, NGINX_DIR, Proc, free_port, http_request,
+                    wait_tcp, wait_until)
+from webservers import App, NginxSite
 
 CLIENTS = 4
 MAX_REQUESTS = 3000  # per client: the load is bounded in count and time
+CLIENT_TIMEOUT = 10  # s, each request's
+TEMPLATE = 'fcgi-wsgi-upstream.conf.in'
+# How long nginx may take to fail a request over to the other instance:
+# its fastcgi_connect_timeout in the template (a dead instance's port
+# refuses at once, so this is the worst case), then the request itself.
+CONNECT_TIMEOUT = int(re.search(r'fastcgi_connect_timeout (\d+)s;', (
+    NGINX_DIR / TEMPLATE).read_text()).group(1))
+FAILOVER_BOUND = CONNECT_TIMEOUT + CLIENT_TIMEOUT
+# requests that must be answered after a kill or a stop to call it done
+AFTER_KILL, AFTER_STOP = 50, 20
 
 
 class Load:
@@ -41,7 +53,7 @@ class Load:
             try:
                 resp = http_request(self.port, 'GET',
                                     '/echo/load/?c=%d&i=%d' % (n, i),
-                                    timeout=10)
+                                    timeout=CLIENT_TIMEOUT)
                 outcome = resp.status
                 pid = resp.json()['pid'] if resp.status == 200 else None
             except Exception as e:  # a failure to count, not to raise
@@ -79,7 +91,7 @@ def start_pair(tmp, server_cmd, django_env):
             proc.port = port
             instances.append(proc)
             wait_tcp(proc, port)
-        site = NginxSite('upstream', tmp, 'fcgi-wsgi-upstream.conf.in', None,
+        site = NginxSite('upstream', tmp, TEMPLATE, None,
                          ('127.0.0.1', instances[0].port),
                          django_env['DEMO_STATIC_ROOT'],
                          extra={'SOCKET2': '127.0.0.1:%d' % instances[1].port})
@@ -106,7 +118,15 @@ def both_served(load, instances, timeout=10):
     """Waits (bounded) until each instance has answered some requests."""
     return wait_until(lambda: all(
         len(serving(load.snapshot(), set(p.group_members()))) >= 5
-        for p in instances), timeout, interval=0.1)
+        for p in instances), timeout, step=0.1)
+
+
+def answered_since(load, since, count, timeout):
+    """Waits (bounded) until count requests sent at or after since have
+    ended (answered or failed); returns whether they did."""
+    return wait_until(lambda: len([r for r in load.snapshot()
+                                   if r[0] >= since]) >= count,
+                      timeout, step=0.1)
 
 
 def test_load_spread_and_failover_after_sigkill(tmp, server_cmd, nginx_bin,
@@ -115,7 +135,6 @@ def test_load_spread_and_failover_after_sigkill(tmp, server_cmd, nginx_bin,
     try:
         with Load(site.port) as load:
             spread = both_served(load, [a, b])
-            time.sleep(1.0)
             a_pids, b_pids = set(a.group_members()), set(b.group_members())
             assert spread, ('not spread: %d by a, %d by b of %d' % (
                 len(serving(load.snapshot(), a_pids)),
@@ -124,7 +143,8 @@ def test_load_spread_and_failover_after_sigkill(tmp, server_cmd, nginx_bin,
             before = load.snapshot()
             killed_at = time.monotonic()
             os.killpg(a.pid, signal.SIGKILL)
-            time.sleep(2.0)
+            answered_since(load, killed_at, AFTER_KILL,
+                           FAILOVER_BOUND + HTTP_TIMEOUT)
             done = len(load.snapshot())
         results = load.snapshot()
         after = [r for r in results if r[0] >= killed_at]
@@ -137,7 +157,8 @@ def test_load_spread_and_failover_after_sigkill(tmp, server_cmd, nginx_bin,
                   len(in_flight), len(failed(in_flight)), len(after),
                   len(failed(after))))
         assert not failed(before), (failed(before)[:5], site.logs())
-        assert len(after) >= 50 and done > len(before), (len(after), done)
+        assert len(after) >= AFTER_KILL and done > len(before), (
+            len(after), done, site.logs())
         assert not failed(after), (
             '%d of %d requests sent after the kill failed: %s' % (
                 len(failed(after)), len(after), failed(after)[:5]),
@@ -158,7 +179,8 @@ def test_graceful_stop_of_one_instance_fails_nothing(tmp, server_cmd,
             os.kill(a.pid, signal.SIGTERM)
             status = a.wait(15)
             stop_took = time.monotonic() - stopped_at
-            time.sleep(1.0)
+            answered_since(load, stopped_at + stop_took, AFTER_STOP,
+                           FAILOVER_BOUND + HTTP_TIMEOUT)
         results = load.snapshot()
         after = [r for r in results if r[0] >= stopped_at]
         late = [r for r in results if r[0] >= stopped_at + stop_took]
@@ -172,7 +194,7 @@ def test_graceful_stop_of_one_instance_fails_nothing(tmp, server_cmd,
             '%d of %d requests failed: %s' % (
                 len(failed(results)), len(results), failed(results)[:5]),
             site.logs())
-        assert len(after) >= 20, len(after)
+        assert len(late) >= AFTER_STOP, (len(after), len(late), site.logs())
         assert len(serving(late, b_pids)) == len(late), 'a still answered'
     finally:
         site.stop()

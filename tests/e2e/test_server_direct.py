@@ -12,15 +12,14 @@ import signal
 import socket
 import stat
 import subprocess
-import threading
-import time
 
 import pytest
 
 from conftest import server_env
-from e2elib import (APPS_DIR, PYTHON, Proc, fcgi_connect, fcgi_request,
-                    free_port, random_body, sha256, wait_tcp,
-                    wait_unix_socket)
+from e2elib import (APPS_DIR, PYTHON, READY_TIMEOUT, Proc, at_once,
+                    fcgi_connect, fcgi_request, free_port, random_body,
+                    sha256, wait_children, wait_tcp, wait_unix_socket,
+                    wait_until)
 
 APP = ['--chdir', APPS_DIR, '--module', 'validator_app']
 
@@ -128,14 +127,20 @@ def test_unread_body(start_server, tmp):
 
 
 def test_survives_connect_and_close(start_server, tmp):
-    """A client that connects and leaves without a request (a probe)."""
+    """Clients that connect and leave without a request (probes): the
+    request after them is answered by the same worker, none died."""
     proc, sock = start_unix(start_server, tmp)
+    kids = wait_children(proc, 1, READY_TIMEOUT)
     for _ in range(3):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(str(sock))
-    time.sleep(0.2)
-    assert proc.alive(), proc.log_text()
+    # the worker takes connections in the order they came: the answer
+    # comes after it has seen the probes
     hello(sock)
+    assert proc.alive(), proc.log_text()
+    assert proc.children() == kids, (kids, proc.log_text())
+    assert 'exited' not in proc.log_text() and \
+        'killed' not in proc.log_text(), proc.log_text()
 
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
@@ -147,11 +152,8 @@ def test_signal_stops_and_removes_socket(start_server, tmp, sig):
     assert status is not None, 'still running 10 s after %s' % sig.name
     assert status == 0, (status, proc.log_text())
     assert not os.path.exists(sock), 'socket file left behind'
-    deadline = time.monotonic() + 5
-    while proc.group_members() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert proc.group_members() == [], 'workers left running: %s' % (
-        proc.group_members())
+    wait_until(lambda: not proc.group_members(), 5,
+               lambda: 'workers left running: %s' % proc.group_members())
 
 
 def test_stale_socket_is_replaced(start_server, tmp):
@@ -207,30 +209,11 @@ def test_home_virtualenv(start_server, tmp):
     assert os.path.realpath(resp.body.decode()) == os.path.realpath(venv)
 
 
-def wait_children(proc, count, timeout=5):
-    deadline = time.monotonic() + timeout
-    kids = proc.children()
-    while len(kids) != count and time.monotonic() < deadline:
-        time.sleep(0.1)
-        kids = proc.children()
-    return kids
-
-
 def test_processes_and_respawn(start_server, tmp):
     proc, sock = start_unix(start_server, tmp, ['--processes', '3'])
-    kids = wait_children(proc, 3)
-    assert len(kids) == 3, 'workers of %d: %s\n%s' % (
-        proc.pid, kids, proc.log_text())
+    kids = wait_children(proc, 3, 5)
     os.kill(kids[0], signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    new = proc.children()
-    while (kids[0] in new or len(new) != 3) and \
-            time.monotonic() < deadline:
-        time.sleep(0.1)
-        new = proc.children()
-    assert kids[0] not in new and len(new) == 3, (
-        'no respawn after a worker was killed: %s -> %s\n%s'
-        % (kids, new, proc.log_text()))
+    wait_children(proc, 3, 10, exclude=kids[:1])
     for _ in range(6):
         hello(sock)
 
@@ -258,18 +241,11 @@ def test_threads_serve_in_parallel(start_server, tmp):
     _, sock = start_unix(start_server, tmp, ['--threads', '2'])
     env = json.loads(fcgi_request(sock, '/environ').body)
     assert env['wsgi.multithread'] is True, env
-    results = []
 
     def one():
-        results.append(fcgi_request(sock, '/stream', query='n=3&delay=0.5'))
+        return fcgi_request(sock, '/stream', query='n=3&delay=0.5')
 
-    start = time.monotonic()
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    elapsed = time.monotonic() - start
-    assert len(results) == 2 and all(r.status == 200 for r in results), \
+    results, elapsed = at_once(one, one)
+    assert all(r is not None and r.status == 200 for r in results), \
         results
     assert elapsed < 1.8, 'two 1 s requests took %.2f s' % elapsed

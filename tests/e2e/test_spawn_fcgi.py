@@ -12,26 +12,20 @@ import signal
 import pytest
 
 from conftest import run_server, server_env
-from e2elib import APPS_DIR, ServerMissing, fcgi_request, wait_unix_socket
-from webservers import (App, Daemon, LighttpdSite, children_of, find_binary,
-                        kill_pids, pid_alive, run_spawn_fcgi,
-                        served_concurrently, wait_until)
+from e2elib import (APPS_DIR, fcgi_request, find_binary, needed,
+                    wait_unix_socket, wait_until)
+from webservers import (App, Daemon, LighttpdSite, children_of, kill_pids,
+                        pid_alive, run_spawn_fcgi, served_concurrently)
 
 
 @pytest.fixture(scope='module')
 def spawn_bin():
-    try:
-        return find_binary('spawn-fcgi')
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(find_binary, 'spawn-fcgi')
 
 
 def test_spawn_fcgi_pool_behind_lighttpd(tmp, server_cmd, spawn_bin,
                                          django_env):
-    try:
-        find_binary('lighttpd')
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    needed(find_binary, 'lighttpd')
     site = LighttpdSite('spawnfcgi', tmp, 'socket',
                         App('fcgi-wsgi', server_cmd, django_env),
                         django_env['DEMO_STATIC_ROOT'], spawn=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_server, server_env
-from e2elib import (APPS_DIR, Proc, ServerMissing, fcgi_request,
+from e2elib import (APPS_DIR, Proc, fcgi_request, needed,
                     server_binary_argv, wait_unix_socket)
 from loadgen import proc_uid
 
@@ -46,61 +46,32 @@ def assert_not_served(tmp):
 
 # ------------------------------------------------ the application
 
-def test_missing_module(server_cmd, tmp):
-    """The module itself is missing: the error names it (a traceback made
-    only of importlib's frames would add nothing)."""
-    done = run_server(server_cmd, app_args(tmp, 'no_such_module_xyz'))
+# module: what the output must say (each line of a traceback shown where
+# it adds something; for a missing module, only its name)
+BROKEN_APPS = {
+    # the module itself is missing: the error names it (a traceback made
+    # only of importlib's frames would add nothing)
+    'no_such_module_xyz': ['ModuleNotFoundError',
+                           "No module named 'no_such_module_xyz'"],
+    # the module imports something missing: the traceback shows where
+    'broken_import': ['Traceback', 'broken_import.py", line 6',
+                      "No module named 'no_such_dependency_xyz'"],
+    'broken_syntax': ['SyntaxError', 'broken_syntax.py'],
+    'broken_nocallable': ['application', 'broken_nocallable'],
+    'broken_nocallable:no_such_app': ['no_such_app'],
+    'broken_raises': ['Traceback',
+                      'RuntimeError: broken_raises: refusing to import'],
+}
+
+
+@pytest.mark.parametrize('module', list(BROKEN_APPS))
+def test_application_that_cannot_load(server_cmd, tmp, module):
+    """Exit 1 before anything is served, the output saying why."""
+    done = run_server(server_cmd, app_args(tmp, module))
     text = output(done)
     assert done.returncode == 1, (done.returncode, text)
-    assert 'ModuleNotFoundError' in text, text
-    assert "No module named 'no_such_module_xyz'" in text, text
-    assert_not_served(tmp)
-
-
-def test_missing_dependency(server_cmd, tmp):
-    """The module imports something missing: the traceback shows where."""
-    done = run_server(server_cmd, app_args(tmp, 'broken_import'))
-    text = output(done)
-    assert done.returncode == 1, (done.returncode, text)
-    assert 'Traceback' in text, text
-    assert 'broken_import.py", line 6' in text, text
-    assert "No module named 'no_such_dependency_xyz'" in text, text
-    assert_not_served(tmp)
-
-
-def test_syntax_error(server_cmd, tmp):
-    done = run_server(server_cmd, app_args(tmp, 'broken_syntax'))
-    text = output(done)
-    assert done.returncode == 1, (done.returncode, text)
-    assert 'SyntaxError' in text, text
-    assert 'broken_syntax.py' in text, text
-    assert_not_served(tmp)
-
-
-def test_missing_callable(server_cmd, tmp):
-    done = run_server(server_cmd, app_args(tmp, 'broken_nocallable'))
-    text = output(done)
-    assert done.returncode == 1, (done.returncode, text)
-    assert 'application' in text, text
-    assert 'broken_nocallable' in text, text
-    assert_not_served(tmp)
-
-
-def test_missing_named_callable(server_cmd, tmp):
-    done = run_server(server_cmd,
-                      app_args(tmp, 'broken_nocallable:no_such_app'))
-    text = output(done)
-    assert done.returncode == 1, (done.returncode, text)
-    assert 'no_such_app' in text, text
-    assert_not_served(tmp)
-
-
-def test_exception_at_import(server_cmd, tmp):
-    done = run_server(server_cmd, app_args(tmp, 'broken_raises'))
-    text = output(done)
-    assert done.returncode == 1, (done.returncode, text)
-    assert 'Traceback' in text, text
-    assert 'RuntimeError: broken_raises: refusing to import' in text, text
+    for needle in BROKEN_APPS[module]:
+        assert needle in text, (needle, text)
     assert_not_served(tmp)
 
 
@@ -190,10 +161,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root')
 @pytest.fixture
 def binary_cmd():
     """The server's command without the --allow-root the tests add."""
-    try:
-        return server_binary_argv()
-    except ServerMissing as e:
-        pytest.skip(str(e))
+    return needed(server_binary_argv)
 
 
 @pytest.fixture

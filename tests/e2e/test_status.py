@@ -21,12 +21,11 @@ import time
 
 import pytest
 
-from conftest import MAIN_TEMPLATE, Stack, server_env
+from conftest import slow_app_stack, status_json
 from e2elib import (APPS_DIR, fcgi_request, free_port, http_request,
-                    log_since, log_size, wait_tcp)
+                    log_since, log_size, wait_tcp, wait_until)
 
 APP = ['--chdir', APPS_DIR, '--module', 'slow_app']
-SHAPES = [(1, 1), (2, 2)]
 
 JSON_FIELDS = {
     'pool': str, 'start_time': int, 'start_since': int,
@@ -56,24 +55,13 @@ ACCESS_LINE = re.compile(
     r'"(\S+) (\S+) (\S+)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$')
 
 
-@pytest.fixture(params=SHAPES, ids=['1x1', '2x2'])
-def shape(request):
-    return request.param
-
-
 def make_site(request, tmp, server_cmd, processes, threads):
     """slow_app behind nginx with every page and the access log on."""
-    static = tmp / 'static'
-    static.mkdir()
-    stack = Stack(tmp / 'site', server_cmd,
-                  APP + ['--processes', processes, '--threads', threads,
-                         '--status-path', '/fcgi-status',
-                         '--ping-path', '/ping', '--pool-name', 'e2e',
-                         '--access-log', tmp / 'access.log'],
-                  MAIN_TEMPLATE, static, server_env())
-    request.addfinalizer(stack.stop)
+    stack = slow_app_stack(request, tmp, server_cmd, processes, threads,
+                           ['--status-path', '/fcgi-status',
+                            '--ping-path', '/ping', '--pool-name', 'e2e',
+                            '--access-log', tmp / 'access.log'])
     stack.access_log = tmp / 'access.log'
-    stack.processes, stack.threads = processes, threads
     wait_workers(stack)
     return stack
 
@@ -83,24 +71,16 @@ def site(request, tmp, server_cmd, nginx_bin, shape):
     return make_site(request, tmp, server_cmd, *shape)
 
 
-def status_json(stack):
-    resp = http_request(stack.port, 'GET', '/fcgi-status?json')
-    assert resp.status == 200, (resp, stack.logs())
-    assert resp.header('Content-Type') == 'application/json', resp.headers
-    return resp.json()
-
-
 def wait_workers(stack, timeout=10.0):
     """Waits until every worker is on the page and accepting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        page = status_json(stack)
-        states = [w['state'] for w in page['workers']]
-        if (len(states) == stack.processes
-                and all(s in ('idle', 'busy') for s in states)):
-            return page
-        assert time.monotonic() < deadline, (page, stack.logs())
-        time.sleep(0.1)
+    def ready():
+        ready.page = status_json(stack)
+        states = [w['state'] for w in ready.page['workers']]
+        return (len(states) == stack.processes
+                and all(s in ('idle', 'busy') for s in states))
+
+    wait_until(ready, timeout, lambda: (ready.page, stack.logs()), step=0.1)
+    return ready.page
 
 
 def test_ping(site):
@@ -175,17 +155,16 @@ def test_running_request_shown(request, tmp, server_cmd, nginx_bin):
     slow = threading.Thread(target=lambda: done.append(
         http_request(site.port, 'GET', '/slow?seconds=1.5')))
     slow.start()
+    def running():
+        for w in status_json(site)['workers']:
+            for t in w['threads']:
+                if (t['request_uri'] == '/slow?seconds=1.5'
+                        and t['request_duration_us'] > 300000):
+                    return w, t
+        return None
+
     try:
-        deadline = time.monotonic() + 5
-        seen = None
-        while seen is None and time.monotonic() < deadline:
-            for w in status_json(site)['workers']:
-                for t in w['threads']:
-                    if (t['request_uri'] == '/slow?seconds=1.5'
-                            and t['request_duration_us'] > 300000):
-                        seen = (w, t)
-            time.sleep(0.1)
-        assert seen is not None, site.logs()
+        seen = wait_until(running, 5, site.logs, step=0.1)
         assert seen[0]['state'] == 'busy'
         assert seen[1]['request_method'] == 'GET'
     finally:
@@ -311,15 +290,14 @@ def test_histogram_counts_requests(site):
 
 def access_lines(stack, count, timeout=5.0):
     """Waits until the access log has count lines; returns them parsed."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def read():
         try:
-            lines = stack.access_log.read_text().splitlines()
+            return stack.access_log.read_text().splitlines()
         except FileNotFoundError:
-            lines = []
-        if len(lines) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+            return []
+
+    wait_until(lambda: len(read()) >= count, timeout)
+    lines = read()
     parsed = []
     for line in lines:
         match = ACCESS_LINE.match(line)
@@ -367,11 +345,9 @@ def test_access_log_reopened_on_sigusr1(site):
     os.rename(site.access_log, rotated)
     mark = log_size(site.server_log)
     os.kill(site.server.pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 5
-    while (log_since(site.server_log, mark).count('SIGUSR1: log reopened')
-           < site.processes + 1):
-        assert time.monotonic() < deadline, site.logs()
-        time.sleep(0.05)
+    # the master and each worker say so
+    wait_until(lambda: log_since(site.server_log, mark).count(
+        'SIGUSR1: log reopened') >= site.processes + 1, 5, site.logs)
     for _ in range(4):
         assert http_request(site.port, 'GET', '/pid?after').status == 200
     lines = access_lines(site, 4)
@@ -385,14 +361,15 @@ def test_tcp_socket_reports_its_backlog(start_server, tmp):
     server = start_server(APP + ['--socket', '127.0.0.1:%d' % port,
                                  '--status-path', '/st'])
     wait_tcp(server, port)
-    deadline = time.monotonic() + 10
-    while True:
-        resp = fcgi_request(('127.0.0.1', port), '/st', query='json')
-        page = json.loads(resp.body)
-        if page['workers'] and page['workers'][0]['state'] != 'starting':
-            break
-        assert time.monotonic() < deadline, server.log_text()
-        time.sleep(0.1)
+
+    def ready():
+        ready.resp = fcgi_request(('127.0.0.1', port), '/st', query='json')
+        page = json.loads(ready.resp.body)
+        return page if page['workers'] and \
+            page['workers'][0]['state'] != 'starting' else None
+
+    page = wait_until(ready, 10, server.log_text, step=0.1)
+    resp = ready.resp
     assert resp.status == 200, resp
     assert page['pool'] == 'slow_app', page  # the module by default
     assert isinstance(page['listen_queue'], int), page

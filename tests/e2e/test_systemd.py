@@ -23,7 +23,7 @@ import pytest
 from conftest import MAIN_TEMPLATE, server_env
 from e2elib import (APPS_DIR, READY_TIMEOUT, REPO, Proc, fcgi_request,
                     free_port, http_request, start_nginx, tail, wait_tcp,
-                    wait_unix_socket)
+                    wait_unix_socket, wait_until)
 
 APP_ARGS = ['--chdir', APPS_DIR, '--module', 'gateway_app']
 STATUS_LINE = re.compile(r'^(\d+) workers?(?:, (\d+) busy, (\d+) requests)?$')
@@ -79,11 +79,6 @@ class NotifyListener:
             if left <= 0:
                 return None, None
             self._receive(min(left, 0.2))
-
-    def drain(self, seconds):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self._receive(deadline - time.monotonic())
 
     def texts(self):
         return [m[2] for m in self.messages]
@@ -239,10 +234,7 @@ def test_socket_activation_unix_behind_nginx(tmp, server_cmd, nginx_bin):
                             args=['--processes', '2'])
     nginx = None
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not sock.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sock.exists(), proc.log_text()
+        wait_until(sock.exists, READY_TIMEOUT, proc.log_text)
         nginx, port = start_nginx(MAIN_TEMPLATE, tmp / 'nginx', sock, static)
         resp = http_request(port, 'GET', '/hello')
         assert resp.status == 200, (resp, proc.log_text(),

@@ -3,13 +3,11 @@ Migrating from uWSGI: examples/django/uwsgi.ini, unchanged but for the
 socket given on the command line, serves the demo behind nginx.
 """
 
-import threading
-import time
-
 import pytest
 
 from conftest import MAIN_TEMPLATE, Stack
-from e2elib import DJANGO_DIR, http_request, stream_lines
+from e2elib import (DJANGO_DIR, at_once, http_request, stream_lines,
+                    wait_children)
 
 
 @pytest.fixture(scope='module')
@@ -34,31 +32,16 @@ def test_uwsgi_ini_serves_the_demo(ini_site):
 
 def test_uwsgi_ini_processes(ini_site):
     """processes = 2 in the ini: two workers under the master."""
-    deadline = time.monotonic() + 5
-    kids = ini_site.server.children()
-    while len(kids) != 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        kids = ini_site.server.children()
-    assert len(kids) == 2, 'children of %d: %s\n%s' % (
-        ini_site.server.pid, kids, ini_site.logs())
+    wait_children(ini_site.server, 2, 5, logs=ini_site.logs)
 
 
 def test_two_slow_requests_run_in_parallel(ini_site):
     """processes = 2: two 1.5 s streams overlap."""
-    results = []
-
     def one():
-        results.append(stream_lines(ini_site.port,
-                                    '/stream/?n=4&delay=0.5'))
+        return stream_lines(ini_site.port, '/stream/?n=4&delay=0.5')
 
-    start = time.monotonic()
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    elapsed = time.monotonic() - start
-    assert len(results) == 2 and all(r[0] == 200 for r in results), results
+    results, elapsed = at_once(one, one)
+    assert all(r is not None and r[0] == 200 for r in results), results
     assert elapsed < 2.7, (
         'two 1.5 s requests took %.2f s: served one after the other' %
         elapsed)

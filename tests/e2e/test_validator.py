@@ -7,16 +7,13 @@ log tracebacks on purpose.
 """
 
 import http.client
-import re
-import time
 
 import pytest
 
-from e2elib import (http_request, log_since, log_size, random_body, sha256,
-                    stream_lines, wait_for_log)
-
-BAD_WORDS = ('Warning', 'Traceback', 'AssertionError', 'Exception ignored',
-             'without being closed')
+from e2elib import (BAD_WORDS, assert_clean_request, assert_streamed,
+                    clean_request, http_request, log_marks, log_since,
+                    log_size, random_body, sha256, stream_lines,
+                    wait_for_log)
 
 
 def logs_of(site):
@@ -27,24 +24,11 @@ def offsets(site):
     return [log_size(p) for p in logs_of(site)]
 
 
-def new_log(site, marks, settle=0.2):
-    time.sleep(settle)
-    return ''.join(log_since(p, o) for p, o in zip(logs_of(site), marks))
-
-
-def assert_clean(site, marks, what):
-    text = new_log(site, marks)
-    bad = [w for w in BAD_WORDS if w in text]
-    assert not bad, '%s: the server log has %s:\n%s' % (what, bad, text)
-
-
 def request(site, method, path, body=None, headers=None, **kw):
+    """The request, its logs clean once the access log has its line."""
     kw.setdefault('timeout', 10)
-    marks = offsets(site)
-    resp = http_request(site.port, method, path, body=body,
-                        headers=headers, **kw)
-    assert_clean(site, marks, '%s %s' % (method, path))
-    return resp
+    return clean_request(site, method, path, body=body, headers=headers,
+                         **kw)
 
 
 def post(site, path, body, **kw):
@@ -53,16 +37,29 @@ def post(site, path, body, **kw):
                    **kw)
 
 
-def test_get(validator_site):
-    resp = request(validator_site, 'GET', '/hello')
-    assert resp.status == 200, (resp, validator_site.logs())
-    assert resp.body == b'hello from validator_app\n'
+# method, path: status, reason, body
+ANSWERS = {
+    ('GET', '/hello'): (200, 'OK', b'hello from validator_app\n'),
+    ('HEAD', '/hello'): (200, 'OK', b''),
+    ('GET', '/write'): (200, 'OK',
+                        b'written with write(), then returned\n'),
+    ('GET', '/late-start'): (200, 'OK', b'late start_response\n'),
+    ('GET', '/no-content'): (204, 'No Content', b''),
+    ('GET', '/nothing/here'): (404, 'Not Found',
+                               b'no such page: /nothing/here\n'),
+}
 
 
-def test_head(validator_site):
-    resp = request(validator_site, 'HEAD', '/hello')
-    assert resp.status == 200, resp
-    assert resp.body == b''
+@pytest.mark.parametrize('method,path', list(ANSWERS),
+                         ids=['%s %s' % a for a in ANSWERS])
+def test_answer(validator_site, method, path):
+    """A plain GET and HEAD, write(), a late start_response, no body, a
+    404: the status, reason and body the app gave."""
+    status, reason, body = ANSWERS[method, path]
+    resp = request(validator_site, method, path)
+    assert (resp.status, resp.reason) == (status, reason), (
+        resp, validator_site.logs())
+    assert resp.body == body, resp
 
 
 def test_environ(validator_site):
@@ -150,43 +147,13 @@ def test_chunked_request_body(validator_site):
 
 
 def test_streaming_generator(validator_site):
-    marks = offsets(validator_site)
+    marks = log_marks(validator_site)
     n, delay = 4, 0.5
-    status, headers, lines = stream_lines(
-        validator_site.port, '/stream?n=%d&delay=%s' % (n, delay))
+    path = '/stream?n=%d&delay=%s' % (n, delay)
+    status, headers, lines = stream_lines(validator_site.port, path)
     assert status == 200, (headers, lines, validator_site.logs())
-    assert len(lines) == n, lines
-    produced = [float(re.search(r'produced_at=([\d.]+)', line).group(1))
-                for _, line in lines]
-    assert lines[0][0] < produced[-1] - delay, (
-        'first chunk arrived at %.3f, last produced at %.3f: buffered'
-        % (lines[0][0], produced[-1]))
-    assert_clean(validator_site, marks, 'GET /stream')
-
-
-def test_write_callable(validator_site):
-    resp = request(validator_site, 'GET', '/write')
-    assert resp.status == 200, (resp, validator_site.logs())
-    assert resp.body == b'written with write(), then returned\n'
-
-
-def test_start_response_called_late(validator_site):
-    resp = request(validator_site, 'GET', '/late-start')
-    assert resp.status == 200, (resp, validator_site.logs())
-    assert resp.body == b'late start_response\n'
-
-
-def test_no_content(validator_site):
-    resp = request(validator_site, 'GET', '/no-content')
-    assert resp.status == 204, resp
-    assert resp.body == b''
-
-
-def test_not_found_status(validator_site):
-    resp = request(validator_site, 'GET', '/nothing/here')
-    assert resp.status == 404, resp
-    assert resp.reason == 'Not Found'
-    assert resp.body == b'no such page: /nothing/here\n'
+    assert_streamed(lines, n, delay, logs=validator_site.logs())
+    assert_clean_request(validator_site, marks, 'GET', path)
 
 
 def test_close_is_called(validator_site):

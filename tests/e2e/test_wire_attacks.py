@@ -32,8 +32,8 @@ from e2elib import (APPS_DIR, FCGI_ABORT_REQUEST, FCGI_CANT_MPX_CONN,
                     fcgi_get_values, fcgi_pairs, fcgi_params,
                     fcgi_parse_pairs, fcgi_record, fcgi_request_bytes,
                     fcgi_stream, free_port, proc_cpu_seconds, proc_fds,
-                    random_body, server_argv, sha256, tail, wait_tcp,
-                    wait_unix_socket)
+                    proc_table, random_body, server_argv, sha256, tail,
+                    wait_tcp, wait_unix_socket, wait_until)
 
 WAIT = float(os.environ.get('FW_E2E_WIRE_WAIT', '5'))
 APP = ['--chdir', APPS_DIR, '--module', 'wire_app']
@@ -78,12 +78,12 @@ class WireServer:
                 wait_unix_socket(self.proc, self.address)
             else:
                 wait_tcp(self.proc, self.address[1])
-            deadline = time.monotonic() + WAIT
-            while len(self.proc.children()) < processes:
-                assert time.monotonic() < deadline and self.proc.alive(), (
+            wait_until(lambda: not self.proc.alive() or
+                       len(self.proc.children()) >= processes, WAIT)
+            assert self.proc.alive() and \
+                len(self.proc.children()) >= processes, (
                     'not %d workers after %.0f s:\n%s'
                     % (processes, WAIT, self.log()))
-                time.sleep(0.05)
             self.pids = self.proc.children()
             for _ in range(processes if probe else 0):
                 answer = self.request('/pid')
@@ -203,7 +203,7 @@ def idle_cpu(pids, window=IDLE_WINDOW):
     """CPU seconds the pids used together during window s (a measurement
     window, not a wait for something to happen)."""
     before = [proc_cpu_seconds(p) or 0.0 for p in pids]
-    time.sleep(window)
+    time.sleep(window)  # the measurement window itself
     after = [proc_cpu_seconds(p) or 0.0 for p in pids]
     return sum(after) - sum(before)
 
@@ -215,12 +215,8 @@ def fd_count(pids):
 def wait_fds(pids, target, timeout):
     """Polls until the pids hold target fds together (bounded); returns
     the last count seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        count = fd_count(pids)
-        if count <= target or time.monotonic() > deadline:
-            return count
-        time.sleep(0.05)
+    wait_until(lambda: fd_count(pids) <= target, timeout)
+    return fd_count(pids)
 
 
 def get_values_result(records):
@@ -272,10 +268,11 @@ def echo_body(answer, data, what):
 
 
 def send_slowly(sock, data, step, pause=0.0):
+    """data in pieces of step bytes, pause s apart (the attack's pace)."""
     for i in range(0, len(data), step):
         sock.sendall(data[i:i + step])
         if pause:
-            time.sleep(pause)
+            time.sleep(pause)  # stimulus: a slow client
 
 
 def closed_within(socks, started, timeout):
@@ -310,13 +307,9 @@ def closed_within(socks, started, timeout):
 def timeout_logged(server, offset, timeout=3.0):
     """Polls (bounded) the log written since offset for a line about a
     timeout (it may come just after the close, or batched)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = re.search(r'time.?out|timed out', server.log_since(offset),
-                          re.IGNORECASE)
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return wait_until(lambda: re.search(r'time.?out|timed out',
+                                        server.log_since(offset),
+                                        re.IGNORECASE), timeout)
 
 
 # ------------------------------------------------- attack 1: GET_VALUES
@@ -573,7 +566,8 @@ def test_socket_timeout_closes_silent_connections(wire, transport):
 def test_keepalive_timeout_closes_idle_kept_connection(wire):
     """keepalive-timeout 2: a kept connection idle after its answer is
     closed after ~2 s; one used again within the timeout is served."""
-    server = wire('tcp', ['--keepalive-timeout', '2',
+    keepalive = 2
+    server = wire('tcp', ['--keepalive-timeout', keepalive,
                           '--socket-timeout', '30'])
     idle, used = server.connect(), server.connect()
     try:
@@ -582,18 +576,19 @@ def test_keepalive_timeout_closes_idle_kept_connection(wire):
             sock.sendall(fcgi_request_bytes('/hello', keep_conn=True))
             answer_of(reader, 1, WAIT, server, 'kept request')
         started = time.monotonic()
-        time.sleep(1.0)  # well inside keepalive-timeout
+        time.sleep(keepalive / 2)  # stimulus: idle, well inside the timeout
         used.sendall(fcgi_request_bytes('/hello', keep_conn=True))
         again = answer_of(readers[1], 1, WAIT, server,
-                          'a kept connection used again after 1 s')
+                          'a kept connection used again after %g s'
+                          % (keepalive / 2))
         assert again.status == 200
-        when = closed_within([idle], started, 2 + 2.5)[0]
+        when = closed_within([idle], started, keepalive + 2.5)[0]
     finally:
         idle.close()
         used.close()
-    assert when is not None and 1.5 <= when <= 4.0, (
-        'keepalive-timeout 2: the idle kept connection was closed after '
-        '%s s\n%s' % (when, server.log()))
+    assert when is not None and keepalive - 0.5 <= when <= keepalive + 2, (
+        'keepalive-timeout %d: the idle kept connection was closed after '
+        '%s s\n%s' % (keepalive, when, server.log()))
     server.assert_intact('keepalive-timeout')
 
 
@@ -608,7 +603,7 @@ def test_slow_steady_sender_is_served(wire):
         sock.sendall(head)
         try:
             for i in range(len(body)):
-                time.sleep(0.2)
+                time.sleep(0.2)  # stimulus: a byte every 0.2 s
                 sock.sendall(fcgi_record(FCGI_STDIN, 1, body[i:i + 1]))
             sock.sendall(fcgi_record(FCGI_STDIN, 1))
         except OSError as e:
@@ -652,7 +647,9 @@ def test_client_that_never_reads(wire):
     try:
         hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         hog.sendall(fcgi_request_bytes('/big', query='mib=50'))
-        time.sleep(0.3)  # let the worker start writing
+        # the worker has begun writing: the answer's first bytes wait in
+        # the socket the client does not read
+        assert select.select([hog], [], [], WAIT)[0], server.log()
         started = time.monotonic()
         answer = server.request('/hello', timeout=2 + 4)
         took = time.monotonic() - started
@@ -764,10 +761,8 @@ def test_allowed_clients(wire, rule, env, allowed):
         return
     assert refused == 20, server.log()
     assert not server.calls(), server.calls()
-    deadline = time.monotonic() + 3
-    while 'refused a connection from 127.0.0.1' not in server.log_since(0):
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.05)
+    wait_until(lambda: 'refused a connection from 127.0.0.1'
+               in server.log_since(0), 3, server.log)
     lines = server.log_since(0).count('refused a connection')
     assert 1 <= lines <= 3, ('%d refusal lines for 20 connections in about '
                              'a second\n%s' % (lines, server.log()))
@@ -790,22 +785,19 @@ def test_graceful_stop_finishes_requests_under_way(wire):
         worker = server.worker()
         offset = server.log_size()
         os.kill(worker, signal.SIGTERM)
-        deadline = time.monotonic() + WAIT
-        while 'graceful stop' not in server.log_since(offset):
-            assert time.monotonic() < deadline, server.log()
-            time.sleep(0.02)
+        wait_until(lambda: 'graceful stop' in server.log_since(offset),
+                   WAIT, server.log, step=0.02)
         idle.settimeout(WAIT)
         assert idle.recv(100) == b'', 'the idle kept connection stays open'
-        time.sleep(0.2)  # the rest comes late, as from a slow web server
+        time.sleep(0.2)  # stimulus: the rest comes late, as from a slow
+        # web server
         half.sendall(whole[20:])
         answer = answer_of(FcgiReader(half), 1, WAIT, server,
                            'half sent at SIGTERM')
         assert answer.status == 200, answer
-        deadline = time.monotonic() + WAIT
-        while os.path.exists('/proc/%d/stat' % worker) and \
-                open('/proc/%d/stat' % worker).read().split()[2] != 'Z':
-            assert time.monotonic() < deadline, 'the worker does not leave'
-            time.sleep(0.02)
+        wait_until(lambda: worker not in [
+            pid for pid, _, _, _ in proc_table()], WAIT,
+            'the worker does not leave', step=0.02)
     finally:
         half.close()
         idle.close()
@@ -1158,10 +1150,7 @@ def test_abort_while_streaming(wire, transport):
         assert took < 0.5, (
             'END_REQUEST came %.2f s after ABORT_REQUEST\n%s'
             % (took, server.log()))
-        deadline = time.monotonic() + 2
-        while not server.closed_records() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        closed = server.closed_records()
+        closed = wait_until(server.closed_records, 2)
         assert closed and 3 <= closed[0]['sent'] < 100, (
             'close() of the aborted iterable: %r' % closed)
         sock.sendall(fcgi_request_bytes('/hello', keep_conn=True))

@@ -64,8 +64,8 @@ from e2elib import (APPS_DIR, FCGI_PARAMS, FCGI_STDIN, NGINX_DIR,  # noqa
                     fcgi_cgi_params, fcgi_get_values, fcgi_params,
                     fcgi_record, fcgi_request_bytes, fcgi_stream,
                     proc_cpu_seconds, proc_fds, proc_rss_bytes, proc_table,
-                    server_argv,
-                    start_nginx, tail, wait_unix_socket, zombie_children)
+                    server_argv, start_nginx, tail, wait_unix_socket,
+                    wait_until, zombie_children)
 
 TEMPLATE = NGINX_DIR / 'fcgi-wsgi.conf.in'
 HTTP_TIMEOUT = 30.0
@@ -174,10 +174,7 @@ class Load:
     def rest(self, timeout=HTTP_TIMEOUT + 5):
         """Stops new requests; waits (bounded) until none is in flight."""
         self.gate.clear()
-        deadline = time.monotonic() + timeout
-        while self.inflight and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.inflight == 0
+        return wait_until(lambda: self.inflight == 0, timeout)
 
     def resume(self):
         self.gate.set()
@@ -355,6 +352,10 @@ class Chaos:
             self.management[ok] += 1
 
     def expire(self, now, everything=False):
+        """Closes the held connections whose time is up (everything: all
+        of them); a killed worker still a zombie 2 s after its kill is
+        unreaped (everything: each kill pending is waited for until its
+        2 s are up, or it is reaped)."""
         keep = []
         for expiry, sock in self.held:
             if everything or expiry <= now:
@@ -364,6 +365,9 @@ class Chaos:
         self.held = keep
         left = []
         for when, pid in self.to_reap:
+            if everything:
+                wait_until(lambda: not is_zombie(pid),
+                           max(0.0, when - time.monotonic()))
             if everything or when <= now:
                 if is_zombie(pid):
                     self.unreaped.append(pid)
@@ -402,8 +406,7 @@ class Chaos:
                 self.attackers.append(attacker)
                 next_attack = now + self.rnd.uniform(2, 4)
             self.expire(now)
-            time.sleep(0.05)
-        time.sleep(2.1)
+            time.sleep(0.05)  # the chaos loop's pace (a stimulus)
         self.expire(time.monotonic(), everything=True)
         for attacker in self.attackers:
             attacker.join(15)
@@ -420,31 +423,48 @@ class Pool:
 
     def whole(self, timeout=30):
         """Waits (bounded) until processes workers run, each up for 1 s,
-        and every process's own fd count held still for 1 s."""
-        deadline = time.monotonic() + timeout
-        last = None
-        still_since = None
-        while time.monotonic() < deadline:
+        and every process's own fd count held still for 1 s: the figures,
+        with the CPU used at rest; None if it never was."""
+        still = {'key': None, 'since': None}
+
+        def settled():
             workers = children(self.proc.pid)
             ages = [age_seconds(p) or 0 for p in workers]
-            if len(workers) == self.processes and min(ages) >= 1.0:
-                sample = self.figures()
-                key = (tuple(workers), sample['own'])
-                if key == last:
-                    if time.monotonic() - still_since >= 1.0:
-                        sample['cpu'] = self.rest_cpu(sample['pids'])
-                        return sample
-                else:
-                    last, still_since = key, time.monotonic()
-            time.sleep(0.2)
-        return None
+            if len(workers) != self.processes or min(ages) < 1.0:
+                return None
+            sample = self.figures()
+            key = (tuple(workers), sample['own'])
+            if key != still['key']:
+                still['key'], still['since'] = key, time.monotonic()
+                return None
+            return sample if time.monotonic() - still['since'] >= 1.0 \
+                else None
+
+        sample = wait_until(settled, timeout, step=0.2)
+        if sample:
+            sample['cpu'] = self.rest_cpu(sample['pids'])
+        return sample
 
     @staticmethod
     def rest_cpu(pids, window=2.0):
         """CPU seconds pids used together in a window of rest."""
         before = sum(proc_cpu_seconds(p) or 0 for p in pids)
-        time.sleep(window)
+        time.sleep(window)  # the measurement window itself
         return sum(proc_cpu_seconds(p) or 0 for p in pids) - before
+
+    def at_rest(self, load, when, problems):
+        """The load stopped (no request in flight), the pool whole and
+        still: its figures; what is not so goes to problems."""
+        if not load.rest():
+            problems.append('requests still in flight 35 s into the rest '
+                            '%s' % when)
+        sample = self.whole()
+        if sample is None:
+            problems.append('the pool was not whole and still %s: '
+                            'workers %s' % (when, children(self.proc.pid)))
+            sample = self.figures()
+            sample['cpu'] = self.rest_cpu(sample['pids'])
+        return sample
 
     def figures(self):
         """RSS of master + workers; own fds of each (master first)."""
@@ -611,37 +631,19 @@ def main():
         # twice in the same state: every code path a worker runs (timeouts,
         # a traceback's first imports...) has run before each measurement.
         if args.calm:
-            time.sleep(warmup)
+            time.sleep(warmup)  # the load runs: its duration (a stimulus)
         else:
             chaos.run(time.monotonic() + warmup, signals=False)
-
-        if not load.rest():
-            problems.append('requests still in flight 35 s into the rest '
-                            'after the warm-up')
-        base = pool.whole()
-        if base is None:
-            problems.append('the pool was not whole and still after the '
-                            'warm-up')
-            base = pool.figures()
-            base['cpu'] = pool.rest_cpu(base['pids'])
+        base = pool.at_rest(load, 'after the warm-up', problems)
         requests_before = load.done
         load.resume()
 
         if args.calm:
-            time.sleep(args.seconds + warmup)
+            time.sleep(args.seconds + warmup)  # the load's duration
         else:
             chaos.run(time.monotonic() + args.seconds)
             chaos.run(time.monotonic() + warmup, signals=False)
-
-        if not load.rest():
-            problems.append('requests still in flight 35 s into the rest '
-                            'at the end')
-        end = pool.whole()
-        if end is None:
-            problems.append('the pool was not whole and still at the end: '
-                            'workers %s' % children(server.pid))
-            end = pool.figures()
-            end['cpu'] = pool.rest_cpu(end['pids'])
+        end = pool.at_rest(load, 'at the end', problems)
         load.finish()
 
         excused, unexplained, bound = judge_failures(
