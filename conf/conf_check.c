@@ -282,6 +282,38 @@ fw_conf_check_wsgi_file(fw_conf_state_t *st, const char *value, char **keep)
 }
 
 /*
+ * value is one of the n words: NULL with *index set to its place, or the
+ * message "expected A, B or C, got 'value'".
+ */
+static const char *
+one_of(fw_conf_state_t *st, const char *value, const char *const *words,
+       size_t n, size_t *index)
+{
+    char list[FW_CONF_MSG_MAX / 2];
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(value, words[i]) == 0) {
+            *index = i;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < n && len < sizeof(list); i++) {
+        int w = snprintf(list + len, sizeof(list) - len, "%s%s",
+                         i == 0      ? ""
+                         : i + 1 < n ? ", "
+                                     : " or ",
+                         words[i]);
+
+        len += w > 0 ? (size_t)w : 0;
+    }
+    return fw_conf_table_msg(st, "expected %s, got '%s'", list, value);
+}
+
+#define ONE_OF(st, value, words, index)                                       \
+    one_of((st), (value), (words), sizeof(words) / sizeof((words)[0]), (index))
+
+/*
  * protocol = fastcgi (uWSGI's protocol of its default sockets): fcgi-wsgi's
  * only one; another is the error uWSGI's HTTP options get.
  */
@@ -318,30 +350,30 @@ fw_conf_check_env(fw_conf_state_t *st, const char *value, char **keep)
 const char *
 fw_conf_check_role(fw_conf_state_t *st, const char *value, char **keep)
 {
+    static const char *const roles[] = {"auto", "authorizer"};
+    size_t i = 0;
+    const char *msg = ONE_OF(st, value, roles, &i);
+
     (void)keep;
-    if (strcmp(value, "auto") == 0 || strcmp(value, "authorizer") == 0) {
-        st->c->force_authorizer = strcmp(value, "authorizer") == 0;
-        return NULL;
+    if (msg == NULL) {
+        st->c->force_authorizer = i == 1;
     }
-    return fw_conf_table_msg(st, "expected auto or authorizer, got '%s'",
-                             value);
+    return msg;
 }
 
-/* pm = static | dynamic | ondemand (php-fpm's words). */
+/* pm = static | dynamic | ondemand (php-fpm's words, fw_pm_e's order). */
 const char *
 fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
 {
     static const char *const modes[] = {"static", "dynamic", "ondemand"};
+    size_t i = 0;
+    const char *msg = ONE_OF(st, value, modes, &i);
 
     (void)keep;
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strcmp(value, modes[i]) == 0) {
-            st->c->pm_mode = (fw_pm_e)i;
-            return NULL;
-        }
+    if (msg == NULL) {
+        st->c->pm_mode = (fw_pm_e)i;
     }
-    return fw_conf_table_msg(
-        st, "expected static, dynamic or ondemand, got '%s'", value);
+    return msg;
 }
 
 /*
@@ -353,9 +385,13 @@ fw_conf_check_pm(fw_conf_state_t *st, const char *value, char **keep)
 const char *
 fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
 {
+    /* fw_print_target_e's order from FW_PRINT_NGINX (the message leaves
+       uwsgi-options out: not a web server's, --help names it apart) */
     static const char *const targets[] = {
-        NULL,    "nginx", "apache",  "lighttpd",
-        "caddy", "h2o",   "systemd", "systemd-socket"};
+        "nginx", "apache",  "lighttpd",      "caddy",
+        "h2o",   "systemd", "systemd-socket"};
+    size_t i = 0;
+    const char *msg;
 
     (void)keep;
     st->print_uwsgi = strcmp(value, "uwsgi-options") == 0;
@@ -363,17 +399,11 @@ fw_conf_check_print_config(fw_conf_state_t *st, const char *value, char **keep)
         st->c->print_target = FW_PRINT_NONE;
         return NULL;
     }
-    for (size_t i = 1; i < sizeof(targets) / sizeof(targets[0]); i++) {
-        if (strcmp(value, targets[i]) == 0) {
-            st->c->print_target = (fw_print_target_e)i;
-            return NULL;
-        }
+    msg = ONE_OF(st, value, targets, &i);
+    if (msg == NULL) {
+        st->c->print_target = (fw_print_target_e)(FW_PRINT_NGINX + i);
     }
-    /* (uwsgi-options is not a web server's: --help names it apart) */
-    return fw_conf_table_msg(st,
-                             "expected nginx, apache, lighttpd, caddy, h2o, "
-                             "systemd or systemd-socket, got '%s'",
-                             value);
+    return msg;
 }
 
 /*

@@ -208,22 +208,28 @@ cli_load(fw_conf_state_t *st, int argc, char **argv)
     return rc;
 }
 
+/* A load's start: c emptied, then the table's defaults. */
+static void
+state_start(fw_conf_state_t *st, fw_conf_t *c, FILE *out, FILE *err)
+{
+    memset(c, 0, sizeof(*c));
+    memset(st, 0, sizeof(*st));
+    st->c = c;
+    st->out = out;
+    st->err = err;
+    c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
+    fw_conf_table_defaults(st);
+}
+
 fw_conf_result_e
 fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
     fw_conf_state_t st;
     fw_conf_result_e rc;
 
-    memset(c, 0, sizeof(*c));
-    memset(&st, 0, sizeof(st));
-    st.c = c;
-    st.out = out;
-    st.err = err;
+    state_start(&st, c, out, err);
     st.argc = argc;
     st.argv = argv;
-    c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
-    fw_conf_table_defaults(&st);
-
     rc = cli_load(&st, argc, argv);
     if (fw_conf_ini_finish(&st, rc == FW_CONF_OK) < 0) {
         rc = FW_CONF_ERROR;
@@ -248,12 +254,6 @@ fw_conf_defaults(fw_conf_t *c)
 {
     fw_conf_state_t st;
 
-    memset(c, 0, sizeof(*c));
-    memset(&st, 0, sizeof(st));
-    st.c = c;
-    st.out = stdout;
-    st.err = stderr;
-    c->given = conf_oom(calloc(fw_conf_table_nrows, sizeof(*c->given)));
-    fw_conf_table_defaults(&st);
+    state_start(&st, c, stdout, stderr);
     (void)fw_conf_check_pool(&st); /* the defaults fit */
 }

@@ -54,8 +54,8 @@ typedef enum {
  * is stored and returns NULL or a message (made with fw_conf_table_msg).
  * It may set *keep to a malloc'd string to store instead of the value.
  */
-typedef const char *(*fw_opt_check_fn)(fw_conf_state_t *st, const char *value,
-                                       char **keep);
+typedef const char *fw_opt_check_fn(fw_conf_state_t *st, const char *value,
+                                    char **keep);
 
 /*
  * One row of the option table.  A row of a value type (STR to BOOL)
@@ -66,11 +66,11 @@ struct fw_opt {
     const char *name;    /* canonical, as in uWSGI */
     const char *aliases; /* space separated; one letter: also -X */
     fw_opt_type_e type;
-    fw_opt_group_e group;  /* its section of --help */
-    bool field;            /* the value is stored at .off in fw_conf_t */
-    size_t off;            /* offsetof(fw_conf_t, ...) */
-    fw_opt_check_fn check; /* optional, STR and LIST */
-    int min, max;          /* FW_OPT_INT */
+    fw_opt_group_e group;   /* its section of --help */
+    bool field;             /* the value is stored at .off in fw_conf_t */
+    size_t off;             /* offsetof(fw_conf_t, ...) */
+    fw_opt_check_fn *check; /* optional, STR and LIST */
+    int min, max;           /* FW_OPT_INT */
     long long size_min, size_max; /* FW_OPT_SIZE */
     const char *bare;    /* value when given with none; NULL: required */
     const char *def;     /* default, applied first and shown by --help */
@@ -169,35 +169,16 @@ const char *fw_conf_unknown_msg(fw_conf_state_t *st, const char *name,
 /* conf_usage.c: --help, and --print-config uwsgi-options */
 void fw_conf_uwsgi_print(FILE *out);
 
-/* conf_check.c: hooks named by the table, and the check of the whole */
-const char *fw_conf_check_socket(fw_conf_state_t *st, const char *value,
-                                 char **keep);
-const char *fw_conf_check_module(fw_conf_state_t *st, const char *value,
-                                 char **keep);
-const char *fw_conf_check_callable(fw_conf_state_t *st, const char *value,
-                                   char **keep);
-const char *fw_conf_check_mount(fw_conf_state_t *st, const char *value,
-                                char **keep);
-const char *fw_conf_check_env(fw_conf_state_t *st, const char *value,
-                              char **keep);
-const char *fw_conf_check_pm(fw_conf_state_t *st, const char *value,
-                             char **keep);
-const char *fw_conf_check_role(fw_conf_state_t *st, const char *value,
-                               char **keep);
-const char *fw_conf_check_url_path(fw_conf_state_t *st, const char *value,
-                                   char **keep);
-const char *fw_conf_check_allowed_clients(fw_conf_state_t *st,
-                                          const char *value, char **keep);
-const char *fw_conf_check_print_config(fw_conf_state_t *st, const char *value,
-                                       char **keep);
-const char *fw_conf_check_static_map(fw_conf_state_t *st, const char *value,
-                                     char **keep);
-const char *fw_conf_check_static_map2(fw_conf_state_t *st, const char *value,
-                                      char **keep);
-const char *fw_conf_check_wsgi_file(fw_conf_state_t *st, const char *value,
-                                    char **keep);
-const char *fw_conf_check_protocol(fw_conf_state_t *st, const char *value,
-                                   char **keep);
+/*
+ * conf_check.c: the hooks the table names, each a fw_opt_check_fn (defined
+ * with that signature), and the check of the whole.
+ */
+fw_opt_check_fn fw_conf_check_socket, fw_conf_check_module,
+    fw_conf_check_callable, fw_conf_check_mount, fw_conf_check_env,
+    fw_conf_check_pm, fw_conf_check_role, fw_conf_check_url_path,
+    fw_conf_check_allowed_clients, fw_conf_check_print_config,
+    fw_conf_check_static_map, fw_conf_check_static_map2,
+    fw_conf_check_wsgi_file, fw_conf_check_protocol;
 int fw_conf_check_pool(fw_conf_state_t *st);
 int fw_conf_check_all(fw_conf_state_t *st);
 
