@@ -377,9 +377,10 @@ def start_nginx(template, tmpdir, socket_path, static_root):
 
 
 # ------------------------------------------------- web server skeletons
-# The first lines of the minimal configurations some tests write around
-# what they test (format() them with dir, port, and for Apache modules:
-# apache_modules()): everything in dir, 127.0.0.1:port.
+# The first lines of the minimal configurations some tests (and the bench,
+# and tests/diff/capture.py) write around what they test: format() them
+# with dir, port, for nginx **nginx_vars(dir), for Apache
+# modules=apache_modules(...): everything in dir, 127.0.0.1:port.
 
 NGINX_HEAD = '''\
 {user}
@@ -387,7 +388,7 @@ daemon off;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections {connections}; }}
 '''
 # inside http { }: nginx's temp files in dir too
 NGINX_TEMP_PATHS = '''\
@@ -403,6 +404,12 @@ def nginx_user():
     """NGINX_HEAD's {user}: as root, nginx's workers stay root (they must
     reach the test's private temp dir); else nothing."""
     return 'user root;' if os.geteuid() == 0 else ''
+
+
+def nginx_vars(dir, connections=64):
+    """NGINX_HEAD's fields: {dir}, {user} and {connections} (one worker's
+    worker_connections: a test's few, or the bench's load)."""
+    return dict(dir=dir, user=nginx_user(), connections=connections)
 
 
 APACHE_MODULES_DIR = '/usr/lib/apache2/modules'

@@ -33,7 +33,7 @@ from conftest import server_env
 from e2elib import (APACHE_HEAD, APACHE_MODULES_DIR, APPS_DIR,
                     LIGHTTPD_HEAD, NGINX_HEAD, NGINX_TEMP_PATHS, Proc,
                     apache_modules, find_binary, free_port, http_request,
-                    log_since, log_size, needed, nginx_user, tail, wait_tcp,
+                    log_since, log_size, needed, nginx_vars, tail, wait_tcp,
                     wait_unix_socket)
 
 APP_ARGS = ['--chdir', str(APPS_DIR), '--module', 'gateway_app']
@@ -335,8 +335,7 @@ def nginx_site(session_tmp, server_cmd, nginx_bin):
 
     def conf(sock, port):
         (dir / 'nginx.conf').write_text(NGINX_CONF.format(
-            dir=dir, docroot=docroot, port=port, socket=sock,
-            user=nginx_user()))
+            docroot=docroot, port=port, socket=sock, **nginx_vars(dir)))
         return [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c',
                 dir / 'nginx.conf']
 

@@ -24,8 +24,10 @@ import subprocess
 
 import pytest
 
-from e2elib import (DJANGO_DIR, READY_TIMEOUT, STYLE_CSS, Browser, Proc,
-                    csrf_token, fcgi_request, free_port, http_request, tail,
+from e2elib import (APACHE_HEAD, DJANGO_DIR, LIGHTTPD_HEAD, NGINX_HEAD,
+                    NGINX_TEMP_PATHS, READY_TIMEOUT, STYLE_CSS, Browser, Proc,
+                    apache_modules, csrf_token, fcgi_request, find_binary,
+                    free_port, http_request, needed, nginx_vars, tail,
                     wait_tcp, wait_unix_socket)
 from webservers import open_tree, wait_until
 
@@ -41,11 +43,7 @@ def printed(server_cmd, target, args):
 
 
 def binary(name):
-    for candidate in (shutil.which(name), '/usr/sbin/' + name,
-                      '/usr/bin/' + name):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip('%s is not installed' % name)
+    return needed(find_binary, name)
 
 
 def syntax_ok(argv):
@@ -143,22 +141,12 @@ def redirected(mount):
 
 # ------------------------------------------------------------------ nginx
 
-NGINX_SKELETON = '''\
-{user}
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 64; }}
+NGINX_SKELETON = NGINX_HEAD + '''\
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    fastcgi_temp_path {dir}/fastcgi;
-    proxy_temp_path {dir}/proxy;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+''' + NGINX_TEMP_PATHS + '''\
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
@@ -176,9 +164,7 @@ def nginx_start(nginx_bin):
         # /etc/nginx
         shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
         conf = dir / 'nginx.conf'
-        conf.write_text(NGINX_SKELETON.format(
-            dir=dir, port=port,
-            user='user root;' if os.getuid() == 0 else ''))
+        conf.write_text(NGINX_SKELETON.format(port=port, **nginx_vars(dir)))
         base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
         syntax_ok(base + ['-t'])
         return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
@@ -196,17 +182,7 @@ def test_nginx(tmp, server_cmd, nginx_bin, django_env, mount):
 APACHE_MODULES = ('mpm_event', 'authz_core', 'alias', 'mime', 'proxy',
                   'proxy_fcgi')
 
-APACHE_SKELETON = '''\
-ServerRoot "{dir}"
-ServerName localhost
-Listen 127.0.0.1:{port}
-PidFile "{dir}/httpd.pid"
-ErrorLog "{dir}/error.log"
-LogLevel warn
-User nobody
-Group nogroup
-{modules}
-TypesConfig /etc/mime.types
+APACHE_SKELETON = APACHE_HEAD + '''\
 <Directory />
     Require all denied
 </Directory>
@@ -219,7 +195,6 @@ TypesConfig /etc/mime.types
 @pytest.mark.parametrize('mount', ['', '/app'])
 def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
     apache = binary('apache2')
-    modules = '/usr/lib/apache2/modules'
     # Apache's workers run as nobody: the socket and STATIC_ROOT must be
     # reachable (the socket is 0666, see Demo)
     session_tmp.chmod(0o711)
@@ -228,9 +203,7 @@ def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
     def start(dir, port):
         conf = dir / 'httpd.conf'
         conf.write_text(APACHE_SKELETON.format(
-            dir=dir, port=port, modules='\n'.join(
-                'LoadModule %s_module %s/mod_%s.so' % (m, modules, m)
-                for m in APACHE_MODULES)))
+            dir=dir, port=port, modules=apache_modules(APACHE_MODULES)))
         base = [apache, '-d', dir, '-f', conf]
         assert 'Syntax OK' in syntax_ok(base + ['-t'])
         return (Proc(base + ['-DFOREGROUND'], dir / 'apache.out',
@@ -242,12 +215,7 @@ def test_apache(tmp, session_tmp, server_cmd, django_env, mount):
 
 # --------------------------------------------------------------- lighttpd
 
-LIGHTTPD_SKELETON = '''\
-server.document-root = "{dir}/docroot"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.errorlog = "{dir}/error.log"
-server.upload-dirs = ( "{dir}" )
+LIGHTTPD_SKELETON = LIGHTTPD_HEAD + '''\
 server.modules += ( "mod_alias", "mod_fastcgi" )
 include_shell "/usr/share/lighttpd/create-mime.conf.pl"
 include "{dir}/fcgi-wsgi.conf"
@@ -259,7 +227,8 @@ def test_lighttpd(tmp, server_cmd, django_env, mount):
     lighttpd = binary('lighttpd')
 
     def start(dir, port):
-        (dir / 'docroot').mkdir()
+        for sub in ('docroot', 'upload'):
+            (dir / sub).mkdir()
         conf = dir / 'lighttpd.conf'
         conf.write_text(LIGHTTPD_SKELETON.format(dir=dir, port=port))
         syntax_ok([lighttpd, '-tt', '-f', conf])
