@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchlib import (BENCH, BUILD, Proc, free_port, tail, wait_tcp,
                       wait_unix_socket)
+from e2elib import NGINX_HEAD, NGINX_TEMP_PATHS, nginx_vars
 
 
 class App:
@@ -121,20 +122,13 @@ FASTCGI_BASE = 'uwsgi-fcgi'  # the two peers every ratio is taken to
 NATIVE_BASE = 'uwsgi'
 
 
-NGINX_HEAD = """\
-%(user)s
-worker_processes 1;
-daemon off;
-pid %(tmp)s/nginx.pid;
-error_log %(tmp)s/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
+# nginx.conf up to its servers: e2elib's skeleton (everything in the temp
+# dir), format()ed with nginx_vars(tmp, NGINX_CONNECTIONS)
+NGINX_CONNECTIONS = 4096
+NGINX_TOP = NGINX_HEAD + """\
+http {{
     access_log off;
-    client_body_temp_path %(tmp)s/body;
-    fastcgi_temp_path %(tmp)s/fastcgi;
-    uwsgi_temp_path %(tmp)s/uwsgi;
-    proxy_temp_path %(tmp)s/proxy;
-    scgi_temp_path %(tmp)s/scgi;
+""" + NGINX_TEMP_PATHS + """\
     # A 64 KiB body stays in memory, and a 1 MiB answer goes to the
     # client as the upstream sends it (no temp file), for every peer.
     client_body_buffer_size 128k;
@@ -167,9 +161,7 @@ def path_info_params():
 
 def nginx_conf(tmp, routes):
     """nginx.conf for routes: (port, peer, socket path, kept) tuples."""
-    parts = [NGINX_HEAD % {'tmp': tmp,
-                           'user': 'user root;' if os.geteuid() == 0
-                           else ''}]
+    parts = [NGINX_TOP.format(**nginx_vars(tmp, NGINX_CONNECTIONS))]
     for port, peer, sock, kept in routes:
         target = 'unix:%s' % sock
         extra = ''
@@ -223,8 +215,6 @@ class Stack:
         self.start_nginx()
 
     def start_nginx(self):
-        for sub in ('body', 'fastcgi', 'uwsgi', 'proxy', 'scgi'):
-            (self.tmp / sub).mkdir(exist_ok=True)
         for _ in range(5):
             routes = []
             for peer in self.peers:
@@ -241,17 +231,17 @@ class Stack:
             conf.write_text(nginx_conf(self.tmp, routes))
             nginx = shutil.which('nginx') or '/usr/sbin/nginx'
             self.nginx = Proc([nginx, '-p', self.tmp, '-e',
-                               self.tmp / 'nginx-error.log', '-c', conf],
+                               self.tmp / 'error.log', '-c', conf],
                               self.tmp / 'nginx.out', name='nginx')
             try:
                 for port, _, _, _ in routes:
                     wait_tcp(self.nginx, port,
-                             extra_logs=[self.tmp / 'nginx-error.log'])
+                             extra_logs=[self.tmp / 'error.log'])
                 return
             except AssertionError:
                 self.nginx.stop()
                 if 'Address already in use' not in tail(
-                        self.tmp / 'nginx-error.log'):
+                        self.tmp / 'error.log'):
                     raise
         raise SystemExit('bench: nginx found no free ports in 5 tries')
 

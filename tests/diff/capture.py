@@ -33,6 +33,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / 'apps'))
+sys.path.insert(0, str(HERE.parent / 'e2e'))
+from e2elib import (NGINX_HEAD, NGINX_TEMP_PATHS, free_port,  # noqa: E402
+                    nginx_vars)
 from fcgi_recorder import read_exact  # noqa: E402
 CAPTURES = HERE / 'captures'
 APACHE_MODULES = Path('/usr/lib/apache2/modules')
@@ -45,12 +48,6 @@ RESPONSE = (b'Status: 200 OK\r\nContent-Type: text/plain\r\n'
 
 def record(rtype, rid, content=b''):
     return HEADER.pack(1, rtype, rid, len(content), 0) + content
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class Recorder:
@@ -162,41 +159,33 @@ def body(size, seed):
 
 # ---------------------------------------------------------------- servers
 
-NGINX_CONF = '''
-daemon off;
-worker_processes 1;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log warn;
-events { worker_connections 64; }
-http {
+# e2elib's skeleton, format()ed with port, app and **nginx_vars(dir)
+NGINX_CONF = NGINX_HEAD + '''\
+http {{
     access_log off;
-    client_body_temp_path %(dir)s/body;
-    fastcgi_temp_path %(dir)s/fastcgi;
-    proxy_temp_path %(dir)s/proxy;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+''' + NGINX_TEMP_PATHS + '''\
     client_max_body_size 10m;
     client_body_buffer_size 1m;
-    upstream kept { server 127.0.0.1:%(app)d; keepalive 2; }
-    server {
-        listen 127.0.0.1:%(port)d;
-        location /keep/ {
+    upstream kept {{ server 127.0.0.1:{app}; keepalive 2; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /keep/ {{
             include /etc/nginx/fastcgi_params;
             fastcgi_pass kept;
             fastcgi_keep_conn on;
-        }
-        location /unbuffered/ {
+        }}
+        location /unbuffered/ {{
             include /etc/nginx/fastcgi_params;
             fastcgi_request_buffering off;
-            fastcgi_pass 127.0.0.1:%(app)d;
-        }
-        location / {
+            fastcgi_pass 127.0.0.1:{app};
+        }}
+        location / {{
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME /srv/app$fastcgi_script_name;
-            fastcgi_pass 127.0.0.1:%(app)d;
-        }
-    }
-}
+            fastcgi_pass 127.0.0.1:{app};
+        }}
+    }}
+}}
 '''
 
 APACHE_CONF = '''
@@ -273,18 +262,26 @@ def three_requests(port, prefix):
         fetch(port, 'GET', prefix + '/three?x=y')]
 
 
+def capture(server, argv, dir, port, cases):
+    """Starts the web server (argv, listening on port), runs the cases
+    through it, stops it: the files run_cases wrote."""
+    proc = start(argv, dir, port)
+    try:
+        return run_cases(server, cases)
+    finally:
+        stop(proc)
+
+
 def capture_nginx(dir, app, app2):
     port = free_port()
     conf = Path(dir) / 'nginx.conf'
-    conf.write_text(NGINX_CONF % dict(dir=dir, port=port, app=app.port))
-    proc = start([shutil.which('nginx') or '/usr/sbin/nginx', '-p', dir,
-                  '-e', '%s/error.log' % dir, '-c', conf], dir, port)
+    conf.write_text(NGINX_CONF.format(port=port, app=app.port,
+                                      **nginx_vars(dir)))
     cases = common_cases(port, app, 'chunked-unbuffered', '/unbuffered/up')
     cases.append(('keepconn', app, three_requests(port, '/keep')))
-    try:
-        return run_cases('nginx', cases)
-    finally:
-        stop(proc)
+    return capture('nginx', [shutil.which('nginx') or '/usr/sbin/nginx',
+                             '-p', dir, '-e', '%s/error.log' % dir, '-c',
+                             conf], dir, port, cases)
 
 
 def capture_apache(dir, app, app2):
@@ -298,13 +295,10 @@ def capture_apache(dir, app, app2):
     conf.write_text(APACHE_CONF % dict(dir=dir, port=port, app=app.port,
                                        app2=app2.port, mods=APACHE_MODULES,
                                        user=user))
-    proc = start([binary, '-d', dir, '-f', conf, '-DFOREGROUND'], dir, port)
     cases = common_cases(port, app, 'chunked', '/up')
     cases.append(('reuse', app2, three_requests(port, '/reuse')))
-    try:
-        return run_cases('apache', cases)
-    finally:
-        stop(proc)
+    return capture('apache', [binary, '-d', dir, '-f', conf, '-DFOREGROUND'],
+                   dir, port, cases)
 
 
 def capture_lighttpd(dir, app, app2):
@@ -312,12 +306,8 @@ def capture_lighttpd(dir, app, app2):
     port = free_port()
     conf = Path(dir) / 'lighttpd.conf'
     conf.write_text(LIGHTTPD_CONF % dict(dir=dir, port=port, app=app.port))
-    proc = start([binary, '-D', '-f', conf], dir, port)
-    cases = common_cases(port, app, 'chunked', '/up')
-    try:
-        return run_cases('lighttpd', cases)
-    finally:
-        stop(proc)
+    return capture('lighttpd', [binary, '-D', '-f', conf], dir, port,
+                   common_cases(port, app, 'chunked', '/up'))
 
 
 def run_cases(server, cases):
