@@ -144,6 +144,18 @@ class Stream:
         self.add(records(STDIN, rid, body, stdin_rec, stdin_pad))
         self.expect(rid, params, body, keep, role)
 
+    def split_body(self, between, method=b'POST', halves=(b'12', b'34'),
+                   before=b''):
+        """Request 1, with REQUEST_METHOD only, whose body comes as the two
+        halves in two STDIN records with between sent between them (and
+        before right after BEGIN_REQUEST); and its expectation."""
+        params = [(b'REQUEST_METHOD', method)]
+        self.add(begin(1)).add(before)
+        self.add(records(PARAMS, 1, pair(*params[0])))
+        self.add(rec(STDIN, 1, halves[0])).add(between)
+        self.add(rec(STDIN, 1, halves[1])).add(rec(STDIN, 1))
+        self.expect(1, params, b''.join(halves))
+
     def meta(self):
         return dict(note=self.note, pace=self.pace, libfcgi=self.libfcgi,
                     requests=self.requests, out=self.out.hex(),
@@ -266,19 +278,12 @@ def build():
     s.add(rec(STDIN, 1, b'cd')).add(rec(STDIN, 1))
     s.expect(1, [(b'REQUEST_METHOD', b'GET')], b'abcd')
 
-    s = new('data-inactive-id', 'FCGI_DATA records for another id')
-    s.add(begin(1)).add(rec(DATA, 2, b'data'))
-    s.add(records(PARAMS, 1, pair(b'REQUEST_METHOD', b'POST')))
-    s.add(rec(STDIN, 1, b'12')).add(rec(DATA, 2, b'more', 3))
-    s.add(rec(STDIN, 1, b'34')).add(rec(STDIN, 1))
-    s.expect(1, [(b'REQUEST_METHOD', b'POST')], b'1234')
+    new('data-inactive-id', 'FCGI_DATA records for another id').split_body(
+        rec(DATA, 2, b'more', 3), before=rec(DATA, 2, b'data'))
 
-    s = new('data-active-id', 'FCGI_DATA for the responder inside STDIN',
-            libfcgi='refuses: a record of another type inside STDIN')
-    s.add(begin(1)).add(records(PARAMS, 1, pair(b'REQUEST_METHOD', b'POST')))
-    s.add(rec(STDIN, 1, b'12')).add(rec(DATA, 1, b'data', 4))
-    s.add(rec(STDIN, 1, b'34')).add(rec(STDIN, 1))
-    s.expect(1, [(b'REQUEST_METHOD', b'POST')], b'1234')
+    new('data-active-id', 'FCGI_DATA for the responder inside STDIN',
+        libfcgi='refuses: a record of another type inside STDIN').split_body(
+        rec(DATA, 1, b'data', 4))
 
     s = new('peer-stdout', 'STDOUT, STDERR, END_REQUEST from the peer',
             libfcgi='refuses: a record of another type inside STDIN')
@@ -298,23 +303,17 @@ def build():
     names = [b'FCGI_MAX_CONNS', b'FCGI_MAX_REQS', b'FCGI_MPXS_CONNS']
     content = b''.join(pair(n, b'') for n in names)
     s = new('get-values-in-stdin', 'GET_VALUES (3 names) inside STDIN')
-    s.add(begin(1)).add(records(PARAMS, 1, pair(b'REQUEST_METHOD', b'POST')))
-    s.add(rec(STDIN, 1, b'ab')).add(rec(GET_VALUES, 0, content))
+    s.split_body(rec(GET_VALUES, 0, content), halves=(b'ab', b'cd'))
     s.out += get_values_answer(names)
-    s.add(rec(STDIN, 1, b'cd')).add(rec(STDIN, 1))
-    s.expect(1, [(b'REQUEST_METHOD', b'POST')], b'abcd')
 
     names = [b'FCGI_MPXS_CONNS'] * 200
     s = new('get-values-200-names', 'GET_VALUES naming FCGI_MPXS_CONNS 200 '
             'times inside STDIN (issue 7)',
             libfcgi='crashes: stack buffer overflow in '
             'ProcessManagementRecord')
-    s.add(begin(1)).add(records(PARAMS, 1, pair(b'REQUEST_METHOD', b'GET')))
-    s.add(rec(STDIN, 1, b'ab'))
-    s.add(rec(GET_VALUES, 0, b''.join(pair(n, b'') for n in names)))
+    s.split_body(rec(GET_VALUES, 0, b''.join(pair(n, b'') for n in names)),
+                 method=b'GET', halves=(b'ab', b'cd'))
     s.out += get_values_answer(names)
-    s.add(rec(STDIN, 1, b'cd')).add(rec(STDIN, 1))
-    s.expect(1, [(b'REQUEST_METHOD', b'GET')], b'abcd')
 
     s = new('unknown-type', 'management records of unknown types mid-params',
             libfcgi='refuses: it reads the content of an unknown management '
