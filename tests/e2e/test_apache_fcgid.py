@@ -12,22 +12,18 @@ import pytest
 
 from e2elib import at_once, http_request, needed, random_body, wait_until
 from webservers import (CHECKS, PREFIX, App, apache_binary, apache_label,
-                        apache_sends_without_cgipassauth, ApacheSite,
+                        apache_sends_without_cgipassauth, apache_start_site,
                         assert_sends, check_id, demo_site, kill_pids,
                         measure_sends, tls_for)
 
-VARIANTS = {'root': '', 'app': PREFIX}
+# name: (prefix, ProxyPass options: none here)
+VARIANTS = {'root': ('', ''), 'app': (PREFIX, '')}
+start_site = apache_start_site('fcgid', VARIANTS)
 
 
 @pytest.fixture(scope='module')
 def apache_bin():
     return needed(apache_binary, 'fcgid')
-
-
-def start_site(name, dir, app, static_root, session_tmp, tls=None):
-    prefix = VARIANTS[name]
-    return ApacheSite(name, dir, 'fcgid', app, static_root, session_tmp,
-                      prefix=prefix, mount=prefix or None, tls=tls)
 
 
 @pytest.fixture(scope='module', params=list(VARIANTS))

@@ -12,8 +12,8 @@ same check-suite as every server.
 import pytest
 
 from e2elib import http_request, needed
-from webservers import (CHECKS, PREFIX, App, ApacheSite, apache_binary,
-                        apache_label, apache_sends_without_cgipassauth,
+from webservers import (CHECKS, PREFIX, App, apache_binary, apache_label,
+                        apache_sends_without_cgipassauth, apache_start_site,
                         assert_sends, check_id, demo_site, measure_sends,
                         tls_for)
 
@@ -24,18 +24,12 @@ VARIANTS = {
     'reuse-root': ('', 'enablereuse=on'),
     'reuse-app': (PREFIX, 'enablereuse=on'),
 }
+start_site = apache_start_site('proxy', VARIANTS)
 
 
 @pytest.fixture(scope='module')
 def apache_bin():
     return needed(apache_binary, 'proxy_fcgi')
-
-
-def start_site(name, dir, app, static_root, session_tmp, tls=None):
-    prefix, options = VARIANTS[name]
-    return ApacheSite(name, dir, 'proxy', app, static_root, session_tmp,
-                      prefix=prefix, mount=prefix or None,
-                      proxy_options=options, tls=tls)
 
 
 @pytest.fixture(scope='module', params=list(VARIANTS))

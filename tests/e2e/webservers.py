@@ -555,6 +555,19 @@ class ApacheSite(Site):
         return status
 
 
+def apache_start_site(snippet, variants):
+    """An Apache test module's start_site(name, dir, app, static_root, top,
+    tls=None): ApacheSite in snippet ('fcgid' or 'proxy') for the variant
+    name, variants[name] = (prefix, ProxyPass options), the app mounted at
+    the prefix."""
+    def start_site(name, dir, app, static_root, top, tls=None):
+        prefix, options = variants[name]
+        return ApacheSite(name, dir, snippet, app, static_root, top,
+                          prefix=prefix, mount=prefix or None,
+                          proxy_options=options, tls=tls)
+    return start_site
+
+
 # Appended to lighttpd.conf to measure what lighttpd sends over HTTPS.
 LIGHTTPD_TLS = '''
 server.modules += ( "mod_openssl" )
