@@ -27,8 +27,18 @@ import pytest
 
 from conftest import run_server
 from e2elib import (APPS_DIR, REPO, fcgi_request, free_port, log_since, log_size,
-                    wait_for_log, wait_tcp)
-from loadgen import wait_until
+                    wait_for_log, wait_tcp, wait_until)
+
+# How long a line the server writes may take to reach its file: the
+# capture thread writes it at once, the master looks at log-maxsize every
+# 0.2 s; 10 s is a generous bound on a loaded machine.
+LOG_WAIT = 10.0
+
+
+def wait_logged(predicate, timeout=LOG_WAIT):
+    """wait_until with the bound of this file."""
+    return wait_until(predicate, timeout)
+
 
 APP = ['--chdir', APPS_DIR, '--module', 'logs_app']
 # the prefix of a line a worker logs (default log-date)
@@ -53,7 +63,7 @@ class Server:
             + [str(a) for a in args], cwd=tmp if relative else REPO)
         wait_tcp(self.proc, self.port)
         # every worker accepting: each says it is ready
-        assert wait_until(lambda: self.log().count('ready: accepting')
+        assert wait_logged(lambda: self.log().count('ready: accepting')
                           >= processes), self.logs()
 
     def get(self, path, query='', extra=None):
@@ -73,7 +83,7 @@ class Server:
 
 def wait_line(path, mark, pattern, timeout=10.0):
     """The first match of pattern (multiline) in path after mark."""
-    found = wait_until(lambda: re.search(pattern, log_since(path, mark),
+    found = wait_logged(lambda: re.search(pattern, log_since(path, mark),
                                          re.M), timeout)
     assert found, (pattern, log_since(path, mark)[-4000:])
     return found
@@ -177,7 +187,7 @@ def test_log_format_in_access_log(start_server, tmp):
     assert resp.status == 201, resp
     assert srv.get('/print', 'text=x', extra={
         'HTTP_X_FORWARDED_FOR': '203.0.113.9, 10.0.0.1'}).status == 200
-    assert wait_until(lambda: len(access.read_text().splitlines()) >= 2)
+    assert wait_logged(lambda: len(access.read_text().splitlines()) >= 2)
     check_format_lines(access.read_text().splitlines(), srv.workers())
     assert '|GET|' not in srv.log()
 
@@ -192,7 +202,7 @@ def test_log_format_without_access_log_goes_to_logto(start_server, tmp):
         'HTTP_X_REQUEST_ID': 'req-1'})
     srv.get('/print', 'text=x', extra={
         'HTTP_X_FORWARDED_FOR': '203.0.113.9, 10.0.0.1'})
-    lines = wait_until(lambda: [
+    lines = wait_logged(lambda: [
         l for l in srv.log().splitlines() if l.count('|') == 15
         and not re.match(r'\d{4}-\d\d-\d\d ', l)][:2]
         if srv.log().count('|GET|') >= 2 else None)
@@ -205,7 +215,7 @@ def test_default_access_line_is_combined(start_server, tmp):
     srv = Server(start_server, tmp, ['--access-log', access])
     srv.get('/print', 'text=x', extra={'HTTP_USER_AGENT': 'curl/8',
                                        'REMOTE_USER': 'ann'})
-    assert wait_until(lambda: access.read_text())
+    assert wait_logged(lambda: access.read_text())
     assert re.match(r'^127\.0\.0\.1 - ann \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d '
                     r'[+-]\d{4}\] "GET /print\?text=x HTTP/1\.1" 200 6 "-" '
                     r'"curl/8"\n$', access.read_text()), access.read_text()
@@ -266,13 +276,13 @@ def test_log_maxsize_rotates(start_server, tmp):
     assert os.path.getsize(old_log) > maxsize
     assert os.path.getsize(old_access) > maxsize
     # the master says so in the new log; the workers reopen it
-    assert wait_until(lambda: 'log-maxsize: %s passed 4096 bytes: renamed '
+    assert wait_logged(lambda: 'log-maxsize: %s passed 4096 bytes: renamed '
                       'to %s' % (srv.logto, old_log) in srv.log()), srv.logs()
-    assert wait_until(lambda: srv.log().count('SIGUSR1: log reopened')
+    assert wait_logged(lambda: srv.log().count('SIGUSR1: log reopened')
                       >= srv.processes), srv.logs()
     for i in range(4):
         assert srv.get('/print', 'text=after%d' % i).status == 200
-    assert wait_until(lambda: all('text=after%d' % i in access.read_text()
+    assert wait_logged(lambda: all('text=after%d' % i in access.read_text()
                                   for i in range(4)))
     for i in range(4):
         assert 'after%d' % i in srv.log()
