@@ -437,7 +437,9 @@ int fw_signals_fd(void);
 int fw_signals_take(void);
 
 /* Blocks the master's signals (before fork and exec); *old gets the mask
- * to restore with fw_signals_restore. */
+ * to restore with fw_signals_restore.  Signals caught but not yet taken
+ * become pending again, so that an exec (which closes the self-pipe)
+ * keeps them for the new image. */
 void fw_signals_block(sigset_t *old);
 void fw_signals_restore(const sigset_t *old);
 

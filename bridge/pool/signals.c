@@ -114,9 +114,14 @@ void
 fw_signals_block(sigset_t *old)
 {
     sigset_t set;
+    int sig;
 
     signals_set(&set);
     sigprocmask(SIG_BLOCK, &set, old);
+    /* caught but not yet taken: pending again, so an exec keeps them */
+    while ((sig = fw_signals_take()) > 0) {
+        raise(sig);
+    }
 }
 
 void
