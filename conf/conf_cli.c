@@ -91,7 +91,7 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
         fw_conf_usage(st->out);
         return FW_CONF_EXIT;
     case FW_OPT_VERSION:
-        fprintf(st->out, "fcgi-wsgi %s\n", FW_VERSION);
+        st->c->show_version = true; /* printed by the caller */
         return FW_CONF_EXIT;
     case FW_OPT_REFUSE:
     case FW_OPT_LATER:

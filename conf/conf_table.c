@@ -370,7 +370,18 @@ const fw_opt_t fw_conf_table_rows[] = {
      .metavar = "N=VALUE",
      .help = "ini files only: define %(N)"},
     {.name = "help", .type = FW_OPT_HELP, .help = "print this help"},
-    {.name = "version", .type = FW_OPT_VERSION, .help = "print the version"},
+    {.name = "version",
+     .aliases = "v V",
+     .type = FW_OPT_VERSION,
+     .help = "print its and its libraries' versions"},
+    {.name = "test-config",
+     .aliases = "t",
+     .type = FW_OPT_BOOL,
+     FIELD(test_config),
+     .bare = "true",
+     .def = "false",
+     .metavar = "[BOOL]",
+     .help = "check, import the app, print, exit"},
 
     /*
      * Accepted and ignored, so that a project's uwsgi.ini works as it is:

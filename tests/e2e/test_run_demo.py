@@ -13,12 +13,12 @@ import os
 import re
 import signal
 import socket
-import time
 
 import pytest
 
 from e2elib import (REPO, Proc, free_port, http_request, server_binary_argv,
                     wait_tcp)
+from loadgen import wait_until
 
 
 def test_run_demo_serves_and_stops(tmp, server_cmd, nginx_bin, django_env):
@@ -45,11 +45,8 @@ def test_run_demo_serves_and_stops(tmp, server_cmd, nginx_bin, django_env):
         assert os.path.exists(os.path.join(tmpdir, 'fcgi-wsgi.locations'))
 
         assert demo.stop(signal.SIGTERM, timeout=30) == 0, demo.log_text()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-                os.path.exists('/proc/%d' % p) for p in pids):
-            time.sleep(0.1)
-        assert not any(os.path.exists('/proc/%d' % p) for p in pids)
+        assert wait_until(lambda: not servers_alive(pids), 10), \
+            servers_alive(pids)
         assert not os.path.exists(tmpdir)
     finally:
         demo.stop()
@@ -63,18 +60,6 @@ def test_run_demo_serves_and_stops(tmp, server_cmd, nginx_bin, django_env):
 # while it is stopping the servers.  Nothing may survive: no process of
 # the group, neither server (each runs in its own session), nor the port.
 
-def wait_for_output(proc, needle, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in proc.log_text():
-            return
-        if not proc.alive():
-            break
-        time.sleep(0.05)
-    raise AssertionError('no %r in the output of %s:\n%s'
-                         % (needle, proc.name, proc.log_text()))
-
-
 def port_is_free(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -84,14 +69,8 @@ def port_is_free(port):
     return True
 
 
-def wait_gone(what, timeout=30):
-    """Waits until what() is empty / false; returns what is left."""
-    deadline = time.monotonic() + timeout
-    left = what()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = what()
-    return left
+def servers_alive(pids):
+    return [p for p in pids if os.path.exists('/proc/%d' % p)]
 
 
 # (signal, when): 'now' right after the one before, 'stopping' once the
@@ -127,18 +106,18 @@ def test_make_run_stopped_by_its_process_group(tmp, server_cmd, nginx_bin,
 
         for sig, when in GROUP_STOPS[stop]:
             if when == 'stopping':
-                wait_for_output(make, 'run-demo: stopping')
+                assert wait_until(lambda: 'run-demo: stopping' in
+                                  make.log_text(), 30), make.log_text()
             os.killpg(make.pid, sig)
         assert make.wait(60) is not None, make.log_text()
 
-        left = wait_gone(make.group_members)
-        assert not left, ('still running in the group: %s\n%s'
-                          % (left, make.log_text()))
-        left = wait_gone(lambda: [p for p in servers
-                                  if os.path.exists('/proc/%d' % p)])
-        assert not left, ('servers left running: %s\n%s'
-                          % (left, make.log_text()))
-        assert wait_gone(lambda: not port_is_free(port)) is False, \
+        assert wait_until(lambda: not make.group_members(), 30), \
+            ('still running in the group: %s\n%s'
+             % (make.group_members(), make.log_text()))
+        assert wait_until(lambda: not servers_alive(servers), 30), \
+            ('servers left running: %s\n%s'
+             % (servers_alive(servers), make.log_text()))
+        assert wait_until(lambda: port_is_free(port), 30), \
             'port %d still taken' % port
         assert not os.path.exists(tmpdir), make.log_text()
     finally:
