@@ -23,7 +23,13 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # into fcgi-wsgi (bridge/wire/ reads and writes the wire).
 PKG_LIBS   = $(shell pkg-config --libs python3-embed inih 2>/dev/null)
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = $(STD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
+# What --version and the start-up block name and no library call tells:
+# libfcgi's and inih's versions, and the system Python's prefix.
+pkgvar     = $(or $(shell pkg-config $(1) 2>/dev/null),unknown)
+BUILD_INFO = -DFW_LIBFCGI_VERSION='"$(call pkgvar,--modversion fcgi)"' \
+             -DFW_INIH_VERSION='"$(call pkgvar,--modversion inih)"' \
+             -DFW_PYTHON_PREFIX='"$(call pkgvar,--variable=prefix python3-embed)"'
+ALL_CFLAGS = $(STD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(BUILD_INFO) -I. -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lpthread
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
 # The C files `make format` formats and `make format-check` checks: those

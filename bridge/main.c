@@ -3,8 +3,8 @@
  * (environment, directory, log, socket, pid file, privileges) and hands
  * over to the master, which always runs (or serves one CGI request).  The
  * one place where options reach their users: map_* below fill each
- * module's own config struct.  Exit status: 0 after a stop, 1 when
- * start-up failed, 2 for a bad configuration.
+ * module's own config struct.  Exit status: 0 after a stop (or a -t whose
+ * checks passed), 1 when start-up failed, 2 for a bad configuration.
  *
  * The same program is the new master image of a reload (pool/reload.c execs
  * it): then the socket is adopted instead of bound, and a failure here
@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bridge/serve/serve.h"
 #include "bridge/log.h"
+#include "bridge/startup.h"
 #include "bridge/pool/pool.h"
 #include "bridge/observe/observe.h"
 #include "conf/conf.h"
@@ -43,6 +45,9 @@ typedef struct {
     fw_conf_t conf;
     fw_listener_t listener;
     fw_privs_t privs;
+    struct stat socket_st;     /* the unix socket file of ours, once owned */
+    bool socket_file;          /* socket_st is set */
+    char access_warning[1024]; /* the web server could not connect: why */
 } main_t;
 
 extern char **environ;
@@ -89,6 +94,23 @@ main_copy_env(void)
         }
     }
     return copy;
+}
+
+/*
+ * A start refused for a cause the configuration gives (a user, a
+ * directory, home): one line "fcgi-wsgi: ..." on stderr, as for an error
+ * of the configuration itself, also written to the log when that is a
+ * file (logto) or the start a reload's (whose stderr nobody reads).
+ * Returns 2, the exit status of a bad configuration.
+ */
+static int
+main_refuse(const main_t *m, const char *msg)
+{
+    fprintf(stderr, "fcgi-wsgi: %s\n", msg);
+    if (m->reload || (m->conf.logto != NULL && !m->conf.test_config)) {
+        fw_log(FW_LOG_ERROR, "%s%s", m->reload ? "reload: " : "", msg);
+    }
+    return 2;
 }
 
 /*
@@ -289,6 +311,9 @@ main_load_conf(main_t *m, int argc, bool *no_app)
     case FW_CONF_OK:
         break;
     case FW_CONF_EXIT:
+        if (m->conf.show_version) {
+            fw_startup_print_version(stdout);
+        }
         return 0;
     case FW_CONF_ERROR:
         if (!m->reload) {
@@ -338,8 +363,7 @@ main_check_privs(main_t *m)
         msg = fw_privs_check_root(&m->privs, c->allow_root);
     }
     if (msg != NULL) {
-        fprintf(stderr, "fcgi-wsgi: %s\n", msg);
-        return 2;
+        return main_refuse(m, msg);
     }
     return MAIN_GO;
 }
@@ -358,11 +382,13 @@ main_log_conf_notes(const fw_conf_t *c)
 }
 
 /* env = lines, who may connect (FCGI_WEB_SERVER_ADDRS comes from the
- * environment), chdir: the process as the application will see it. */
+ * environment), chdir, and home checked there (a relative home is the
+ * chdir's, as for Python): the process as the application will see it. */
 static int
 main_set_process(main_t *m)
 {
     const fw_conf_t *c = &m->conf;
+    char msg[1024];
 
     if (main_set_env(&c->env) < 0) {
         return 1;
@@ -372,14 +398,45 @@ main_set_process(main_t *m)
         return 2;
     }
     if (c->chdir != NULL && chdir(c->chdir) < 0) {
-        fw_log(FW_LOG_ERROR, "chdir %s: %s", c->chdir, strerror(errno));
-        return 1;
+        snprintf(msg, sizeof(msg), "chdir %s: %s", c->chdir, strerror(errno));
+        return main_refuse(m, msg);
     }
     if (getcwd(m->cwd, sizeof(m->cwd)) == NULL) {
         fw_log(FW_LOG_ERROR, "getcwd: %s", strerror(errno));
         return 1;
     }
+    if (fw_pyglue_check_home(c->home, msg, sizeof(msg)) != NULL) {
+        return main_refuse(m, msg);
+    }
     return MAIN_GO;
+}
+
+/*
+ * The unix socket file of ours (a first start's, or a reload's when the
+ * address is unchanged): its owner and mode as configured (a reload says
+ * what it cannot change), remembered for the start-up block with the
+ * warning to log after it when the web server's usual user could not
+ * connect (fw_privs_web_access: looked at before the privileges drop).
+ * 0, or -1 after logging (a first start only).
+ */
+static int
+main_own_socket(main_t *m)
+{
+    const char *path = m->listener.unix_path;
+
+    if (fw_privs_own_socket(&m->privs, path, m->conf.chmod_socket, m->reload) <
+        0) {
+        return -1;
+    }
+    m->socket_file = path[0] != '\0' && stat(path, &m->socket_st) == 0;
+    if (m->socket_file &&
+        fw_privs_web_access(path, m->socket_st.st_uid, m->socket_st.st_gid,
+                            (unsigned)m->socket_st.st_mode & 07777,
+                            m->access_warning,
+                            sizeof(m->access_warning)) == NULL) {
+        m->access_warning[0] = '\0';
+    }
+    return 0;
 }
 
 /* The listening socket (none: a CGI request), fitted to mod_fcgid, its
@@ -393,8 +450,7 @@ main_open_socket(main_t *m)
         return rc == 2 ? 2 : 1;
     }
     main_fit_mod_fcgid(&m->conf, &m->listener);
-    if (!m->reload && m->listener.unix_path[0] != '\0' &&
-        fw_privs_chown_socket(&m->privs, m->listener.unix_path) < 0) {
+    if (main_own_socket(m) < 0) {
         return 1;
     }
     if (m->conf.pidfile != NULL && fw_pidfile_write(m->conf.pidfile) < 0 &&
@@ -442,6 +498,124 @@ main_prepare(main_t *m)
     return rc;
 }
 
+/* ---- the start-up block, and -t ---- */
+
+static void
+main_emit_log(void *arg, const char *line)
+{
+    (void)arg;
+    fw_log(FW_LOG_INFO, "%s", line);
+}
+
+static void
+main_emit_file(void *arg, const char *line)
+{
+    fprintf((FILE *)arg, "%s\n", line);
+}
+
+/* The start-up block (bridge/startup.h) of this process as it is now:
+ * the user it runs as, the socket file's owner and mode as found (or, for
+ * -t, as they will be). */
+static void
+main_report(const main_t *m, const char *what, fw_startup_emit_pt emit,
+            void *arg)
+{
+    fw_startup_t s = {
+        .conf = &m->conf,
+        .what = what,
+        .socket = m->listener.name,
+        .unix_file = m->socket_file,
+        .socket_uid = m->socket_st.st_uid,
+        .socket_gid = m->socket_st.st_gid,
+        .socket_mode = (unsigned)m->socket_st.st_mode & 07777,
+        .socket_bound = m->listener.fd >= 0,
+        .cwd = m->cwd,
+        .uid = getuid(),
+        .gid = getgid(),
+    };
+
+    fw_startup_block(&s, emit, arg);
+}
+
+/*
+ * -t: the socket a start would bind, without binding it: its directory
+ * exists, and the owner and mode it would get (for the block, and the web
+ * server's access, a warning on stderr).  MAIN_GO or 2.
+ */
+static int
+main_test_socket(main_t *m)
+{
+    const fw_conf_t *c = &m->conf;
+    char msg[1024];
+    uid_t uid;
+    gid_t gid;
+
+    if (c->listen.kind != FW_SOCK_UNIX) {
+        snprintf(m->listener.name, sizeof(m->listener.name), "%s",
+                 c->socket != NULL ? c->socket
+                                   : "none set: the one on fd 0 (spawn-fcgi, "
+                                     "mod_fcgid) or systemd's");
+        return MAIN_GO;
+    }
+    snprintf(m->listener.name, sizeof(m->listener.name), "unix:%s",
+             c->listen.path);
+    if (fw_listen_check_dir(c->listen.path, msg, sizeof(msg)) != NULL) {
+        return main_refuse(m, msg);
+    }
+    fw_privs_socket_owner(&m->privs, &uid, &gid);
+    m->socket_file = true;
+    m->socket_st.st_uid = uid != (uid_t)-1 ? uid : geteuid();
+    m->socket_st.st_gid = gid != (gid_t)-1 ? gid : getegid();
+    m->socket_st.st_mode = (mode_t)c->chmod_socket;
+    if (fw_privs_web_access(c->listen.path, m->socket_st.st_uid,
+                            m->socket_st.st_gid, c->chmod_socket, msg,
+                            sizeof(msg)) != NULL) {
+        fprintf(stderr, "fcgi-wsgi: warning: %s\n", msg);
+    }
+    return MAIN_GO;
+}
+
+/*
+ * -t / --test-config (php-fpm -t, nginx -t): what a start does before it
+ * serves, but binding nothing: the users, chdir and home, the socket's
+ * directory, the privileges dropped, the application imported; then the
+ * start-up block on stdout.  The exit status: 0; 2 after one line (a
+ * check failed); 1 when the application does not import (logged).
+ */
+static int
+main_test_config(main_t *m)
+{
+    const fw_conf_t *c = &m->conf;
+    fw_app_config_t app;
+    int rc;
+
+    fw_log_set_role("test");
+    rc = main_check_privs(m);
+    if (rc == MAIN_GO) {
+        rc = main_set_process(m);
+    }
+    if (rc == MAIN_GO) {
+        rc = main_test_socket(m);
+    }
+    if (rc == MAIN_GO && fw_privs_drop(&m->privs) < 0) {
+        rc = 1;
+    }
+    if (rc != MAIN_GO) {
+        return rc;
+    }
+    map_app(&app, c, m->argv[0], m->cwd);
+    if (fw_pyglue_start(&app) < 0) {
+        return 1;
+    }
+    fw_pyglue_stop();
+    main_report(m, "configuration test", main_emit_file, stdout);
+    printf("fcgi-wsgi: test successful: the configuration (%s) checks "
+           "and %s:%s imports\n",
+           c->ini_files.n > 0 ? c->ini_files.items[0] : "command line",
+           c->module, c->callable);
+    return 0;
+}
+
 /* Serves: one CGI request when nothing listens, else the pool (app NULL:
  * none is forked).  The exit status. */
 static int
@@ -455,6 +629,13 @@ main_serve(main_t *m, bool no_app)
     map_app(&app, &m->conf, m->argv[0], m->cwd);
     if (!no_app && m->listener.fd < 0) { /* serve/cgi.c: serve, exit */
         return fw_cgi_serve(&app);
+    }
+    if (!no_app) {
+        main_report(m, m->reload ? "reloading" : "starting", main_emit_log,
+                    NULL);
+        if (m->access_warning[0] != '\0') {
+            fw_log(FW_LOG_WARN, "%s", m->access_warning);
+        }
     }
     map_worker(&wc, &m->conf, m->listener.fd);
     map_master(&mc, m, no_app ? NULL : &app, &wc);
@@ -503,7 +684,9 @@ main(int argc, char **argv)
 
     main_begin(&m, argv);
     status = main_load_conf(&m, argc, &no_app);
-    if (status == MAIN_GO && !no_app) {
+    if (status == MAIN_GO && m.conf.test_config) {
+        status = main_test_config(&m);
+    } else if (status == MAIN_GO && !no_app) {
         status = main_prepare(&m);
         if (status == MAIN_GO) {
             status = main_serve(&m, false);

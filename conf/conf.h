@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* printed by --version as "fcgi-wsgi 0.1.0" */
+/* --version's first line: "fcgi-wsgi 0.1.0" */
 #define FW_VERSION "0.1.0"
 
 typedef struct {
@@ -96,6 +96,10 @@ typedef struct {
                                 (as c->print_target after the checks) */
     fw_strlist_t ini_files;  /* the ini files the command line named, as
                                 given (--print-config systemd runs them) */
+    bool test_config;        /* -t: check, import the app, print the
+                                start-up summary, exit; nothing bound */
+    bool show_version;       /* --version was given: the caller prints
+                                the versions (bridge/startup.c) */
 
     /* logs (bridge/log.h, bridge/observe/observe.h) */
     char *log_format;         /* NULL: combined; no access-log: the log */
@@ -143,7 +147,7 @@ typedef struct {
 
 typedef enum {
     FW_CONF_OK = 0, /* serve */
-    FW_CONF_EXIT,   /* --help or --version was printed: exit 0 */
+    FW_CONF_EXIT,   /* --help was printed, or --version asked: exit 0 */
     FW_CONF_ERROR   /* a one-line error was printed to stderr: exit 2 */
 } fw_conf_result_e;
 
@@ -156,11 +160,12 @@ typedef enum {
  * options that are accepted but ignored, and what the user must know
  * (static-map), are left in c->notices and c->warnings for the log.
  * c needs no initialisation: it is cleared and given its defaults first.
- * Whatever the result, release c with fw_conf_free afterwards.  --help and
- * --version print to out and return FW_CONF_EXIT, and so does
- * --print-config uwsgi-options (every uWSGI option and its verdict, as the
- * README lists them).  Other --print-config targets are only checked and
- * stored (c->print_target): the caller prints the text
+ * Whatever the result, release c with fw_conf_free afterwards.  --help
+ * prints to out and returns FW_CONF_EXIT, and so does --print-config
+ * uwsgi-options (every uWSGI option and its verdict, as the README lists
+ * them); --version sets c->show_version and returns FW_CONF_EXIT (the
+ * caller prints what it links).  Other --print-config targets are only
+ * checked and stored (c->print_target): the caller prints the text
  * (deploy/print_config.h).
  */
 fw_conf_result_e fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out,

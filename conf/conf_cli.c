@@ -116,6 +116,12 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
             it->uwsgi = fw_conf_uwsgi_find(key);
         }
     }
+    /* -t is --test-config (php-fpm -t, nginx -t); uWSGI's -t N, harakiri
+     * = N, still means what it says */
+    if (it->opt != NULL && name_len == 1 && name[0] == 't' && eq == NULL &&
+        *i + 1 < argc && is_number(argv[*i + 1])) {
+        it->opt = fw_conf_table_find("harakiri");
+    }
     if (it->opt == NULL && it->uwsgi == NULL) {
         if (name_len < sizeof(key) && name_len > 1) {
             memcpy(key, name, name_len);
@@ -132,7 +138,7 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
             fw_conf_usage(st->out);
             return FW_CONF_EXIT;
         case FW_OPT_VERSION:
-            fprintf(st->out, "fcgi-wsgi %s\n", FW_VERSION);
+            st->c->show_version = true; /* printed by the caller */
             return FW_CONF_EXIT;
         default:
             break;

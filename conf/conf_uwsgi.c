@@ -1565,7 +1565,6 @@ const fw_uwsgi_opt_t fw_conf_uwsgi_rows[] = {
     {"usage", F, WHY_OURS},
     {"use-abort", F, WHY_TUNING},
     {"uwsgi-socket", V, WHY_HTTP},
-    {"v", V, WHY_TUNING},
     {"vacuum", F, WHY_VACUUM},
     {"vassal-cap", V, WHY_EMPEROR},
     {"vassal-fork-base", V, WHY_EMPEROR},

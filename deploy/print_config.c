@@ -184,12 +184,12 @@ put_systemd(FILE *out, const char *s)
 
 /* Options that only print-config reads: never part of the command line. */
 static const char *const skip_printing[] = {"print-config", "static-map",
-                                            "callable", NULL};
+                                            "callable", "test-config", NULL};
 /* ...and under systemd, the socket is systemd's (socket activation) and
  * the working directory is the chdir. */
 static const char *const skip_systemd[] = {
-    "print-config", "static-map",   "callable", "socket",
-    "chmod-socket", "chown-socket", "chdir",    NULL};
+    "print-config", "static-map", "callable",    "socket", "chmod-socket",
+    "chown-socket", "chdir",      "test-config", NULL};
 
 /* "#   fcgi-wsgi --socket ... --module ..." */
 static void

@@ -8,7 +8,8 @@
 #   FCGI_WSGI="cmd ..." ...              another server command
 #
 # Everything else (socket, static files, nginx's config, logs and temp
-# files) lives in a temp dir removed at exit.  Ctrl-C stops both servers.
+# files) lives in a temp dir removed at exit.  Ctrl-C (or SIGTERM, to the
+# script or to its whole process group, once or more) stops both servers.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,14 +70,36 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# Runs once, at exit.  A terminal, systemd or docker stopping `make run`
+# signals the whole process group, and make then sends its own SIGTERM to
+# this script: further signals are ignored from here on, so that a second
+# one cannot end the script half way and leave the servers running.
 cleanup() {
-    trap - EXIT INT TERM
+    trap '' INT TERM HUP
+    trap - EXIT
     stop_pid "$nginx_pid"
     stop_pid "$server_pid"
     rm -rf "$tmp"
 }
+# A stop signal: once taken, further ones are ignored.  Between starting
+# a server and noting its pid (`launching`), it is only noted, and acted
+# on once the pid is known (launched), so that cleanup never misses one.
+stop_asked=
+launching=
+on_stop() {
+    trap '' INT TERM HUP
+    stop_asked=1
+    [ -z "$launching" ] || return 0
+    echo
+    echo "run-demo: stopping"
+    exit 0
+}
+launched() {
+    launching=
+    [ -z "$stop_asked" ] || on_stop
+}
 trap cleanup EXIT
-trap 'echo; echo "run-demo: stopping"; exit 0' INT TERM
+trap on_stop INT TERM HUP
 
 export DEMO_DB=${DEMO_DB:-$repo/examples/django/db.sqlite3}
 export DEMO_STATIC_ROOT=$tmp/static
@@ -103,9 +126,11 @@ fi
 # Each server in its own session: Ctrl-C reaches only this script, whose
 # trap stops them in order (nginx first).
 socket=$tmp/app.sock
+launching=1
 setsid "${server_cmd[@]}" --socket "unix:$socket" --chdir examples/django \
     --module config.wsgi --processes 2 &
 server_pid=$!
+launched
 
 for i in $(seq $((READY_TIMEOUT * 10))); do
     [ -S "$socket" ] && break
@@ -122,8 +147,10 @@ done
 cp /etc/nginx/fastcgi_params "$tmp/fastcgi_params"
 sh examples/nginx/render.sh examples/nginx/demo.conf.in \
     "$tmp/nginx.conf" "$PORT" "$socket" "$DEMO_STATIC_ROOT" "$tmp"
+launching=1
 setsid "$nginx_bin" -p "$tmp" -e "$tmp/error.log" -c "$tmp/nginx.conf" &
 nginx_pid=$!
+launched
 
 ready=
 for i in $(seq $((READY_TIMEOUT * 10))); do

@@ -23,6 +23,7 @@ static PyThreadState *interp_main_tstate;
 static PyStatus interp_configure(PyConfig *config, const fw_app_config_t *cfg);
 static int interp_extend_path(const fw_app_config_t *cfg);
 static PyObject *interp_import_app(const fw_app_config_t *cfg);
+static void interp_log_import_error(const char *module);
 
 /* A wsgi-file larger than this is surely not one (16 MiB). */
 #define INTERP_FILE_MAX (16L * 1024 * 1024)
@@ -221,6 +222,49 @@ done:
 }
 
 /*
+ * Logs why module did not import, the exception set: one line naming the
+ * cause, "cannot import module 'M': Type: message", followed by the
+ * traceback when there is one to read (frames of the application's own,
+ * since CPython drops importlib's: a module simply missing has none; a
+ * SyntaxError shows its line).  Clears the exception.  GIL held.
+ */
+static void
+interp_log_import_error(const char *module)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    PyObject *str = NULL;
+    const char *name = "exception";
+    const char *text = NULL;
+    char line[1024];
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (type != NULL && PyType_Check(type)) {
+        name = ((PyTypeObject *)type)->tp_name;
+    }
+    if (value != NULL) {
+        str = PyObject_Str(value);
+        text = str != NULL ? PyUnicode_AsUTF8(str) : NULL;
+    }
+    if (text == NULL) {
+        PyErr_Clear();
+        text = "(unprintable)";
+    }
+    snprintf(line, sizeof(line), "cannot import module '%s': %s: %s", module,
+             name, text);
+    Py_XDECREF(str);
+    if (tb == NULL && (type == NULL || !PyErr_GivenExceptionMatches(
+                                           type, PyExc_SyntaxError))) {
+        fw_errors_log(FW_LOG_ERROR, "%s", line);
+        Py_XDECREF(value);
+        Py_XDECREF(type);
+        return;
+    }
+    PyErr_Restore(type, value, tb); /* steals all three */
+    fw_errors_log_exception(line);
+}
+
+/*
  * Imports cfg->module (or loads cfg->wsgi_file) and returns a new
  * reference to its cfg->callable, or NULL after logging why (the traceback
  * for an import that raised, one line for a missing or non-callable
@@ -243,9 +287,7 @@ interp_import_app(const fw_app_config_t *cfg)
     } else {
         module = PyImport_ImportModule(cfg->module);
         if (module == NULL) {
-            fw_errors_log(FW_LOG_ERROR,
-                          "cannot import module '%s':", cfg->module);
-            fw_errors_log_exception(NULL);
+            interp_log_import_error(cfg->module);
             return NULL;
         }
     }

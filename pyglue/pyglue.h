@@ -89,4 +89,30 @@ typedef void (*fw_pyglue_file_pt)(void *arg, const char *path);
  */
 int fw_pyglue_module_files(fw_pyglue_file_pt each, void *arg);
 
+/*
+ * home.c: which Python the application will run in, asked before the
+ * interpreter starts (no Python runs, nothing is logged).
+ */
+
+/* The embedded libpython's version, "3.11.2" (a static string), and the
+ * file it was loaded from. */
+const char *fw_pyglue_version(void);
+const char *fw_pyglue_library(void);
+
+/*
+ * Whether home (a path, relative to the current directory; NULL or "":
+ * none given) holds a Python of the embedded libpython's major.minor: a
+ * directory with bin/python3, and either pyvenv.cfg (a virtualenv, whose
+ * `version` must match) or lib/pythonX.Y (an installation's prefix).
+ * NULL when it does, else one line naming the cause ("home /srv/venv:
+ * Python home is not a directory (No such file or directory)"), written
+ * to msg.
+ */
+const char *fw_pyglue_check_home(const char *home, char *msg, size_t size);
+
+/* The prefix Python will run in, as one phrase for the start-up block:
+ * "virtualenv /srv/venv (made from /usr/bin)", "home /opt/py", or "the
+ * system's (prefix /usr)". */
+void fw_pyglue_describe_home(const char *home, char *out, size_t size);
+
 #endif /* FW_PYGLUE_H */

@@ -272,23 +272,18 @@ master_tables(master_t *m)
                                 mc->ntouch_reload);
 }
 
-/* "serving app:callable (imported in the master) with pm dynamic, ..." */
+/* "serving app:callable (imported in the master)": the pool and the
+ * rest are in the start-up block main.c logged before (bridge/startup.h) */
 static void
 master_log_start(const master_t *m)
 {
     const fw_master_config_t *mc = m->mc;
 
-    fw_log(FW_LOG_INFO,
-           "%s %s:%s (%s) with pm %s, up to %d process(es) of %d "
-           "thread(s)%s",
+    fw_log(FW_LOG_INFO, "%s %s:%s (%s)%s",
            m->first_start ? "serving" : "reload: serving", mc->app->module,
            mc->app->callable != NULL ? mc->app->callable : "application",
            mc->lazy_apps ? "imported in each worker"
                          : "imported in the master",
-           mc->pm == FW_PM_STATIC    ? "static"
-           : mc->pm == FW_PM_DYNAMIC ? "dynamic"
-                                     : "ondemand",
-           mc->max_children, mc->worker->threads,
            m->first_start ? "" : ", the old workers serving meanwhile");
 }
 

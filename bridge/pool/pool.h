@@ -598,10 +598,11 @@ void fw_pidfile_remove(const char *path);
 
 /* -------------------------------------------------------------------- */
 /*
- * privs.c: `uid`, `gid` and `chown-socket`: names or numbers resolved at
- * start-up, the socket file's owner set after binding, and the privileges
- * dropped after that (before the application is imported); `allow-root`:
- * no serving as root unless asked.
+ * privs.c: `uid`, `gid`, `chown-socket` and `chmod-socket`: names or
+ * numbers resolved at start-up, the socket file's owner and mode set after
+ * binding (again at each reload), and the privileges dropped after that
+ * (before the application is imported); `allow-root`: no serving as root
+ * unless asked; whether the web server's usual user may connect.
  */
 
 typedef struct {
@@ -630,9 +631,39 @@ const char *fw_privs_resolve(fw_privs_t *p, const char *uid, const char *gid,
  */
 const char *fw_privs_check_root(const fw_privs_t *p, int allow_root);
 
-/* chown-socket: gives path to the configured owner.  0, or -1 after
- * logging. */
-int fw_privs_chown_socket(const fw_privs_t *p, const char *path);
+/*
+ * The owner the unix socket file gets: chown-socket's user (and group, if
+ * given), else the uid and gid the process becomes (so that a start as
+ * root gives the socket to that user, and the master, once it is that
+ * user, may still chmod it at a reload).  (uid_t)-1 / (gid_t)-1: left as
+ * bind made it.
+ */
+void fw_privs_socket_owner(const fw_privs_t *p, uid_t *uid, gid_t *gid);
+
+/*
+ * Makes the socket file at path (NULL or "": not a unix socket of ours)
+ * have the owner above and mode (chmod-socket); what already matches is
+ * left alone.  At a first start a failure is an error: -1 after logging.
+ * At a reload (reload set: the master is the user it became, rarely
+ * root) each change is logged as it is applied, or with why it cannot be
+ * ("a restart applies it"), and 0 is returned.
+ */
+int fw_privs_own_socket(const fw_privs_t *p, const char *path, unsigned mode,
+                        int reload);
+
+/* "www-data:www-data" for uid 33, gid 33 (numbers when unnamed). */
+void fw_privs_owner_name(uid_t uid, gid_t gid, char *out, size_t size);
+
+/*
+ * Whether the web server's usual user (the first of www-data, nginx,
+ * apache, lighttpd that exists) may connect to the unix socket at path
+ * (relative: to the current directory) once it is owned by uid:gid with
+ * mode: search permission on every directory above it, write permission
+ * on it.  NULL when it may (or none of those users exists), else one line
+ * naming who cannot, why, and the option that fixes it, in msg.
+ */
+const char *fw_privs_web_access(const char *path, uid_t uid, gid_t gid,
+                                unsigned mode, char *msg, size_t size);
 
 /*
  * Drops to gid (supplementary groups: the user's, or gid alone) and uid.

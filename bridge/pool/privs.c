@@ -1,7 +1,7 @@
 /*
- * privs.c: user and group switching.  Names are looked up once, at
- * start-up, while /etc/passwd is surely readable; nothing here runs after
- * the workers are forked.
+ * privs.c: user and group switching, and the socket file's owner and
+ * mode.  Names are looked up at start-up, while /etc/passwd is surely
+ * readable; nothing here runs after the workers are forked.
  */
 /* setgroups() and initgroups() are not POSIX. */
 #define _DEFAULT_SOURCE
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bridge/log.h"
@@ -161,22 +162,294 @@ fw_privs_check_root(const fw_privs_t *p, int allow_root)
     return privs_msg;
 }
 
-int
-fw_privs_chown_socket(const fw_privs_t *p, const char *path)
+void
+fw_privs_owner_name(uid_t uid, gid_t gid, char *out, size_t size)
 {
-    if (!p->chown_socket) {
+    struct passwd *pw = getpwuid(uid);
+    struct group *gr = getgrgid(gid);
+    char user[64], group[64];
+
+    if (pw != NULL) {
+        snprintf(user, sizeof(user), "%s", pw->pw_name);
+    } else {
+        snprintf(user, sizeof(user), "%ld", (long)uid);
+    }
+    if (gr != NULL) {
+        snprintf(group, sizeof(group), "%s", gr->gr_name);
+    } else {
+        snprintf(group, sizeof(group), "%ld", (long)gid);
+    }
+    snprintf(out, size, "%s:%s", user, group);
+}
+
+void
+fw_privs_socket_owner(const fw_privs_t *p, uid_t *uid, gid_t *gid)
+{
+    if (p->chown_socket) {
+        *uid = p->socket_uid;
+        *gid = p->socket_gid;
+    } else {
+        *uid = p->set_uid ? p->uid : (uid_t)-1;
+        *gid = p->set_gid ? p->gid : (gid_t)-1;
+    }
+}
+
+/* Who this process is, for the messages of a reload that cannot apply a
+ * change: "app:app". */
+static void
+privs_self(char *out, size_t size)
+{
+    fw_privs_owner_name(geteuid(), getegid(), out, size);
+}
+
+/*
+ * Gives path to uid:gid ((uid_t)-1 / (gid_t)-1: unchanged), st being what
+ * it is now.  0 done (or nothing to do), -1 after logging: an error at a
+ * first start, a warning saying why at a reload.
+ */
+static int
+privs_chown_socket(const char *path, const struct stat *st, uid_t uid,
+                   gid_t gid, int reload)
+{
+    char was[160], want[160], self[160];
+    int saved;
+
+    uid = uid == st->st_uid ? (uid_t)-1 : uid;
+    gid = gid == st->st_gid ? (gid_t)-1 : gid;
+    if (uid == (uid_t)-1 && gid == (gid_t)-1) {
         return 0;
     }
-    if (path == NULL || path[0] == '\0') {
-        fw_log(FW_LOG_WARN, "chown-socket: not a unix socket of ours: "
-                            "nothing to chown");
+    fw_privs_owner_name(st->st_uid, st->st_gid, was, sizeof(was));
+    fw_privs_owner_name(uid != (uid_t)-1 ? uid : st->st_uid,
+                        gid != (gid_t)-1 ? gid : st->st_gid, want,
+                        sizeof(want));
+    if (chown(path, uid, gid) == 0) {
+        if (reload) {
+            fw_log(FW_LOG_INFO, "reload: socket %s: owner %s -> %s", path, was,
+                   want);
+        }
         return 0;
     }
-    if (chown(path, p->socket_uid, p->socket_gid) < 0) {
-        fw_log(FW_LOG_ERROR, "chown-socket %s: %s", path, strerror(errno));
+    saved = errno;
+    if (!reload) {
+        fw_log(FW_LOG_ERROR, "socket %s: chown to %s: %s", path, want,
+               strerror(saved));
         return -1;
     }
+    privs_self(self, sizeof(self));
+    fw_log(FW_LOG_WARN,
+           "reload: socket %s: owner stays %s, not %s (%s): the master runs "
+           "as %s; a restart (as root) applies it",
+           path, was, want, strerror(saved), self);
+    return -1;
+}
+
+/* chmod-socket: as privs_chown_socket, for the mode. */
+static int
+privs_chmod_socket(const char *path, const struct stat *st, unsigned mode,
+                   int reload)
+{
+    unsigned was = (unsigned)st->st_mode & 07777;
+    char owner[160], self[160];
+    int saved;
+
+    if (was == mode) {
+        return 0;
+    }
+    if (chmod(path, (mode_t)mode) == 0) {
+        if (reload) {
+            fw_log(FW_LOG_INFO, "reload: socket %s: mode %04o -> %04o", path,
+                   was, mode);
+        }
+        return 0;
+    }
+    saved = errno;
+    if (!reload) {
+        fw_log(FW_LOG_ERROR, "socket %s: chmod %04o: %s", path, mode,
+               strerror(saved));
+        return -1;
+    }
+    fw_privs_owner_name(st->st_uid, st->st_gid, owner, sizeof(owner));
+    privs_self(self, sizeof(self));
+    fw_log(FW_LOG_WARN,
+           "reload: socket %s: mode stays %04o, not %04o (%s): the socket "
+           "belongs to %s and the master runs as %s; a restart applies it",
+           path, was, mode, strerror(saved), owner, self);
+    return -1;
+}
+
+int
+fw_privs_own_socket(const fw_privs_t *p, const char *path, unsigned mode,
+                    int reload)
+{
+    struct stat st;
+    uid_t uid;
+    gid_t gid;
+    int rc;
+
+    if (path == NULL || path[0] == '\0') {
+        if (p->chown_socket && !reload) {
+            fw_log(FW_LOG_WARN, "chown-socket: not a unix socket of ours: "
+                                "nothing to chown");
+        }
+        return 0;
+    }
+    if (stat(path, &st) < 0) {
+        fw_log(reload ? FW_LOG_WARN : FW_LOG_ERROR, "%ssocket %s: %s",
+               reload ? "reload: " : "", path, strerror(errno));
+        return reload ? 0 : -1;
+    }
+    fw_privs_socket_owner(p, &uid, &gid);
+    rc = privs_chown_socket(path, &st, uid, gid, reload);
+    if (rc == 0 && stat(path, &st) < 0) {
+        rc = -1;
+    }
+    if (privs_chmod_socket(path, &st, mode, reload) < 0) {
+        rc = -1;
+    }
+    return reload ? 0 : rc;
+}
+
+/* ---- can the web server connect? --------------------------------------- */
+
+/* The users web servers run as, by their packages' habits; the first one
+ * the passwd database knows is the one checked. */
+static const char *const privs_web_users[] = {"www-data", "nginx", "apache",
+                                              "lighttpd"};
+
+#define PRIVS_MAX_GROUPS 256
+
+/* The web server's user and its groups. */
+typedef struct {
+    char name[64];
+    char group[64]; /* its primary group's name */
+    uid_t uid;
+    gid_t groups[PRIVS_MAX_GROUPS];
+    int ngroups;
+} privs_web_t;
+
+/* The first of privs_web_users that exists; 0, or -1 when none does. */
+static int
+privs_web_user(privs_web_t *w)
+{
+    for (size_t i = 0;
+         i < sizeof(privs_web_users) / sizeof(privs_web_users[0]); i++) {
+        struct passwd *pw = getpwnam(privs_web_users[i]);
+        struct group *gr;
+
+        if (pw == NULL) {
+            continue;
+        }
+        snprintf(w->name, sizeof(w->name), "%s", pw->pw_name);
+        w->uid = pw->pw_uid;
+        w->ngroups = PRIVS_MAX_GROUPS;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, w->groups, &w->ngroups) <
+            0) {
+            w->groups[0] = pw->pw_gid;
+            w->ngroups = 1;
+        }
+        gr = getgrgid(pw->pw_gid);
+        if (gr != NULL) {
+            snprintf(w->group, sizeof(w->group), "%s", gr->gr_name);
+        } else {
+            snprintf(w->group, sizeof(w->group), "%ld", (long)pw->pw_gid);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * Whether w may do what (a mask of one class's bits: 2 write, 1 search)
+ * to a file of owner:group and mode: the owner's bits if it is the owner,
+ * else the group's if it is in the group, else the others'.
+ */
+static int
+privs_web_may(const privs_web_t *w, uid_t owner, gid_t group, unsigned mode,
+              unsigned what)
+{
+    if (w->uid == 0) {
+        return 1;
+    }
+    if (w->uid == owner) {
+        return ((mode >> 6) & what) == what;
+    }
+    for (int i = 0; i < w->ngroups; i++) {
+        if (w->groups[i] == group) {
+            return ((mode >> 3) & what) == what;
+        }
+    }
+    return (mode & what) == what;
+}
+
+/* The first directory above abs (an absolute path) that w may not search,
+ * copied to out; 0 when there is none. */
+static int
+privs_web_closed_dir(const privs_web_t *w, const char *abs, char *out,
+                     size_t size, struct stat *st)
+{
+    char dir[4096];
+    const char *slash = abs;
+
+    while ((slash = strchr(slash, '/')) != NULL) {
+        size_t n = slash == abs ? 1 : (size_t)(slash - abs);
+
+        slash++;
+        if (n >= sizeof(dir)) {
+            break;
+        }
+        memcpy(dir, abs, n);
+        dir[n] = '\0';
+        if (stat(dir, st) == 0 &&
+            !privs_web_may(w, st->st_uid, st->st_gid, st->st_mode & 0777, 1)) {
+            snprintf(out, size, "%s", dir);
+            return 1;
+        }
+    }
     return 0;
+}
+
+const char *
+fw_privs_web_access(const char *path, uid_t uid, gid_t gid, unsigned mode,
+                    char *msg, size_t size)
+{
+    privs_web_t w;
+    char abs[4096], cwd[4096], dir[4096], owner[160], user[160];
+    struct stat st;
+
+    if (privs_web_user(&w) < 0) {
+        return NULL;
+    }
+    if (path[0] == '/') {
+        snprintf(abs, sizeof(abs), "%s", path);
+    } else if (getcwd(cwd, sizeof(cwd)) != NULL) {
+        snprintf(abs, sizeof(abs), "%.2000s/%.2000s", cwd, path);
+    } else {
+        return NULL;
+    }
+    if (privs_web_closed_dir(&w, abs, dir, sizeof(dir), &st)) {
+        fw_privs_owner_name(st.st_uid, st.st_gid, owner, sizeof(owner));
+        snprintf(msg, size,
+                 "socket %s: %s (the usual web server user) cannot reach it: "
+                 "directory %s (%s, mode %04o) is closed to it; put the "
+                 "socket in a directory %s may enter",
+                 abs, w.name, dir, owner, (unsigned)st.st_mode & 07777,
+                 w.name);
+        return msg;
+    }
+    if (privs_web_may(&w, uid, gid, mode, 2)) {
+        return NULL;
+    }
+    fw_privs_owner_name(uid, gid, owner, sizeof(owner));
+    snprintf(user, sizeof(user), "%.*s", (int)strcspn(owner, ":"), owner);
+    snprintf(msg, size,
+             "socket %s: %s (the usual web server user) cannot connect to it "
+             "(owner %s, mode %04o): the web server would get Permission "
+             "denied (a 502); set chown-socket = %s:%s%s, or chmod-socket "
+             "= 666",
+             abs, w.name, owner, mode, user, w.group,
+             (mode & 020) != 0 ? "" : " with chmod-socket = 660");
+    return msg;
 }
 
 int

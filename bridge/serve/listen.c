@@ -299,6 +299,33 @@ fw_listen_open(fw_listener_t *l, const fw_sockaddr_conf_t *addr, unsigned mode,
     return fw_listen_inherit(l);
 }
 
+const char *
+fw_listen_check_dir(const char *path, char *msg, size_t size)
+{
+    char dir[4096];
+    char *slash;
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/x.sock": "/" */
+    }
+    if (stat(dir, &st) < 0) {
+        snprintf(msg, size, "socket unix:%s: directory %s: %s", path, dir,
+                 strerror(errno));
+        return msg;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(msg, size, "socket unix:%s: %s is not a directory", path,
+                 dir);
+        return msg;
+    }
+    return NULL;
+}
+
 int
 fw_listen_inherit(fw_listener_t *l)
 {

@@ -144,6 +144,12 @@ int fw_listen_open(fw_listener_t *l, const fw_sockaddr_conf_t *addr,
                    unsigned mode, int backlog);
 
 /*
+ * Whether the directory a unix socket path would be bound in exists (for
+ * -t, which binds nothing).  NULL, or one line naming the cause in msg.
+ */
+const char *fw_listen_check_dir(const char *path, char *msg, size_t size);
+
+/*
  * With no socket option: takes the first socket systemd passed (socket
  * activation: LISTEN_PID is this process, LISTEN_FDS >= 1, fd 3), else fd
  * 0 when it is a listening socket (spawn-fcgi, mod_fcgid, lighttpd).

@@ -70,7 +70,8 @@ def test_spawn_fcgi_children_option(tmp, server_cmd, spawn_bin):
                          (tmp / 'server.log').read_text())
         resp = fcgi_request(sock, '/pid')
         assert resp.status == 200 and int(resp.body) in workers, resp
-        assert '3 process(es)' in (tmp / 'server.log').read_text()
+        assert 'pool: pm static, 3 processes' in \
+            (tmp / 'server.log').read_text()
     finally:
         daemon.stop()
 
@@ -89,7 +90,7 @@ def test_php_fcgi_children_sets_processes(start_server, tmp, value,
     kids = wait_until(lambda: len(proc.children()) == (
         processes if processes > 1 else 0), 10)
     assert kids or processes == 1, (proc.children(), proc.log_text())
-    assert '%d process(es)' % processes in proc.log_text()
+    assert 'pool: pm static, %d process' % processes in proc.log_text()
 
 
 def test_php_fcgi_children_bad_value(server_cmd):

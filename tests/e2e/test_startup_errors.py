@@ -1,20 +1,25 @@
 """
 Start-up errors, running ./fcgi-wsgi directly: a bad configuration is one
-line "fcgi-wsgi: ..." and exit 2; an application that cannot be imported is
-its Python traceback and exit 1, before anything is served.  As root,
-without uid or allow-root, it refuses to serve (exit 2, saying how).
+line "fcgi-wsgi: ..." and exit 2 (a chdir or home that cannot be used
+too); an application that cannot be imported is one line naming the cause
+(then its traceback, if it has one) and exit 1, before anything is served.
+As root, without uid or allow-root, it refuses to serve (exit 2, saying
+how).  -t / --test-config does the same checks and exits, binding nothing.
 """
 
+import grp
 import os
 import pwd
+import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from conftest import run_server, server_env
-from e2elib import (APPS_DIR, Proc, fcgi_request, needed,
+from e2elib import (APPS_DIR, PYTHON, Proc, fcgi_request, needed,
                     server_binary_argv, wait_unix_socket)
 from loadgen import proc_uid
 
@@ -241,3 +246,199 @@ def test_uid_nobody_serves_as_nobody(binary_cmd, open_dir):
                               % (open_dir / 'app.sock', APPS_DIR))
     serve_and_ask(binary_cmd + [str(ini)], open_dir,
                   pwd.getpwnam('nobody').pw_uid)
+
+
+# ------------------------------------------------ chdir and home
+#
+# uWSGI's "Python Home is not a directory": a home that cannot be the
+# Python fcgi-wsgi embeds is one line naming the cause, exit 2, nothing
+# served (not the system Python run silently instead).
+
+PY = '%d.%d' % sys.version_info[:2]  # /usr/bin/python3: the embedded one
+
+
+def home_args(tmp, home):
+    return app_args(tmp, 'validator_app') + ['--home', home]
+
+
+def fake_home(root, version, venv=True, python=True):
+    """A home made for another Python: pyvenv.cfg (venv) or not, its
+    lib/pythonX.Y, bin/python3 (a link to ours) unless python is False."""
+    root.mkdir()
+    (root / 'lib' / ('python%s' % version) / 'site-packages').mkdir(
+        parents=True)
+    (root / 'bin').mkdir()
+    if python:
+        (root / 'bin' / 'python3').symlink_to(PYTHON)
+    if venv:
+        (root / 'pyvenv.cfg').write_text(
+            'home = /usr/bin\ninclude-system-site-packages = false\n'
+            'version = %s.7\n' % version)
+    return root
+
+
+def test_home_missing(server_cmd, tmp):
+    home = tmp / 'no-such-venv'
+    line = assert_one_line_error(run_server(server_cmd, home_args(tmp, home)))
+    assert line == ('fcgi-wsgi: home %s: Python home is not a directory '
+                    '(No such file or directory)' % home), line
+    assert_not_served(tmp)
+
+
+def test_home_is_a_file(server_cmd, tmp):
+    home = tmp / 'venv'
+    home.write_text('')
+    line = assert_one_line_error(run_server(server_cmd, home_args(tmp, home)))
+    assert line == ('fcgi-wsgi: home %s: Python home is not a directory'
+                    % home), line
+    assert_not_served(tmp)
+
+
+@pytest.mark.parametrize('broken', ['empty', 'dangling-python'])
+def test_home_without_a_python(server_cmd, tmp, broken):
+    home = tmp / 'venv'
+    if broken == 'empty':
+        home.mkdir()
+    else:
+        fake_home(home, PY, python=False)
+        (home / 'bin' / 'python3').symlink_to(tmp / 'removed-python')
+    line = assert_one_line_error(run_server(server_cmd, home_args(tmp, home)))
+    assert line == ('fcgi-wsgi: home %s: no bin/python3 in it (missing, or a '
+                    'broken link): not a virtualenv; python%s -m venv %s '
+                    'makes one' % (home, PY, home)), line
+    assert_not_served(tmp)
+
+
+@pytest.mark.parametrize('venv', [True, False], ids=['venv', 'prefix'])
+def test_home_of_another_python(server_cmd, tmp, venv):
+    other = '3.9' if PY != '3.9' else '3.12'
+    home = fake_home(tmp / 'venv', other, venv=venv)
+    line = assert_one_line_error(run_server(server_cmd, home_args(tmp, home)))
+    where = ('pyvenv.cfg: version = %s.7' % other if venv
+             else 'lib/python%s' % other)
+    assert line == ('fcgi-wsgi: home %s: made for Python %s (%s) but '
+                    'fcgi-wsgi embeds Python %s: make the virtualenv with '
+                    'python%s -m venv %s'
+                    % (home, other, where, PY, PY, home)), line
+    assert_not_served(tmp)
+
+
+def test_home_relative_to_chdir(server_cmd, tmp):
+    """home is looked for where Python will look: in chdir."""
+    done = run_server(server_cmd, ['--socket', 'unix:%s' % (tmp / 'app.sock'),
+                                   '--chdir', tmp, '--module', 'x',
+                                   '--home', 'venv'])
+    line = assert_one_line_error(done)
+    assert line.startswith('fcgi-wsgi: home venv: Python home is not a '
+                           'directory'), line
+
+
+@pytest.mark.parametrize('kind', ['missing', 'file'])
+def test_chdir_error(server_cmd, tmp, kind):
+    where = tmp / 'app'
+    if kind == 'file':
+        where.write_text('')
+    done = run_server(server_cmd, ['--socket', 'unix:%s' % (tmp / 'app.sock'),
+                                   '--chdir', where, '--module', 'x'])
+    line = assert_one_line_error(done)
+    assert line == 'fcgi-wsgi: chdir %s: %s' % (
+        where, 'No such file or directory' if kind == 'missing'
+        else 'Not a directory'), line
+    assert_not_served(tmp)
+
+
+def test_home_error_reaches_logto(server_cmd, tmp):
+    """With logto, the line is on stderr and in the log file too."""
+    log = tmp / 'server.log'
+    ini = write_ini(tmp, '[uwsgi]\nsocket = %s\nchdir = %s\nmodule = x\n'
+                         'home = /nonexistent-venv\nlogto = %s\n'
+                         % (tmp / 'app.sock', APPS_DIR, log))
+    line = assert_one_line_error(run_server(server_cmd, [ini]))
+    assert line == ('fcgi-wsgi: home /nonexistent-venv: Python home is not a '
+                    'directory (No such file or directory)'), line
+    logged = log.read_text()
+    assert ('ERROR home /nonexistent-venv: Python home is not a directory'
+            in logged), logged
+
+
+# ------------------------------------------------ the import, in one line
+
+def error_lines(text):
+    return [line for line in text.splitlines() if ' ERROR ' in line]
+
+
+def test_missing_module_is_one_line(server_cmd, tmp):
+    done = run_server(server_cmd, app_args(tmp, 'no_such_module_xyz'))
+    errors = error_lines(output(done))
+    assert done.returncode == 1, output(done)
+    assert len(errors) == 1, output(done)
+    assert errors[0].endswith(
+        "ERROR cannot import module 'no_such_module_xyz': "
+        "ModuleNotFoundError: No module named 'no_such_module_xyz'"), errors
+
+
+@pytest.mark.parametrize('module, cause', [
+    ('broken_import', "ModuleNotFoundError: No module named "
+                      "'no_such_dependency_xyz'"),
+    ('broken_syntax', "SyntaxError: expected ':' (broken_syntax.py, "
+                      "line 4)"),
+    ('broken_raises', 'RuntimeError: broken_raises: refusing to import'),
+])
+def test_import_error_names_the_cause_first(server_cmd, tmp, module, cause):
+    """The first ERROR line names the cause; the traceback follows."""
+    done = run_server(server_cmd, app_args(tmp, module))
+    errors = error_lines(output(done))
+    assert done.returncode == 1, output(done)
+    assert errors[0].endswith("ERROR cannot import module '%s': %s"
+                              % (module, cause)), errors
+    assert len(errors) > 1, 'the traceback is missing: %s' % output(done)
+
+
+# ------------------------------------------------ -t, --test-config
+
+def test_config_test_passes(server_cmd, tmp):
+    """-t: checks, imports, prints the summary, exits 0; binds nothing."""
+    pidfile = tmp / 'app.pid'
+    done = run_server(server_cmd, ['-t'] + app_args(tmp, 'validator_app')
+                      + ['--processes', '3', '--pidfile', pidfile])
+    assert done.returncode == 0, output(done)
+    lines = done.stdout.splitlines()
+    me = '%s:%s' % (pwd.getpwuid(os.geteuid()).pw_name,
+                    grp.getgrgid(os.getegid()).gr_name)
+    assert re.match(r'fcgi-wsgi \S+ configuration test \(libpython ',
+                    lines[0]), lines
+    assert lines[1] == ('socket unix:%s, owner %s, mode 0660 (once bound; '
+                        '-t binds nothing)' % (tmp / 'app.sock', me)), lines
+    assert 'pool: pm static, 3 processes of 1 thread' in lines, lines
+    assert lines[-1] == ('fcgi-wsgi: test successful: the configuration '
+                         '(command line) checks and '
+                         'validator_app:application imports'), lines
+    assert_not_served(tmp)
+    assert not pidfile.exists()
+
+
+@pytest.mark.parametrize('spelling', ['-t', '--test-config'])
+def test_config_test_import_fails(server_cmd, tmp, spelling):
+    done = run_server(server_cmd, [spelling]
+                      + app_args(tmp, 'no_such_module_xyz'))
+    assert done.returncode == 1, output(done)
+    assert error_lines(output(done))[0].endswith(
+        "ERROR cannot import module 'no_such_module_xyz': "
+        "ModuleNotFoundError: No module named 'no_such_module_xyz'")
+    assert done.stdout == '', done.stdout
+    assert_not_served(tmp)
+
+
+def test_config_test_bad_home(server_cmd, tmp):
+    done = run_server(server_cmd, ['-t'] + home_args(tmp, tmp / 'nope'))
+    assert_one_line_error(done, 'Python home is not a directory')
+
+
+def test_config_test_socket_directory(server_cmd, tmp):
+    sock = tmp / 'no-such-dir' / 'app.sock'
+    done = run_server(server_cmd, ['-t', '--socket', 'unix:%s' % sock,
+                                   '--chdir', APPS_DIR,
+                                   '--module', 'validator_app'])
+    line = assert_one_line_error(done)
+    assert line == ('fcgi-wsgi: socket unix:%s: directory %s: No such file '
+                    'or directory' % (sock, sock.parent)), line

@@ -1584,17 +1584,51 @@ test_socket_path_limit(void **state)
     fx_conf_run_done(&r);
 }
 
+/* --version, -v and -V ask the caller to print the versions (what it
+ * links is not conf's to know) and stop the load, whatever follows. */
 static void
 test_version(void **state)
 {
-    const char *args[] = {"--version", NULL};
+    static const char *const spellings[] = {"--version", "-v", "-V"};
     fx_conf_run_t r;
 
     (void)state;
-    run_args(&r, args);
-    assert_int_equal(r.rc, FW_CONF_EXIT);
-    assert_string_equal(r.out, "fcgi-wsgi 0.1.0\n");
-    assert_string_equal(r.err, "");
+    for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        const char *args[] = {spellings[i], "--no-such-option", NULL};
+
+        run_args(&r, args);
+        assert_int_equal(r.rc, FW_CONF_EXIT);
+        assert_true(r.c.show_version);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err, "");
+        fx_conf_run_done(&r);
+    }
+}
+
+/* -t / --test-config: a boolean; the configuration is still loaded and
+ * checked whole (the caller tests and exits). */
+static void
+test_test_config(void **state)
+{
+    const char *short_args[] = {"-t", "--module", "app", NULL};
+    const char *long_args[] = {"--test-config", "--module", "app", NULL};
+    const char *no_module[] = {"-t", NULL};
+    fx_conf_run_t r;
+
+    (void)state;
+    run_args(&r, short_args);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_true(r.c.test_config);
+    fx_conf_run_done(&r);
+
+    run_args(&r, long_args);
+    assert_int_equal(r.rc, FW_CONF_OK);
+    assert_true(r.c.test_config);
+    assert_false(r.c.show_version);
+    fx_conf_run_done(&r);
+
+    run_args(&r, no_module);
+    assert_int_equal(r.rc, FW_CONF_ERROR);
     fx_conf_run_done(&r);
 }
 
@@ -2086,6 +2120,7 @@ main(void)
         cmocka_unit_test(test_ini_line_too_long),
         cmocka_unit_test(test_socket_path_limit),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_test_config),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_help_before_ini),
         cmocka_unit_test(test_conf_free),

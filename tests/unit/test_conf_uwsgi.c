@@ -97,6 +97,7 @@ test_ours_agree(void **state)
         }
     }
     assert_null(fw_conf_uwsgi_find("R"));
+    assert_null(fw_conf_uwsgi_find("v")); /* ours: -v is --version */
 }
 
 /* Every reason is used and says something on one line. */
