@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bridge/startup.h"
+#include "bridge/log.h"
 #include "bridge/pool/pool.h"
 #include "pyglue/pyglue.h"
 
@@ -131,4 +132,17 @@ fw_startup_block(const fw_startup_t *s, fw_startup_emit_pt emit, void *arg)
     emit(arg, line);
     startup_user(s, line, sizeof(line));
     emit(arg, line);
+}
+
+void
+fw_startup_to_log(void *arg, const char *line)
+{
+    (void)arg;
+    fw_log(FW_LOG_INFO, "%s", line);
+}
+
+void
+fw_startup_to_file(void *arg, const char *line)
+{
+    fprintf((FILE *)arg, "%s\n", line);
 }

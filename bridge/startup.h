@@ -43,4 +43,9 @@ void fw_startup_print_version(FILE *out);
 void fw_startup_block(const fw_startup_t *s, fw_startup_emit_pt emit,
                       void *arg);
 
+/* Emitters: each line to the log at INFO (arg unused), or to the FILE *
+ * arg with a newline. */
+void fw_startup_to_log(void *arg, const char *line);
+void fw_startup_to_file(void *arg, const char *line);
+
 #endif /* FW_STARTUP_H */
