@@ -1,8 +1,10 @@
 /*
  * serve.h: serving requests, the room between the listening socket and
  * pyglue: the listening socket (listen.c), who may connect (allow.c), the
- * connections a worker holds and their deadlines (conns.c), the worker's
- * threads and epoll loop (worker.c), and the CGI fallback (cgi.c).
+ * connections a worker holds and their deadlines (conns.c), the worker
+ * process (worker.c; its threads and epoll loop, accepting and recycling
+ * are loop.c, accept.c and recycle.c, which share serve_int.h), and the
+ * CGI fallback (cgi.c).
  */
 #ifndef FW_SERVE_H
 #define FW_SERVE_H

@@ -1,0 +1,88 @@
+/*
+ * serve_int.h: what a worker process's files share inside bridge/serve/
+ * and nothing outside the room includes: the serving threads and their
+ * epoll loop (loop.c), taking a connection off the listening socket
+ * (accept.c) and the recycling rules (recycle.c), all driven by the
+ * worker's main thread (worker.c).  serve.h is the room's API.
+ */
+#ifndef FW_SERVE_INT_H
+#define FW_SERVE_INT_H
+
+#include <pthread.h>
+
+#include "bridge/serve/serve.h"
+
+/* -------------------------------------------------------------------- */
+/*
+ * loop.c: the serving threads.  Each waits in epoll_wait on one set
+ * holding the listening socket, the connections waiting for bytes
+ * (conns.c) and a wake eventfd, and serves what comes.
+ */
+
+typedef struct {
+    pthread_t tid;
+    int index;
+} fw_loop_thread_t;
+
+/*
+ * The epoll set, the wake eventfd and a non-blocking listening socket
+ * (wc->listen_fd).  EPOLLEXCLUSIVE: of several worker processes, one is
+ * woken per connection.  Returns the epoll set, or -1 after logging.
+ */
+int fw_loop_setup(const fw_worker_config_t *wc);
+
+/* Starts count serving threads (their handles in threads); how many
+ * started (all, or fewer after logging). */
+int fw_loop_start(fw_loop_thread_t *threads, int count);
+
+/* Serving threads still running. */
+int fw_loop_alive(void);
+
+/* No thread accepts directly any more: the listening socket leaves the
+ * epoll set.  From any thread. */
+void fw_loop_stop_accepting(void);
+
+/* Wakes every thread out of epoll_wait: to leave at once (graceful 0:
+ * SIGQUIT) or after serving what is under way. */
+void fw_loop_wake(int graceful);
+
+/* -------------------------------------------------------------------- */
+/*
+ * accept.c: a connection taken off the listening socket, its peer
+ * checked (allow.c); out of descriptors, an idle connection is closed or
+ * the waiting one refused.
+ */
+
+/* The listening socket to accept on, and the spare descriptor given up
+ * when out of descriptors. */
+void fw_accept_setup(int listen_fd);
+
+/* Accepts what is waiting on the listening socket and reads what it sent;
+ * NULL if nothing was waiting (or it was refused). */
+fw_conn_t *fw_accept_one(void);
+
+/* -------------------------------------------------------------------- */
+/*
+ * recycle.c: when a worker leaves by itself: max-requests (plus a jitter
+ * drawn per process) and reload-on-rss.
+ */
+
+/* This process's limits from wc (kept: the slot and the master's pid are
+ * read from it). */
+void fw_recycle_setup(const fw_worker_config_t *wc);
+
+/* After a request: 1 for the first thread to see this process crossed
+ * max-requests or reload-on-rss (the reason is kept), else 0. */
+int fw_recycle_due(void);
+
+/* SIGUSR2 to this process (its main thread stops accepting and waits for
+ * the requests running) and to the master, so the replacement is forked
+ * at once. */
+void fw_recycle_announce(void);
+
+/* Whether this process decided to recycle itself, and why (for the log:
+ * "max-requests: N requests served"). */
+int fw_recycle_started(void);
+const char *fw_recycle_reason(void);
+
+#endif /* FW_SERVE_INT_H */
