@@ -1,7 +1,8 @@
 /*
  * pool_int.h: what the master's files share inside bridge/pool/ and nothing
  * outside the room includes: the master's hands on the pool's size (pm.c),
- * the mechanics of a reload (reload.c) and py-autoreload (autoreload.c).
+ * the mechanics of a reload (reload.c) and py-autoreload (autoreload.c,
+ * autoreload_watch.c).
  * pool.h is the room's API.
  */
 #ifndef FW_POOL_INT_H
@@ -9,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "bridge/pool/pool.h"
 
@@ -139,9 +141,33 @@ const char *fw_autoreload_changed(void);
 
 /*
  * A worker, once its application is imported, on its main thread: with
- * seconds > 0 and the pair open, reads the module files and starts the
- * watching thread (signals blocked in it).  Logs why it cannot.
+ * seconds > 0 and the pair open, closes the master's end and starts the
+ * watch (fw_autoreload_watch).
  */
 void fw_autoreload_start(int seconds);
+
+/* Whether a file's change at `changed` is news: later than this master
+ * image's start and than `told`, the change reported last (zero: none). */
+int fw_autoreload_due(const struct timespec *told,
+                      const struct timespec *changed);
+
+/* A worker: sends the change of path (its ctime) to the master (a full
+ * queue: the master has others to read; dropped). */
+void fw_autoreload_report(const char *path, const struct timespec *changed);
+
+/* -------------------------------------------------------------------- */
+/*
+ * autoreload_watch.c: a worker's watch of its modules' files, a thread
+ * that reports each change that is news (fw_autoreload_due) with
+ * fw_autoreload_report.
+ */
+
+/*
+ * Reads the module files (from this thread: it fences pyglue's later
+ * calls off the interpreter's finalisation) and starts the watching
+ * thread (signals blocked in it): a scan every `seconds`, inotify events
+ * in between.  Logs why it cannot.
+ */
+void fw_autoreload_watch(int seconds);
 
 #endif /* FW_POOL_INT_H */
