@@ -17,6 +17,7 @@
 #include "pyglue/input.h"
 #include "pyglue/keys.h"
 #include "pyglue/response.h"
+#include "pyglue/response_send.h"
 #include "pyglue/start_response.h"
 
 /* Per-thread buffer that joins the header block with small body writes. */

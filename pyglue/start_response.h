@@ -1,15 +1,15 @@
 /*
  * start_response.h: the start_response callable handed to the
- * application, which is the request's fw_response_t (response.h).
- * start_response only validates and stores the header block; response.c
- * sends it.  Requires Python.h to be included first.
+ * application, which is the request's fw_response_t (response_send.h).
+ * start_response only validates and stores the header block;
+ * response_send.c sends it.  Requires Python.h to be included first.
  */
 #ifndef FW_START_RESPONSE_H
 #define FW_START_RESPONSE_H
 
 #include <stddef.h>
 
-#include "pyglue/response.h"
+#include "pyglue/response_send.h"
 
 /* Readies the type (GIL held).  0, or -1 with an exception set. */
 int fw_start_response_init_type(void);
