@@ -55,4 +55,12 @@ PyObject *fw_environ_build(fw_request_t *r, fw_request_info_t *info,
  * or filled by a failed build). */
 void fw_environ_info_clear(fw_request_info_t *info);
 
+/* For environ_paths.c: a str of the latin-1 bytes p[0..len), shared if
+ * common (keys.c).  New reference, or NULL with an exception set. */
+PyObject *fw_environ_decode(const char *p, size_t len);
+
+/* dict[key] = value, then value released (NULL: returns -1, the
+ * exception of the call that made it left set).  0, or -1. */
+int fw_environ_set_owned(PyObject *dict, PyObject *key, PyObject *value);
+
 #endif /* FW_ENVIRON_H */
