@@ -40,7 +40,7 @@
 
 #include "pyglue/environ.h"
 #include "pyglue/environ_paths.h"
-#include "pyglue/errors.h"
+#include "pyglue/errors_stream.h"
 #include "pyglue/file_wrapper.h"
 #include "pyglue/input.h"
 #include "pyglue/keys.h"
@@ -68,7 +68,7 @@ fw_environ_init(const fw_app_config_t *cfg)
 
     fw_environ_fini();
 
-    errors = fw_errors_object();
+    errors = fw_errors_stream_object();
     if (errors == NULL) {
         return -1;
     }

@@ -30,7 +30,7 @@ typedef struct {
 
 /*
  * Makes the template (the wsgi.* entries and the defaults) from cfg and
- * remembers cfg->mount.  Needs fw_keys_init, fw_errors_init and the
+ * remembers cfg->mount.  Needs fw_keys_init, fw_errors_stream_init and the
  * file_wrapper type first.  GIL held.  0, or -1 with an exception set.
  */
 int fw_environ_init(const fw_app_config_t *cfg);

@@ -1,7 +1,8 @@
 /*
- * errors.h: the process-wide log sink as seen from Python: the wsgi.errors
- * object, and the one way pyglue writes a message or a traceback to the
- * server's log.  Requires Python.h to be included first.
+ * errors.h: the process-wide log sink as seen from pyglue: the one way
+ * pyglue writes a message or a traceback to the server's log (the
+ * wsgi.errors object is errors_stream.h's).  Requires Python.h to be
+ * included first.
  */
 #ifndef FW_ERRORS_H
 #define FW_ERRORS_H
@@ -29,23 +30,15 @@ void fw_errors_write(fw_log_level_e level, const char *msg, size_t len);
 void fw_errors_log_exception(const char *context);
 
 /*
- * The wsgi.errors object (one per process: write, writelines, flush go to
- * the sink).  Returns a borrowed reference, NULL with an exception set
- * before fw_errors_init succeeded.
+ * Caches traceback.format_exception for fw_errors_log_exception (GIL
+ * held).  0, or -1 with an exception set.
  */
 int fw_errors_init(void);
-PyObject *fw_errors_object(void);
 
 /*
- * Logs the line wsgi.errors holds without its newline yet, if any: called
- * at the end of each request and by wsgi.errors.flush().  GIL held.
- */
-void fw_errors_flush(void);
-
-/*
- * Drops the wsgi.errors object and the cached traceback formatter (GIL
- * held).  fw_errors_log_exception still works before fw_errors_init and
- * after this: it then imports traceback for each call.
+ * Drops the cached traceback formatter (GIL held).
+ * fw_errors_log_exception still works before fw_errors_init and after
+ * this: it then imports traceback for each call.
  */
 void fw_errors_fini(void);
 

@@ -13,6 +13,7 @@
 #include "pyglue/handle.h"
 #include "pyglue/environ.h"
 #include "pyglue/errors.h"
+#include "pyglue/errors_stream.h"
 #include "pyglue/file_wrapper.h"
 #include "pyglue/input.h"
 #include "pyglue/keys.h"
@@ -35,8 +36,9 @@ int
 fw_handle_init(PyObject *app, const fw_app_config_t *cfg)
 {
     if (fw_keys_init() < 0 || fw_errors_init() < 0 ||
-        fw_input_init_type() < 0 || fw_file_wrapper_init_type() < 0 ||
-        fw_start_response_init_type() < 0 || fw_environ_init(cfg) < 0) {
+        fw_errors_stream_init() < 0 || fw_input_init_type() < 0 ||
+        fw_file_wrapper_init_type() < 0 || fw_start_response_init_type() < 0 ||
+        fw_environ_init(cfg) < 0) {
         fw_handle_fini();
         return -1;
     }
@@ -50,6 +52,7 @@ fw_handle_fini(void)
 {
     Py_CLEAR(handle_app);
     fw_environ_fini();
+    fw_errors_stream_fini();
     fw_errors_fini();
     fw_keys_fini();
 }
@@ -155,7 +158,7 @@ done:
     if (PyErr_Occurred()) {
         fw_errors_log_exception("exception left after a request");
     }
-    fw_errors_flush(); /* a wsgi.errors line the app left unfinished */
+    fw_errors_stream_flush(); /* a line the app left unfinished */
     return result;
 }
 
