@@ -22,12 +22,12 @@
  * observe.c: the hooks through which the process manager runs the
  * "seeing inside" features (scoreboard, status and ping pages, access
  * log, harakiri, slowlog).  Each is one call at one place, so that main.c,
- * master.c and worker.c carry one line per hook and nothing else; worker.c
- * also calls fw_status_wants/fw_status_serve (the status and ping pages)
- * and fw_access_log_request around each request.
+ * master.c and serve's worker.c and loop.c carry one line per hook and
+ * nothing else; loop.c also calls fw_status_wants/fw_status_serve (the
+ * status and ping pages) around each request.
  */
 
-/* What the "seeing inside" features are told, filled by main.c from the
+/* What the "seeing inside" features are told, filled by map.c from the
  * configuration.  The strings must stay valid while the process runs. */
 typedef struct {
     const char *status_path;   /* NULL: no status page */
