@@ -237,7 +237,7 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     st.argc = argc;
     st.argv = argv;
     rc = cli_load(&st, argc, argv);
-    if (fw_conf_ini_finish(&st, rc == FW_CONF_OK) < 0) {
+    if (fw_conf_subst_finish(&st, rc == FW_CONF_OK) < 0) {
         rc = FW_CONF_ERROR;
     }
     if (rc == FW_CONF_OK && st.print_uwsgi) {

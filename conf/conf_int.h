@@ -113,7 +113,7 @@ typedef struct {
     unsigned char why; /* index in fw_conf_uwsgi_reasons */
 } fw_uwsgi_value_t;
 
-/* The placeholders and custom keys of one load (conf_ini.c). */
+/* The placeholders and custom keys of one load (conf_subst.c). */
 typedef struct fw_conf_vars fw_conf_vars_t;
 
 /* One fw_conf_load call: the config being filled and what goes with it. */
@@ -128,7 +128,7 @@ struct fw_conf_state {
     char *mount_file;      /* or its file part: mount = /app=app.py */
     bool print_uwsgi;      /* print-config = uwsgi-options */
     int ini_depth;         /* ini files being read, one inside another */
-    fw_conf_vars_t *vars;  /* %(NAME) across the ini files (conf_ini.c) */
+    fw_conf_vars_t *vars;  /* %(NAME) across the ini files (conf_subst.c) */
     char msg[FW_CONF_MSG_MAX];
 };
 
@@ -147,9 +147,27 @@ const char *fw_conf_table_set(fw_conf_state_t *st, const fw_opt_t *opt,
 const char *fw_conf_table_msg(fw_conf_state_t *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* conf_ini.c */
+/* conf_ini.c: reads FILE[:SECTION] into st->c; 0, or -1 after one line */
 int fw_conf_ini_load(fw_conf_state_t *st, const char *spec);
-int fw_conf_ini_finish(fw_conf_state_t *st, bool check);
+
+/* conf_subst.c: uWSGI's substitutions, and the keys %(NAME) reads */
+
+/* The ini file a value is read from, as the substitutions need it. */
+typedef struct {
+    fw_conf_state_t *st;
+    const char *path;    /* as given, for messages and %s %n %e */
+    const char *abspath; /* %p */
+    const char *absdir;  /* %d, with a trailing '/' */
+    bool format;         /* a log format's value: its %(var) are kept */
+} fw_subst_file_t;
+
+const char *fw_conf_subst_expand(const fw_subst_file_t *f, const char *value,
+                                 char **out);
+void fw_conf_subst_define(fw_conf_state_t *st, const char *name,
+                          const char *value);
+void fw_conf_subst_custom(fw_conf_state_t *st, const char *name,
+                          const char *path, int line);
+int fw_conf_subst_finish(fw_conf_state_t *st, bool check);
 
 /* conf_uwsgi.c: the data */
 extern const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[];
