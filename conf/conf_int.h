@@ -188,17 +188,38 @@ const char *fw_conf_unknown_msg(fw_conf_state_t *st, const char *name,
 void fw_conf_uwsgi_print(FILE *out);
 
 /*
- * conf_check.c: the hooks the table names, each a fw_opt_check_fn (defined
- * with that signature), and the check of the whole.
+ * conf_check*.c: the hooks the table names, each a fw_opt_check_fn (defined
+ * with that signature), and the checks of the whole, each of which prints
+ * one line to st->err and returns -1, or returns 0.
  */
-fw_opt_check_fn fw_conf_check_socket, fw_conf_check_module,
-    fw_conf_check_callable, fw_conf_check_mount, fw_conf_check_env,
-    fw_conf_check_pm, fw_conf_check_role, fw_conf_check_url_path,
-    fw_conf_check_allowed_clients, fw_conf_check_print_config,
-    fw_conf_check_static_map, fw_conf_check_static_map2,
-    fw_conf_check_wsgi_file, fw_conf_check_protocol;
-int fw_conf_check_pool(fw_conf_state_t *st);
+
+/* conf_check.c: the check of the whole; the hooks' word-list check */
 int fw_conf_check_all(fw_conf_state_t *st);
+const char *fw_conf_check_one_of(fw_conf_state_t *st, const char *value,
+                                 const char *const *words, size_t n,
+                                 size_t *index);
+#define FW_CONF_ONE_OF(st, value, words, index)                               \
+    fw_conf_check_one_of((st), (value), (words),                              \
+                         sizeof(words) / sizeof((words)[0]), (index))
+
+/* conf_check_listen.c: where fcgi-wsgi listens, and who may connect */
+fw_opt_check_fn fw_conf_check_socket, fw_conf_check_protocol,
+    fw_conf_check_role, fw_conf_check_allowed_clients;
+
+/* conf_check_app.c: the application */
+fw_opt_check_fn fw_conf_check_module, fw_conf_check_callable,
+    fw_conf_check_mount, fw_conf_check_wsgi_file, fw_conf_check_env;
+int fw_conf_check_app(fw_conf_state_t *st);
+
+/* conf_check_pool.c: the pool's sizes */
+fw_opt_check_fn fw_conf_check_pm;
+int fw_conf_check_pool(fw_conf_state_t *st);
+int fw_conf_check_php_fcgi_children(fw_conf_state_t *st);
+
+/* conf_check_web.c: what goes to or comes from the web server's config */
+fw_opt_check_fn fw_conf_check_print_config, fw_conf_check_static_map,
+    fw_conf_check_static_map2, fw_conf_check_url_path;
+void fw_conf_check_warn_static_map(fw_conf_state_t *st);
 
 /* The checked allocator: out of memory ends the program, with a line. */
 static inline void *
