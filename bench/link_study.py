@@ -289,11 +289,10 @@ def render(args, names, loops, irs, cpu, machine):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == '--loop':
-        fixed_loop(sys.argv[2], int(sys.argv[3]))
-        return
     parser = argparse.ArgumentParser(
         description='PYLINK: instructions and CPU per request (see the file)')
+    parser.add_argument('--loop', nargs=2, metavar=('JOB', 'CALLS'),
+                        help=argparse.SUPPRESS)   # (loop_instructions')
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--seconds', type=float, default=3.0)
     parser.add_argument('--conns', type=int, default=8)
@@ -302,6 +301,9 @@ def main():
     parser.add_argument('--cg-scale', type=float, default=1.0,
                         help="callgrind's N, times this (a quick look)")
     args = parser.parse_args()
+    if args.loop:
+        fixed_loop(args.loop[0], int(args.loop[1]))
+        return
     names = args.variants.split(',')
     if not names or set(names) - set(VARIANTS):
         parser.error('variants: some of %s' % ','.join(VARIANTS))
