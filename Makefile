@@ -31,6 +31,32 @@ BUILD_INFO = -DFW_LIBFCGI_VERSION='"$(call pkgvar,--modversion fcgi)"' \
              -DFW_PYTHON_PREFIX='"$(call pkgvar,--variable=prefix python3-embed)"'
 ALL_CFLAGS = $(STD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(BUILD_INFO) -I. -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lpthread
+
+# How fcgi-wsgi links Debian's libpython (libpython3-dev has all three;
+# the figures are in bench/results/link-study.md, `make bench-link`):
+#   static      libpython3.11.a, the archive Debian builds /usr/bin/python3
+#               from (profile-guided), not position-independent: -no-pie
+#   static-pic  libpython3.11-pic.a, the objects of libpython3.11.so: PIE
+#   shared      libpython3.11.so (pkg-config python3-embed)
+# A static interpreter exports its symbols (--export-dynamic) to the
+# extension modules of lib-dynload, and takes the whole archive so that
+# every symbol one of them may use is there, as in libpython3.11.so.  The
+# unit tests (and their ASan builds) link the shared library.
+PYLINK   ?= static
+PY_SYSCONFIG = $(shell $(PYTHON) -c 'import sysconfig; v = sysconfig.get_config_var; print($(1))' 2>/dev/null)
+PY_STATIC_LIBS = -Wl,--export-dynamic -Wl,--whole-archive $(1) \
+    -Wl,--no-whole-archive $(call PY_SYSCONFIG,*sorted(set(" ".join(v(k) for k in ("MODLIBS", "LIBS", "SYSLIBS")).split())))
+PY_ARCHIVE = $(call PY_SYSCONFIG,v("LIBPL") + "/" + v("LIBRARY"))
+ifeq ($(PYLINK),static)
+BIN_LDLIBS := -no-pie $(call PY_STATIC_LIBS,$(PY_ARCHIVE))
+else ifeq ($(PYLINK),static-pic)
+BIN_LDLIBS := $(call PY_STATIC_LIBS,$(PY_ARCHIVE:.a=-pic.a))
+else ifeq ($(PYLINK),shared)
+BIN_LDLIBS := $(shell pkg-config --libs python3-embed 2>/dev/null)
+else
+$(error PYLINK=$(PYLINK): want static, static-pic or shared)
+endif
+BIN_LDLIBS += $(shell pkg-config --libs inih 2>/dev/null) -lpthread
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all
 # The C files `make format` formats and `make format-check` checks: those
 # git tracks, and new ones it does not ignore (outside a checkout: all).
@@ -74,12 +100,19 @@ DEPS_PACKAGE = help2man man-db debhelper dpkg-dev lintian logrotate
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps run check test-unit test-unit-asan test-e2e install \
-        clean format format-check fuzz test-diff man deb
+        clean format format-check fuzz test-diff man deb FORCE
 
 all: fcgi-wsgi
 
-fcgi-wsgi: $(BIN_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Relinked when PYLINK (the link line's libraries) changes.
+fcgi-wsgi: $(BIN_OBJ) build/pylink
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BIN_OBJ) $(BIN_LDLIBS)
+
+build/pylink: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BIN_LDLIBS)' | cmp -s - $@ || echo '$(BIN_LDLIBS)' >$@
+
+FORCE:
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -160,7 +193,7 @@ DEPS_BENCH   = uwsgi-core uwsgi-plugin-python3 gunicorn wrk nginx \
                gnuplot-nox valgrind libfcgi-bin libfcgi-dev python3-django
 BENCH_CFLAGS ?= -O2
 BENCH_BINS    = build/bench/fcgi-wsgi build/bench/c_responder \
-                build/bench/pyembed bench/fcgi-load
+                build/bench/pyembed build/bench/pyembed-fw bench/fcgi-load
 .PHONY: bench bench-quick bench-bins
 bench-bins: $(BENCH_BINS)
 
@@ -179,18 +212,22 @@ build/bench/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/bench/fcgi-wsgi: $(call obj,bench,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))
-	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(LDLIBS)
+build/bench/fcgi-wsgi: $(call obj,bench,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC)) build/pylink
+	$(CC) $(BENCH_CFLAGS) -o $@ $(filter %.o,$^) $(BIN_LDLIBS)
 
 build/bench/c_responder: bench/c_responder.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $(shell pkg-config --cflags fcgi) -o $@ $< \
 	    $(shell pkg-config --libs fcgi) -lpthread
 
-build/bench/pyembed: bench/pyembed.c
+# python3 on the shared libpython (uWSGI's), and on libpython linked as
+# fcgi-wsgi links it (PYLINK): bench/app_cost.py's interpreters.
+build/bench/pyembed: PYEMBED_LIBS = $(shell pkg-config --libs python3-embed)
+build/bench/pyembed-fw: PYEMBED_LIBS = $(BIN_LDLIBS)
+build/bench/pyembed build/bench/pyembed-fw: bench/pyembed.c build/pylink
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $(shell pkg-config --cflags python3-embed) \
-	    -o $@ $< $(shell pkg-config --libs python3-embed)
+	    -o $@ $< $(PYEMBED_LIBS)
 
 # Two fcgi-wsgi binaries A/B in the same run (bench/ab.sh), over the
 # FastCGI load generator bench/fcgi-load and nginx + wrk.
@@ -201,6 +238,16 @@ AB_SECONDS ?= 5
 bench-ab: deps
 	$(MAKE) all bench/fcgi-load
 	bench/ab.sh $(AB_OLD) $(AB_NEW) $(AB_SECONDS)
+
+# PYLINK's figures (bench/results/link-study.md): every way of linking
+# libpython built from this tree, instructions (callgrind) and CPU per
+# request of a hello app and of the Django demo, and the same Django request
+# in process.  About 30 minutes.
+LINK_STUDY_ARGS ?=
+.PHONY: bench-link
+bench-link: bench/fcgi-load
+	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
+	$(PYTHON) bench/link_study.py $(LINK_STUDY_ARGS)
 
 bench/fcgi-load: bench/fcgi-load.c
 	$(CC) $(STD) $(WARN) -O2 -o $@ $<

@@ -6,16 +6,18 @@ runs bench/capture_app.py and fcgi-load sends the very params of the
 bench's direct runs); then the app (bench/hello.py or bench/djbench) is
 called on copies of it in a loop, its answer iterated and closed, and the
 CPU time per call (less the loop's own, measured alone) is the app cost.
-The loop runs under two interpreters: build/bench/pyembed, linked against
-the shared libpython that fcgi-wsgi and uWSGI embed, and /usr/bin/python3
-(Debian links libpython into it statically; gunicorn runs on it).  So
-gateway overhead = the server's CPU per request - the app cost.
+The loop runs under three interpreters: build/bench/pyembed, linked
+against the shared libpython that uWSGI embeds, build/bench/pyembed-fw,
+linked with libpython as fcgi-wsgi is (the Makefile's PYLINK), and
+/usr/bin/python3 (Debian links libpython into it statically; gunicorn runs
+on it).  So gateway overhead = the server's CPU per request - the app cost
+through the same libpython.
 
     usage: bench/app_cost.py [--seconds S] APP:URI[:BODY_BYTES]...
            e.g. bench/app_cost.py hello:/hello django:/hello/
                 django:/upload/:65536          (APP: hello or django)
-Needs build/bench/fcgi-wsgi and build/bench/pyembed (make bench builds
-them) and bench/fcgi-load.
+Needs build/bench/fcgi-wsgi, build/bench/pyembed and pyembed-fw (make
+bench builds them) and bench/fcgi-load.
 """
 
 import argparse
@@ -32,7 +34,8 @@ from benchlib import (BENCH, BUILD, PYTHON, Proc, fcgi_load_argv, median,
                       run_tool, wait_unix_socket)
 from peers import DJANGO, HELLO, FcgiWsgi
 
-INTERPRETERS = {'shared': BUILD / 'pyembed', 'static': Path(PYTHON)}
+INTERPRETERS = {'shared': BUILD / 'pyembed', 'fw': BUILD / 'pyembed-fw',
+                'static': Path(PYTHON)}
 MODULES = {'hello': HELLO.module, 'django': DJANGO.module}
 BATCHES = 7
 
@@ -90,7 +93,7 @@ def loop_costs(interpreter, jobs, seconds, tmp):
 
 
 def costs(fw_bin, requests, tmp, seconds=2.0):
-    """{request: {'shared': us, 'static': us}} for requests (see
+    """{request: {'shared': us, 'fw': us, 'static': us}} for requests (see
     capture)."""
     environs = capture(fw_bin, requests, tmp)
     jobs = [[MODULES[r[0]], environs[r], r[2]] for r in requests]
@@ -190,14 +193,15 @@ def main():
     import tempfile
     with tempfile.TemporaryDirectory(prefix='fw-cost-') as tmp:
         result = costs(args.fcgi_wsgi, requests, tmp, args.seconds)
-    print('| request | µs/call, shared libpython | µs/call, /usr/bin/python3 '
-          '|')
-    print('|---|---:|---:|')
+    print('| request | µs/call, shared libpython | µs/call, as fcgi-wsgi '
+          'links it | µs/call, /usr/bin/python3 |')
+    print('|---|---:|---:|---:|')
     for request in requests:
-        print('| %s %s%s | %.1f | %.1f |' % (
+        print('| %s %s%s | %.1f | %.1f | %.1f |' % (
             request[0], request[1],
             ' POST %d bytes' % request[2] if request[2] else '',
-            result[request]['shared'], result[request]['static']))
+            result[request]['shared'], result[request]['fw'],
+            result[request]['static']))
 
 
 if __name__ == '__main__':

@@ -23,22 +23,33 @@ from peers import HELLO, PEER
 TOTALS = re.compile(rb'^(?:summary|totals): (\d+)', re.M)
 
 
-def instructions(peer, n, tmp):
+def counted(outdir):
+    """The instructions of every callgrind.PID file in outdir: each
+    file's last count (its header's summary: and its end's totals: are
+    the same count, written twice)."""
+    total = 0
+    for path in outdir.glob('callgrind.*'):
+        counts = TOTALS.findall(path.read_bytes())
+        total += int(counts[-1]) if counts else 0
+    return total
+
+
+def instructions(peer, n, tmp, app=HELLO, uri='/hello'):
     """Instructions executed by every process of peer while it starts,
-    answers n hello requests and stops."""
+    answers n requests for uri of app and stops."""
     tmp = Path(tmp)
-    outdir = tmp / ('cg-%s-%d' % (peer.key, n))
-    outdir.mkdir()
+    outdir = Path(tempfile.mkdtemp(prefix='cg-%s-%s-%d-' % (peer.key,
+                                                            app.key, n),
+                                   dir=tmp))
     sock = tmp / ('cg-%s.sock' % peer.key)
     argv = ['valgrind', '--tool=callgrind', '--trace-children=yes',
             '--callgrind-out-file=%s/callgrind.%%p' % outdir] + \
-        peer.argv(HELLO, sock, 1, 1, tmp / ('cg-%s-%d.log' % (peer.key, n)))
-    server = Proc(argv, tmp / ('cg-%s-%d.out' % (peer.key, n)),
-                  name='callgrind-' + peer.key)
+        peer.argv(app, sock, 1, 1, outdir / 'server.log')
+    server = Proc(argv, outdir / 'server.out', name='callgrind-' + peer.key)
     try:
-        wait_unix_socket(server, sock, timeout=120)
+        wait_unix_socket(server, sock, timeout=300)
         text = run_tool(fcgi_load_argv('unix:%s' % sock, requests=n,
-                                       conns=1, timeout=120), 600)
+                                       conns=1, uri=uri, timeout=120), 1800)
         result = parse_fcgi_load(text)
         if result is None or result['ok'] != n:
             raise SystemExit('callgrind: %s answered %s of %d:\n%s\n%s'
@@ -46,9 +57,7 @@ def instructions(peer, n, tmp):
                                 text, server.log_text()))
     finally:
         server.stop(timeout=120)
-    total = 0
-    for path in outdir.iterdir():
-        total += sum(int(m) for m in TOTALS.findall(path.read_bytes()))
+    total = counted(outdir)
     if total == 0:
         raise SystemExit('callgrind: no counts in %s:\n%s'
                          % (outdir, server.log_text()))

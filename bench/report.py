@@ -65,15 +65,18 @@ class Samples:
 
     def cost(self, sc, peer):
         """The app's own cost (µs) of the scenario's request through the
-        interpreter peer runs on (shared libpython or /usr/bin/python3),
-        or None (the C responder runs no app)."""
+        interpreter peer runs on (fcgi-wsgi's libpython, the shared one or
+        /usr/bin/python3), or None (the C responder runs no app)."""
         key = self.scenarios.get(sc, {}).get('cost')
         if peer == 'c' or key is None:
             return None
         cost = self.data.get('cost', {}).get(json.dumps(key))
         if cost is None:
             return None
-        return cost['static' if peer.startswith('gunicorn') else 'shared']
+        if peer.startswith('gunicorn'):
+            return cost['static']
+        return cost.get('fw', cost['shared']) if peer == FW else \
+            cost['shared']
 
 
 # ------------------------------------------------------------ formats
@@ -338,11 +341,13 @@ def cost_table(s):
         what = '%s %s%s%s' % (app, uri, ' POST %d bytes' % body if body
                               else '', ', %d headers' % len(headers)
                               if headers else '')
-        rows.append([what, num(v['shared']), num(v['static']),
+        rows.append([what, num(v['shared']), num(v.get('fw')),
+                     num(v['static']),
                      num(v['shared'] / v['static'] if v['static'] > 0
                          else None, '×%.2f')])
     return table(['request (bench/app_cost.py)',
-                  'µs/call, shared libpython (fcgi-wsgi, uWSGI)',
+                  'µs/call, shared libpython (uWSGI)',
+                  'µs/call, libpython as fcgi-wsgi links it',
                   'µs/call, /usr/bin/python3 (gunicorn)', 'shared ÷ static'],
                  rows)
 

@@ -70,7 +70,76 @@ takes_next(const cli_item_t *it, const char *next)
 }
 
 /*
- * Reads argv[*i] (and its value, maybe argv[*i + 1]) into it.  Returns
+ * The option named (name_len bytes at name, past the dashes of it->key)
+ * into it->opt or it->uwsgi; has_eq: "=VALUE" follows the name; next: the
+ * word after it, or NULL.  0, or -1 after printing one line (unknown).
+ */
+static int
+cli_find(fw_conf_state_t *st, cli_item_t *it, const char *name,
+         size_t name_len, bool has_eq, const char *next)
+{
+    char key[64];
+
+    /* "-s" is the one-letter alias s; "--s" and "-socket" are not. */
+    if (name_len < sizeof(key) && (name == it->key + 1) == (name_len == 1)) {
+        memcpy(key, name, name_len);
+        key[name_len] = '\0';
+        it->opt = fw_conf_table_find(key);
+        if (it->opt == NULL) {
+            it->uwsgi = fw_conf_uwsgi_find(key);
+        }
+    }
+    /* -t is --test-config (php-fpm -t, nginx -t); uWSGI's -t N, harakiri
+     * = N, still means what it says */
+    if (it->opt != NULL && name_len == 1 && name[0] == 't' && !has_eq &&
+        is_number(next)) {
+        it->opt = fw_conf_table_find("harakiri");
+    }
+    if (it->opt == NULL && it->uwsgi == NULL) {
+        if (name_len < sizeof(key) && name_len > 1) {
+            memcpy(key, name, name_len);
+            key[name_len] = '\0';
+            cli_error(st, it, fw_conf_unknown_msg(st, key, "--"));
+        } else {
+            cli_error(st, it, "unknown option; see fcgi-wsgi --help");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The value of it: what follows its '=' (eq, or NULL: none), else the
+ * next word, argv[*i + 1], when the option needs a value or takes this
+ * word (takes_next); *i then moves past it.  FW_CONF_OK, or FW_CONF_ERROR
+ * after printing one line.
+ */
+static fw_conf_result_e
+cli_value(fw_conf_state_t *st, int argc, char **argv, int *i, const char *eq,
+          cli_item_t *it)
+{
+    if (eq != NULL) {
+        it->value = eq + 1;
+    } else if ((it->opt != NULL && it->opt->bare != NULL) ||
+               (it->uwsgi != NULL && it->uwsgi->arg != FW_UWSGI_ARG_VALUE)) {
+        /* an optional value: taken from the next word if it is one */
+        if (it->uwsgi == NULL || it->uwsgi->arg == FW_UWSGI_ARG_FLAG) {
+            if (*i + 1 < argc && takes_next(it, argv[*i + 1])) {
+                it->value = argv[++*i];
+            }
+        }
+    } else if (*i + 1 < argc) {
+        it->value = argv[++*i];
+    } else {
+        cli_error(st, it, "needs a value");
+        return FW_CONF_ERROR;
+    }
+    return FW_CONF_OK;
+}
+
+/*
+ * Reads argv[*i] (and its value, maybe argv[*i + 1]) into it: an option's
+ * name (cli_find) and value (cli_value), or an ini file.  Returns
  * FW_CONF_OK, FW_CONF_EXIT after --help or --version, or FW_CONF_ERROR
  * after printing one line.
  */
@@ -81,7 +150,6 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
     const char *arg = argv[*i];
     const char *name;
     const char *eq;
-    char key[64];
     size_t name_len;
 
     memset(it, 0, sizeof(*it));
@@ -107,60 +175,19 @@ cli_parse_one(fw_conf_state_t *st, int argc, char **argv, int *i,
     name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
     it->key = arg;
     it->key_len = (int)(name - arg + (ptrdiff_t)name_len);
-    /* "-s" is the one-letter alias s; "--s" and "-socket" are not. */
-    if (name_len < sizeof(key) && (name == arg + 1) == (name_len == 1)) {
-        memcpy(key, name, name_len);
-        key[name_len] = '\0';
-        it->opt = fw_conf_table_find(key);
-        if (it->opt == NULL) {
-            it->uwsgi = fw_conf_uwsgi_find(key);
-        }
-    }
-    /* -t is --test-config (php-fpm -t, nginx -t); uWSGI's -t N, harakiri
-     * = N, still means what it says */
-    if (it->opt != NULL && name_len == 1 && name[0] == 't' && eq == NULL &&
-        *i + 1 < argc && is_number(argv[*i + 1])) {
-        it->opt = fw_conf_table_find("harakiri");
-    }
-    if (it->opt == NULL && it->uwsgi == NULL) {
-        if (name_len < sizeof(key) && name_len > 1) {
-            memcpy(key, name, name_len);
-            key[name_len] = '\0';
-            cli_error(st, it, fw_conf_unknown_msg(st, key, "--"));
-        } else {
-            cli_error(st, it, "unknown option; see fcgi-wsgi --help");
-        }
+    if (cli_find(st, it, name, name_len, eq != NULL,
+                 *i + 1 < argc ? argv[*i + 1] : NULL) < 0) {
         return FW_CONF_ERROR;
     }
-    if (it->opt != NULL) {
-        switch (it->opt->type) {
-        case FW_OPT_HELP:
-            fw_conf_usage(st->out);
-            return FW_CONF_EXIT;
-        case FW_OPT_VERSION:
-            st->c->show_version = true; /* printed by the caller */
-            return FW_CONF_EXIT;
-        default:
-            break;
-        }
+    if (it->opt != NULL && it->opt->type == FW_OPT_HELP) {
+        fw_conf_usage(st->out);
+        return FW_CONF_EXIT;
     }
-    if (eq != NULL) {
-        it->value = eq + 1;
-    } else if ((it->opt != NULL && it->opt->bare != NULL) ||
-               (it->uwsgi != NULL && it->uwsgi->arg != FW_UWSGI_ARG_VALUE)) {
-        /* an optional value: taken from the next word if it is one */
-        if (it->uwsgi == NULL || it->uwsgi->arg == FW_UWSGI_ARG_FLAG) {
-            if (*i + 1 < argc && takes_next(it, argv[*i + 1])) {
-                it->value = argv[++*i];
-            }
-        }
-    } else if (*i + 1 < argc) {
-        it->value = argv[++*i];
-    } else {
-        cli_error(st, it, "needs a value");
-        return FW_CONF_ERROR;
+    if (it->opt != NULL && it->opt->type == FW_OPT_VERSION) {
+        st->c->show_version = true; /* printed by the caller */
+        return FW_CONF_EXIT;
     }
-    return FW_CONF_OK;
+    return cli_value(st, argc, argv, i, eq, it);
 }
 
 /*
@@ -237,7 +264,7 @@ fw_conf_load(fw_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     st.argc = argc;
     st.argv = argv;
     rc = cli_load(&st, argc, argv);
-    if (fw_conf_ini_finish(&st, rc == FW_CONF_OK) < 0) {
+    if (fw_conf_subst_finish(&st, rc == FW_CONF_OK) < 0) {
         rc = FW_CONF_ERROR;
     }
     if (rc == FW_CONF_OK && st.print_uwsgi) {

@@ -1,10 +1,10 @@
 /*
  * conf_ini.c: reads an ini file's [fcgi-wsgi] section (or [uwsgi] if it
  * has none, or the section named by FILE:SECTION) through libinih and
- * hands each "key = value" to the table, after uWSGI's substitutions (%d
- * %p %s %n %e %c %% %(name), $(VAR), @(FILE)).  A key that is no option
- * is a placeholder of the user's (uWSGI's custom keys), and an error if no
- * %(key) uses it.  It reports FILE:LINE: KEY: on errors and starts nothing.
+ * hands each "key = value" to the table, after uWSGI's substitutions
+ * (conf_subst.c).  A key that is no option is a placeholder of the user's
+ * (uWSGI's custom keys), and an error if no %(key) uses it.  It reports
+ * FILE:LINE: KEY: on errors and starts nothing.
  *
  * Where libinih (as Debian builds it: INI_MAX_LINE 200, no line number for
  * the handler, multiline continuation on, inline " ;" comments) differs
@@ -41,30 +41,6 @@ typedef struct {
     int line;
 } entry_t;
 
-#define SUBST_DEPTH 4     /* $(...) and @(...) inside one another */
-#define AT_FILE_MAX 65536 /* bytes of an @(FILE) */
-
-/* A key set above (an option, a placeholder, a key of the user's). */
-typedef struct {
-    char *name;
-    char *value;
-} var_t;
-
-/* A key that is no option: a placeholder if some %(name) uses it. */
-typedef struct {
-    char *name;
-    char *where; /* "FILE:LINE", for the error if none does */
-    bool used;
-} custom_t;
-
-/* Across the ini files of one load (st->vars). */
-struct fw_conf_vars {
-    var_t *vars;
-    size_t nvars;
-    custom_t *customs;
-    size_t ncustoms;
-};
-
 typedef struct {
     fw_conf_state_t *st;
     const char *path;    /* as given, for messages and %s %n %e */
@@ -76,37 +52,11 @@ typedef struct {
     bool has_uwsgi;
     bool has_section; /* a [SECTION] header was seen */
     bool in_ours;     /* the current section is the one read */
-    bool format;      /* expanding a log format: %(var) kept */
     entry_t *entries;
     size_t nentries;
     char *abspath; /* %p */
     char *absdir;  /* %d, with a trailing '/' */
 } ini_file_t;
-
-/* A growing string. */
-typedef struct {
-    char *s;
-    size_t len;
-    size_t cap;
-} buf_t;
-
-static void
-buf_add(buf_t *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = conf_realloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void
-buf_adds(buf_t *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
 
 /* Prints "fcgi-wsgi: PATH:LINE: KEY: message" (KEY may be NULL). */
 static void ini_error(ini_file_t *f, int line, const char *key,
@@ -250,324 +200,14 @@ ini_collect(void *user, const char *section, const char *name,
     return 1;
 }
 
-static fw_conf_vars_t *
-vars_of(fw_conf_state_t *st)
-{
-    if (st->vars == NULL) {
-        st->vars = conf_oom(calloc(1, sizeof(*st->vars)));
-    }
-    return st->vars;
-}
-
-static void
-var_set(fw_conf_state_t *st, const char *name, const char *value)
-{
-    fw_conf_vars_t *v = vars_of(st);
-
-    v->vars = conf_realloc(v->vars, (v->nvars + 1) * sizeof(v->vars[0]));
-    v->vars[v->nvars].name = conf_strdup(name);
-    v->vars[v->nvars].value = conf_strdup(value);
-    v->nvars++;
-}
-
-/*
- * The last value set for name above (an option by any of its names, a
- * placeholder, a key of the user's, in this file or one read before it),
- * else the environment variable, else NULL.  A key of the user's is marked
- * used.
- */
+/* fw_conf_subst_expand on a value of f (format: a log format's). */
 static const char *
-var_get(fw_conf_state_t *st, const char *name)
+expand(ini_file_t *f, const char *value, bool format, char **out)
 {
-    fw_conf_vars_t *v = vars_of(st);
-    const fw_opt_t *opt = fw_conf_table_find(name);
-    const char *key = opt != NULL ? opt->name : name;
+    const fw_subst_file_t from = {f->st, f->path, f->abspath, f->absdir,
+                                  format};
 
-    for (size_t i = 0; i < v->ncustoms; i++) {
-        if (strcmp(v->customs[i].name, name) == 0) {
-            v->customs[i].used = true;
-        }
-    }
-    for (size_t i = v->nvars; i > 0; i--) {
-        if (strcmp(v->vars[i - 1].name, key) == 0) {
-            return v->vars[i - 1].value;
-        }
-    }
-    return getenv(name);
-}
-
-/* Notes a key of the user's, set at f's line (a placeholder if used). */
-static void
-custom_add(ini_file_t *f, const char *name, int line)
-{
-    fw_conf_vars_t *v = vars_of(f->st);
-    custom_t *c;
-    char where[FW_CONF_MSG_MAX];
-
-    for (size_t i = 0; i < v->ncustoms; i++) {
-        if (strcmp(v->customs[i].name, name) == 0) {
-            return; /* set again: the first place is the one to report */
-        }
-    }
-    snprintf(where, sizeof(where), "%s:%d", f->path, line);
-    v->customs =
-        conf_realloc(v->customs, (v->ncustoms + 1) * sizeof(v->customs[0]));
-    c = &v->customs[v->ncustoms++];
-    c->name = conf_strdup(name);
-    c->where = conf_strdup(where);
-    c->used = false;
-}
-
-/*
- * Where the ')' closing the "(" at open is ('(' and ')' nest, as uWSGI
- * counts them), or NULL.
- */
-static const char *
-closing_paren(const char *open)
-{
-    int depth = 0;
-
-    for (const char *p = open; *p != '\0'; p++) {
-        if (*p == '(') {
-            depth++;
-        } else if (*p == ')' && --depth == 0) {
-            return p;
-        }
-    }
-    return NULL;
-}
-
-static const char *expand_depth(ini_file_t *f, const char *value, int depth,
-                                char **out);
-
-/*
- * $(VAR), $(VAR:-DEFAULT) (when VAR is unset or empty), $(VAR-DEFAULT)
- * (when unset), as uWSGI reads them; inner is what the parentheses hold,
- * DEFAULT substituted in turn.  Unset without a default is an error
- * (uWSGI would keep the text "$(VAR)").  Adds the value to b; NULL or a
- * message.
- */
-static const char *
-expand_env(ini_file_t *f, const char *inner, int depth, buf_t *b)
-{
-    const char *colon_dash = strstr(inner, ":-");
-    const char *dash = strchr(inner, '-');
-    const char *def = NULL;
-    size_t name_len = strlen(inner);
-    char *name;
-    const char *value;
-    const char *msg = NULL;
-
-    if (colon_dash != NULL) {
-        name_len = (size_t)(colon_dash - inner);
-        def = colon_dash + 2;
-    } else if (dash != NULL) {
-        name_len = (size_t)(dash - inner);
-        def = dash + 1;
-    }
-    name = conf_strndup(inner, name_len);
-    value = getenv(name);
-    if (value != NULL && (value[0] != '\0' || colon_dash == NULL)) {
-        buf_adds(b, value);
-    } else if (def != NULL) {
-        char *sub = NULL;
-
-        msg = expand_depth(f, def, depth + 1, &sub);
-        if (msg == NULL) {
-            buf_adds(b, sub);
-        }
-        free(sub);
-    } else if (value != NULL) {
-        /* set and empty, with no default: empty */
-    } else {
-        msg = fw_conf_table_msg(f->st,
-                                "$(%s): not set in the environment (write "
-                                "$(%s:-DEFAULT) for a default)",
-                                name, name);
-    }
-    free(name);
-    return msg;
-}
-
-/*
- * @(FILE): the file's contents, less one final newline (uWSGI's); FILE
- * substituted in turn, relative to the directory fcgi-wsgi started in.
- * Adds them to b; NULL or a message.
- */
-static const char *
-expand_file(ini_file_t *f, const char *inner, int depth, buf_t *b)
-{
-    char *path = NULL;
-    const char *msg = expand_depth(f, inner, depth + 1, &path);
-    char data[AT_FILE_MAX + 1];
-    FILE *fp;
-    size_t n;
-
-    if (msg != NULL) {
-        return msg;
-    }
-    fp = fopen(path, "r");
-    if (fp == NULL) {
-        msg = fw_conf_table_msg(f->st, "@(%s): cannot read: %s", path,
-                                strerror(errno));
-        free(path);
-        return msg;
-    }
-    n = fread(data, 1, sizeof(data), fp);
-    if (ferror(fp)) {
-        msg = fw_conf_table_msg(f->st, "@(%s): cannot read: %s", path,
-                                strerror(errno != 0 ? errno : EIO));
-    } else if (n > AT_FILE_MAX) {
-        msg = fw_conf_table_msg(f->st, "@(%s): longer than %d bytes", path,
-                                AT_FILE_MAX);
-    } else if (memchr(data, '\0', n) != NULL) {
-        msg = fw_conf_table_msg(f->st, "@(%s): not a text file", path);
-    } else {
-        if (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) {
-            n--;
-        }
-        buf_add(b, data, n);
-    }
-    fclose(fp);
-    free(path);
-    return msg;
-}
-
-/*
- * %X (the file's names: d p s n e c, and %%), or %(NAME) when X is '('
- * (name: what the parentheses hold).  Adds the text to b; NULL or a
- * message.
- */
-static const char *
-expand_percent(ini_file_t *f, char x, const char *name, buf_t *b)
-{
-    const char *base = strrchr(f->path, '/');
-    const char *ext;
-    const char *dir_end = f->absdir + strlen(f->absdir) - 1; /* the '/' */
-    const char *dir_name = dir_end;
-    const char *found;
-
-    base = base != NULL ? base + 1 : f->path;
-    ext = strrchr(base, '.');
-    if (ext == NULL || ext == base) {
-        ext = base + strlen(base);
-    }
-    while (dir_name > f->absdir && dir_name[-1] != '/') {
-        dir_name--;
-    }
-    switch (x) {
-    case 'd':
-        buf_adds(b, f->absdir);
-        return NULL;
-    case 'p':
-        buf_adds(b, f->abspath);
-        return NULL;
-    case 's':
-        buf_adds(b, base);
-        return NULL;
-    case 'n':
-        buf_add(b, base, (size_t)(ext - base));
-        return NULL;
-    case 'e':
-        buf_adds(b, *ext == '.' ? ext + 1 : ext);
-        return NULL;
-    case 'c':
-        buf_add(b, dir_name, (size_t)(dir_end - dir_name));
-        return NULL;
-    case '%':
-        buf_adds(b, "%");
-        return NULL;
-    case '(':
-        found = var_get(f->st, name);
-        if (found == NULL) {
-            return fw_conf_table_msg(f->st,
-                                     "unknown %%(%s): not a key set above "
-                                     "nor an environment variable",
-                                     name);
-        }
-        buf_adds(b, found);
-        return NULL;
-    case '\0':
-        return "a '%' ends the value: write %% for a '%'";
-    default:
-        return fw_conf_table_msg(f->st,
-                                 "unknown substitution '%%%c' (known: %%d "
-                                 "%%p %%s %%n %%e %%c %%%% %%(NAME) $(VAR) "
-                                 "@(FILE))",
-                                 x);
-    }
-}
-
-/*
- * uWSGI's substitutions in value, depth levels deep in $() and @().
- * Returns NULL with *out set to a new string, or a message (then *out is
- * NULL).
- */
-static const char *
-expand_depth(ini_file_t *f, const char *value, int depth, char **out)
-{
-    buf_t b = {NULL, 0, 0};
-    const char *p = value;
-
-    *out = NULL;
-    if (depth > SUBST_DEPTH) {
-        return fw_conf_table_msg(f->st,
-                                 "$() and @() nested more than %d deep in "
-                                 "'%s'",
-                                 SUBST_DEPTH, value);
-    }
-    buf_add(&b, "", 0);
-    for (;;) {
-        size_t plain = strcspn(p, "%$@");
-        const char *pct = p + plain;
-        const char *close = NULL;
-        char *inner = NULL;
-        const char *msg = NULL;
-
-        buf_add(&b, p, plain);
-        if (*pct == '\0') {
-            break;
-        }
-        if (*pct != '%' && pct[1] != '(') {
-            buf_add(&b, pct, 1); /* "$5", "a@b": as they are */
-            p = pct + 1;
-            continue;
-        }
-        if (pct[1] == '(') { /* %(NAME), $(VAR), @(FILE) */
-            close = closing_paren(pct + 1);
-            if (close == NULL) {
-                free(b.s);
-                return fw_conf_table_msg(f->st, "unterminated %c( in '%s'",
-                                         *pct, value);
-            }
-            inner = conf_strndup(pct + 2, (size_t)(close - pct - 2));
-            p = close + 1;
-        } else {
-            p = pct + 2;
-        }
-        if (*pct == '%' && pct[1] == '(' && f->format) {
-            buf_add(&b, pct, (size_t)(p - pct)); /* a log format's %(var) */
-        } else if (*pct == '$') {
-            msg = expand_env(f, inner, depth, &b);
-        } else if (*pct == '@') {
-            msg = expand_file(f, inner, depth, &b);
-        } else {
-            msg = expand_percent(f, pct[1], inner, &b);
-        }
-        free(inner);
-        if (msg != NULL) {
-            free(b.s);
-            return msg;
-        }
-    }
-    *out = b.s;
-    return NULL;
-}
-
-static const char *
-expand(ini_file_t *f, const char *value, char **out)
-{
-    return expand_depth(f, value, 0, out);
+    return fw_conf_subst_expand(&from, value, out);
 }
 
 /* set-placeholder = NAME=VALUE, and set = NAME=VALUE for a NAME that is
@@ -583,7 +223,7 @@ set_placeholder(ini_file_t *f, const char *value)
                                  value);
     }
     name = conf_strndup(value, (size_t)(eq - value));
-    var_set(f->st, name, eq + 1);
+    fw_conf_subst_define(f->st, name, eq + 1);
     free(name);
     return NULL;
 }
@@ -591,7 +231,7 @@ set_placeholder(ini_file_t *f, const char *value)
 /*
  * A key that is no option of fcgi-wsgi's: uWSGI's verdict for one of
  * uWSGI's (its value taken as written, but a flag's: substituted), else a
- * key of the user's, kept as a placeholder (fw_conf_ini_finish reports it
+ * key of the user's, kept as a placeholder (fw_conf_subst_finish reports it
  * if no %(key) uses it).  NULL or a message.
  */
 static const char *
@@ -604,12 +244,12 @@ apply_other(ini_file_t *f, const entry_t *e)
     if (u != NULL && u->arg != FW_UWSGI_ARG_FLAG) {
         return fw_conf_uwsgi_use(f->st, u, e->value);
     }
-    msg = expand(f, e->value, &value);
+    msg = expand(f, e->value, false, &value);
     if (msg == NULL && u != NULL) {
         msg = fw_conf_uwsgi_use(f->st, u, value);
     } else if (msg == NULL) {
-        custom_add(f, e->name, e->line);
-        var_set(f->st, e->name, value);
+        fw_conf_subst_custom(f->st, e->name, f->path, e->line);
+        fw_conf_subst_define(f->st, e->name, value);
     }
     free(value);
     return msg;
@@ -633,7 +273,7 @@ apply_set(ini_file_t *f, const char *value)
         opt->type < FW_OPT_INI) {
         msg = fw_conf_table_set(f->st, opt, eq + 1);
         if (msg == NULL) {
-            var_set(f->st, opt->name, eq + 1);
+            fw_conf_subst_define(f->st, opt->name, eq + 1);
         }
     } else if (opt == NULL && fw_conf_uwsgi_find(name) != NULL) {
         msg = fw_conf_uwsgi_use(f->st, fw_conf_uwsgi_find(name), eq + 1);
@@ -698,9 +338,7 @@ apply_entry(ini_file_t *f, const entry_t *e)
                   fw_conf_table_set(f->st, opt, e->value));
         return -1;
     }
-    f->format = opt->format;
-    msg = expand(f, e->value, &value);
-    f->format = false;
+    msg = expand(f, e->value, opt->format, &value);
     if (msg == NULL) {
         switch (opt->type) {
         case FW_OPT_INI:
@@ -723,7 +361,7 @@ apply_entry(ini_file_t *f, const entry_t *e)
         default:
             msg = fw_conf_table_set(f->st, opt, value);
             if (msg == NULL) {
-                var_set(f->st, opt->name, value);
+                fw_conf_subst_define(f->st, opt->name, value);
             }
             break;
         }
@@ -847,41 +485,5 @@ fw_conf_ini_load(fw_conf_state_t *st, const char *spec)
     st->ini_depth--;
     ini_file_free(&f);
     free(path);
-    return rc;
-}
-
-/*
- * The end of a load's ini files: with check, a key of the user's that no
- * %(key) used is an error, "unknown option" (maybe "did you mean ...?"),
- * printed for the first such key.  Releases the placeholders either way.
- * 0, or -1 after printing one line.
- */
-int
-fw_conf_ini_finish(fw_conf_state_t *st, bool check)
-{
-    fw_conf_vars_t *v = st->vars;
-    int rc = 0;
-
-    if (v == NULL) {
-        return 0;
-    }
-    for (size_t i = 0; i < v->ncustoms; i++) {
-        if (check && rc == 0 && !v->customs[i].used) {
-            fprintf(st->err, "fcgi-wsgi: %s: %s: %s\n", v->customs[i].where,
-                    v->customs[i].name,
-                    fw_conf_unknown_msg(st, v->customs[i].name, ""));
-            rc = -1;
-        }
-        free(v->customs[i].name);
-        free(v->customs[i].where);
-    }
-    for (size_t i = 0; i < v->nvars; i++) {
-        free(v->vars[i].name);
-        free(v->vars[i].value);
-    }
-    free(v->customs);
-    free(v->vars);
-    free(v);
-    st->vars = NULL;
     return rc;
 }

@@ -113,7 +113,7 @@ typedef struct {
     unsigned char why; /* index in fw_conf_uwsgi_reasons */
 } fw_uwsgi_value_t;
 
-/* The placeholders and custom keys of one load (conf_ini.c). */
+/* The placeholders and custom keys of one load (conf_subst.c). */
 typedef struct fw_conf_vars fw_conf_vars_t;
 
 /* One fw_conf_load call: the config being filled and what goes with it. */
@@ -128,7 +128,7 @@ struct fw_conf_state {
     char *mount_file;      /* or its file part: mount = /app=app.py */
     bool print_uwsgi;      /* print-config = uwsgi-options */
     int ini_depth;         /* ini files being read, one inside another */
-    fw_conf_vars_t *vars;  /* %(NAME) across the ini files (conf_ini.c) */
+    fw_conf_vars_t *vars;  /* %(NAME) across the ini files (conf_subst.c) */
     char msg[FW_CONF_MSG_MAX];
 };
 
@@ -147,9 +147,27 @@ const char *fw_conf_table_set(fw_conf_state_t *st, const fw_opt_t *opt,
 const char *fw_conf_table_msg(fw_conf_state_t *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* conf_ini.c */
+/* conf_ini.c: reads FILE[:SECTION] into st->c; 0, or -1 after one line */
 int fw_conf_ini_load(fw_conf_state_t *st, const char *spec);
-int fw_conf_ini_finish(fw_conf_state_t *st, bool check);
+
+/* conf_subst.c: uWSGI's substitutions, and the keys %(NAME) reads */
+
+/* The ini file a value is read from, as the substitutions need it. */
+typedef struct {
+    fw_conf_state_t *st;
+    const char *path;    /* as given, for messages and %s %n %e */
+    const char *abspath; /* %p */
+    const char *absdir;  /* %d, with a trailing '/' */
+    bool format;         /* a log format's value: its %(var) are kept */
+} fw_subst_file_t;
+
+const char *fw_conf_subst_expand(const fw_subst_file_t *f, const char *value,
+                                 char **out);
+void fw_conf_subst_define(fw_conf_state_t *st, const char *name,
+                          const char *value);
+void fw_conf_subst_custom(fw_conf_state_t *st, const char *name,
+                          const char *path, int line);
+int fw_conf_subst_finish(fw_conf_state_t *st, bool check);
 
 /* conf_uwsgi.c: the data */
 extern const fw_uwsgi_reason_t fw_conf_uwsgi_reasons[];
@@ -170,17 +188,38 @@ const char *fw_conf_unknown_msg(fw_conf_state_t *st, const char *name,
 void fw_conf_uwsgi_print(FILE *out);
 
 /*
- * conf_check.c: the hooks the table names, each a fw_opt_check_fn (defined
- * with that signature), and the check of the whole.
+ * conf_check*.c: the hooks the table names, each a fw_opt_check_fn (defined
+ * with that signature), and the checks of the whole, each of which prints
+ * one line to st->err and returns -1, or returns 0.
  */
-fw_opt_check_fn fw_conf_check_socket, fw_conf_check_module,
-    fw_conf_check_callable, fw_conf_check_mount, fw_conf_check_env,
-    fw_conf_check_pm, fw_conf_check_role, fw_conf_check_url_path,
-    fw_conf_check_allowed_clients, fw_conf_check_print_config,
-    fw_conf_check_static_map, fw_conf_check_static_map2,
-    fw_conf_check_wsgi_file, fw_conf_check_protocol;
-int fw_conf_check_pool(fw_conf_state_t *st);
+
+/* conf_check.c: the check of the whole; the hooks' word-list check */
 int fw_conf_check_all(fw_conf_state_t *st);
+const char *fw_conf_check_one_of(fw_conf_state_t *st, const char *value,
+                                 const char *const *words, size_t n,
+                                 size_t *index);
+#define FW_CONF_ONE_OF(st, value, words, index)                               \
+    fw_conf_check_one_of((st), (value), (words),                              \
+                         sizeof(words) / sizeof((words)[0]), (index))
+
+/* conf_check_listen.c: where fcgi-wsgi listens, and who may connect */
+fw_opt_check_fn fw_conf_check_socket, fw_conf_check_protocol,
+    fw_conf_check_role, fw_conf_check_allowed_clients;
+
+/* conf_check_app.c: the application */
+fw_opt_check_fn fw_conf_check_module, fw_conf_check_callable,
+    fw_conf_check_mount, fw_conf_check_wsgi_file, fw_conf_check_env;
+int fw_conf_check_app(fw_conf_state_t *st);
+
+/* conf_check_pool.c: the pool's sizes */
+fw_opt_check_fn fw_conf_check_pm;
+int fw_conf_check_pool(fw_conf_state_t *st);
+int fw_conf_check_php_fcgi_children(fw_conf_state_t *st);
+
+/* conf_check_web.c: what goes to or comes from the web server's config */
+fw_opt_check_fn fw_conf_check_print_config, fw_conf_check_static_map,
+    fw_conf_check_static_map2, fw_conf_check_url_path;
+void fw_conf_check_warn_static_map(fw_conf_state_t *st);
 
 /* The checked allocator: out of memory ends the program, with a line. */
 static inline void *

@@ -2,9 +2,9 @@
  * conf_table.c: every option once (name, aliases, type, group, default,
  * help), the generic setters that parse and store a value, the write-back
  * of the options given, and fw_conf_free.  Adding an option is one row
- * here (plus a check hook in conf_check.c if its value needs more than its
- * type checks; and WHY_OURS for its uWSGI names in conf_uwsgi.c).  Setters
- * print nothing: they return a message and the caller says where.
+ * here (plus a check hook in conf_check_*.c if its value needs more than
+ * its type checks; and WHY_OURS for its uWSGI names in conf_uwsgi.c).
+ * Setters print nothing: they return a message and the caller says where.
  */
 #include <errno.h>
 #include <limits.h>

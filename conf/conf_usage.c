@@ -78,14 +78,14 @@ usage_put_aliases(FILE *out, const char *text)
     }
 }
 
-void
-fw_conf_usage(FILE *out)
+/* The widths of the OPTION and DEFAULT columns: their longest entries. */
+static void
+usage_widths(int *w_opt, int *w_def)
 {
     char opt_col[80];
-    char alias_col[256];
-    int w_opt = (int)strlen("OPTION");
-    int w_def = (int)strlen("DEFAULT");
 
+    *w_opt = (int)strlen("OPTION");
+    *w_def = (int)strlen("DEFAULT");
     for (size_t i = 0; i < fw_conf_table_nrows; i++) {
         const fw_opt_t *opt = &fw_conf_table_rows[i];
 
@@ -93,28 +93,22 @@ fw_conf_usage(FILE *out)
             continue;
         }
         usage_option(opt_col, sizeof(opt_col), opt);
-        if ((int)strlen(opt_col) > w_opt) {
-            w_opt = (int)strlen(opt_col);
+        if ((int)strlen(opt_col) > *w_opt) {
+            *w_opt = (int)strlen(opt_col);
         }
-        if (opt->def != NULL && (int)strlen(opt->def) > w_def) {
-            w_def = (int)strlen(opt->def);
+        if (opt->def != NULL && (int)strlen(opt->def) > *w_def) {
+            *w_def = (int)strlen(opt->def);
         }
     }
+}
 
-    fprintf(out,
-            "usage: fcgi-wsgi [--ini FILE | FILE.ini][:SECTION] "
-            "[--OPTION VALUE]...\n"
-            "\n"
-            "A FastCGI server for a Python WSGI application.  Options go on "
-            "the command\n"
-            "line as --name VALUE or --name=VALUE, or in an ini file as "
-            "name = value in\n"
-            "its [fcgi-wsgi] section (or [uwsgi] if it has none; or the "
-            "SECTION named).\n"
-            "The command line wins.\n"
-            "\n"
-            "  %-*s  %-*s  %s\n",
-            w_opt, "OPTION", w_def, "DEFAULT", "MEANING");
+/* Each group's title, then its options: a line each, and their aliases. */
+static void
+usage_groups(FILE *out, int w_opt, int w_def)
+{
+    char opt_col[80];
+    char alias_col[256];
+
     for (int g = 0; g < FW_GROUP_COUNT; g++) {
         fprintf(out, "%s:\n", group_titles[g]);
         for (size_t i = 0; i < fw_conf_table_nrows; i++) {
@@ -130,6 +124,12 @@ fw_conf_usage(FILE *out)
             usage_put_aliases(out, alias_col);
         }
     }
+}
+
+/* What the table does not say: the forms of values, and uWSGI's options. */
+static void
+usage_notes(FILE *out)
+{
     fputs("\n"
           "Sockets: unix:PATH or a PATH containing '/' (a unix socket); "
           "HOST:PORT or\n"
@@ -170,6 +170,32 @@ fw_conf_usage(FILE *out)
           "instead;\n"
           "fcgi-wsgi --print-config uwsgi-options lists them all.\n",
           out);
+}
+
+/* --help: the usage line, the options by group, the notes. */
+void
+fw_conf_usage(FILE *out)
+{
+    int w_opt;
+    int w_def;
+
+    usage_widths(&w_opt, &w_def);
+    fprintf(out,
+            "usage: fcgi-wsgi [--ini FILE | FILE.ini][:SECTION] "
+            "[--OPTION VALUE]...\n"
+            "\n"
+            "A FastCGI server for a Python WSGI application.  Options go on "
+            "the command\n"
+            "line as --name VALUE or --name=VALUE, or in an ini file as "
+            "name = value in\n"
+            "its [fcgi-wsgi] section (or [uwsgi] if it has none; or the "
+            "SECTION named).\n"
+            "The command line wins.\n"
+            "\n"
+            "  %-*s  %-*s  %s\n",
+            w_opt, "OPTION", w_def, "DEFAULT", "MEANING");
+    usage_groups(out, w_opt, w_def);
+    usage_notes(out);
 }
 
 /* ---- --print-config uwsgi-options ---- */

@@ -40,12 +40,22 @@ fw_pyglue_version(void)
 const char *
 fw_pyglue_library(void)
 {
+    static char linked[4200];
     Dl_info info;
+    char *lib, *exe;
 
-    if (dladdr((void *)Py_GetVersion, &info) != 0 && info.dli_fname != NULL) {
-        return info.dli_fname;
+    if (dladdr((void *)Py_GetVersion, &info) == 0 || info.dli_fname == NULL) {
+        return "(unknown file)";
     }
-    return "(unknown file)";
+    /* make PYLINK=static: the interpreter is in the executable itself */
+    lib = realpath(info.dli_fname, NULL);
+    exe = realpath("/proc/self/exe", NULL);
+    if (lib != NULL && exe != NULL && strcmp(lib, exe) == 0) {
+        snprintf(linked, sizeof(linked), "linked into %s", exe);
+    }
+    free(lib);
+    free(exe);
+    return linked[0] != '\0' ? linked : info.dli_fname;
 }
 
 /*

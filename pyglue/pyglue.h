@@ -95,7 +95,8 @@ int fw_pyglue_module_files(fw_pyglue_file_pt each, void *arg);
  */
 
 /* The embedded libpython's version, "3.11.2" (a static string), and the
- * file it was loaded from. */
+ * file it was loaded from ("linked into PATH" when it is the executable:
+ * make PYLINK=static). */
 const char *fw_pyglue_version(void);
 const char *fw_pyglue_library(void);
 

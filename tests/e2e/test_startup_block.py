@@ -219,7 +219,10 @@ def test_version(server_cmd):
                                 timeout=30).stdout.strip()
            for name in ('fcgi', 'inih')}
     assert re.match(r'fcgi-wsgi \d+\.\d+\.\d+$', lines[0]), lines
-    assert re.match(r'libpython %s \(/\S+/libpython%d\.%d\.so\S*\)$'
+    # the shared library's file, or (make PYLINK=static, the default) the
+    # executable it is linked into
+    assert re.match(r'libpython %s \((/\S+/libpython%d\.%d\.so\S*|linked into '
+                    r'/\S+/fcgi-wsgi)\)$'
                     % ((re.escape(platform.python_version()),)
                        + sys.version_info[:2]), lines[1]), lines
     assert lines[2] == 'libfcgi %s (fastcgi.h, at build)' % pkg['fcgi'], lines
