@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -381,19 +380,17 @@ fail:
     return -1;
 }
 
-/* Bytes waiting in the stdout and stderr pipes. */
+/* Whether bytes wait in the stdout or stderr pipe: one poll(2) for both,
+ * as it runs after every request. */
 static int
 capture_pending(void)
 {
-    for (int src = SRC_STDOUT; src <= SRC_STDERR; src++) {
-        int n = 0;
+    struct pollfd p[2] = {
+        {.fd = capture_fd[SRC_STDOUT], .events = POLLIN},
+        {.fd = capture_fd[SRC_STDERR], .events = POLLIN},
+    };
 
-        if (capture_fd[src] >= 0 &&
-            ioctl(capture_fd[src], FIONREAD, &n) == 0 && n > 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return poll(p, 2, 0) > 0;
 }
 
 void
