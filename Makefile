@@ -249,6 +249,17 @@ bench-link: bench/fcgi-load
 	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
 	$(PYTHON) bench/link_study.py $(LINK_STUDY_ARGS)
 
+# Throughput against processes (1, 2, 4) x threads (1, 4, 16), hello and
+# Django /hello/, behind one nginx with wrk -t2 -c64 (bench/scale.py);
+# writes bench/results/scale.md.  About 4 minutes on 2 cores.  Env:
+# BENCH_SECONDS (3), BENCH_ROUNDS (2), BENCH_WARMUP (1), SCALE_ONLY (e.g.
+# "1x1,2x4": only those processes x threads), SCALE_OUT.
+.PHONY: bench-scale
+bench-scale:
+	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
+	$(MAKE) all build/bench/fcgi-wsgi bench/fcgi-load
+	BENCH_CFLAGS='$(BENCH_CFLAGS)' $(PYTHON) bench/scale.py
+
 bench/fcgi-load: bench/fcgi-load.c
 	$(CC) $(STD) $(WARN) -O2 -o $@ $<
 
