@@ -382,20 +382,21 @@ fw_body_drain(fw_body_t *b)
         return -1;
     }
 
-    b->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
     if (r->ops->discard != NULL) {
-        /* the server disposes of the rest without reading it here */
+        /* the server disposes of the rest without reading it here, and
+         * without waiting: no reason to give the GIL away */
         n = r->ops->discard(r);
         drained = n > 0 ? 1 : 0;
         n = n < 0 ? -1 : 0;
     } else {
+        b->busy = 1;
+        Py_BEGIN_ALLOW_THREADS
         while ((n = r->ops->read(r, scratch, sizeof(scratch))) > 0) {
             drained += (unsigned long long)n;
         }
+        Py_END_ALLOW_THREADS
+        b->busy = 0;
     }
-    Py_END_ALLOW_THREADS
-    b->busy = 0;
 
     /* what the application could still have read: buffered + its part */
     visible = b->len - b->pos;

@@ -56,19 +56,26 @@ typedef struct {
     int (*flush)(fw_request_t *r);
 
     /*
-     * A promise: the first write() of a response, when it is at most this
-     * many bytes, only copies into the server's buffer and cannot block, so
-     * pyglue may make it without releasing the GIL.  0: no such promise.
+     * Optional: write() then, when flush is 1, flush(), as far as that goes
+     * without waiting, for len up to nowait_max bytes.  The bytes are
+     * always taken.  0: nothing more is needed; 1: the socket was full,
+     * call flush() (which waits); -1: the web server is gone.  Never
+     * blocks: pyglue calls it with the GIL held, so that a small response
+     * or a chunk of a stream costs no GIL hand-off between threads.  NULL:
+     * pyglue uses write() and flush() only.
      */
-    size_t buffered_first_write;
+    int (*write_nowait)(fw_request_t *r, const char *buf, size_t len,
+                        int flush);
+    size_t nowait_max;
 
     /*
      * The application will read no more of the body: the server disposes
      * of the rest itself (without making the response wait for it), and
      * read() returns 0 from now on.  0 when nothing was left, 1 when some
      * of the body was (or may have been) thrown away, -1 when the
-     * connection failed.  NULL: pyglue reads the rest through read() and
-     * drops it.  Called without the GIL.
+     * connection failed.  Never blocks (no system call): pyglue calls it
+     * with the GIL held.  NULL: pyglue reads the rest through read() and
+     * drops it.
      */
     int (*discard)(fw_request_t *r);
 } fw_gateway_ops_t;

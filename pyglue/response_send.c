@@ -97,8 +97,38 @@ write_two(fw_request_t *r, const char *pending, size_t pending_len,
 }
 
 /*
+ * The small write without a GIL hand-off (gateway.h write_nowait): the
+ * pending bytes and data, joined in resp->out when there are both.  0,
+ * 1 when the socket was full (the caller flushes with the GIL released),
+ * or -1 with resp->client_gone set.
+ */
+static int
+send_nowait(fw_response_t *resp, fw_request_t *r, size_t pending_len,
+            const char *data, size_t len, int flush)
+{
+    int rc;
+
+    if (pending_len > 0) {
+        if (len > 0) {
+            memcpy(resp->out + pending_len, data, len);
+        }
+        data = resp->out;
+        len += pending_len;
+    }
+    rc = r->ops->write_nowait(r, data, len, flush);
+    if (rc < 0) {
+        resp->client_gone = 1;
+        return -1;
+    }
+    count_written(resp, r, len);
+    resp->unflushed = !flush && (resp->unflushed || len > 0);
+    return rc;
+}
+
+/*
  * Writes resp->out's pending bytes, then data[0..len) (may be 0), then
- * flushes if asked, all in one release of the GIL.  0, or -1 with
+ * flushes if asked: without releasing the GIL when the gateway can do it
+ * without waiting, else all in one release of the GIL.  0, or -1 with
  * resp->client_gone set.
  */
 static int
@@ -132,21 +162,18 @@ gateway_send(fw_response_t *resp, const char *data, size_t len, int flush)
     pending = resp->out;
     pending_len = resp->out_len;
     resp->out_len = 0;
-    if (!flush && !resp->gateway_written && pending_len + len > 0 &&
-        pending_len + len <= r->ops->buffered_first_write) {
-        /* the whole response is one copy into the server's buffer: no
-         * system call, so no reason to give the GIL away */
-        resp->gateway_written = 1;
-        rc = write_two(r, pending, pending_len, data, len, &written);
-        count_written(resp, r, written);
-        if (rc != 0) {
-            resp->client_gone = 1;
-            return -1;
+    if (r->ops->write_nowait != NULL &&
+        pending_len + len <= r->ops->nowait_max &&
+        (pending_len == 0 || pending_len + len <= resp->out_cap)) {
+        rc = send_nowait(resp, r, pending_len, data, len, flush);
+        if (rc <= 0) {
+            return rc;
         }
-        resp->unflushed = 1;
-        return 0;
+        /* the socket is full: wait for room with the GIL released */
+        pending_len = 0;
+        len = 0;
+        flush = 1;
     }
-    resp->gateway_written = 1;
     resp->sending = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = write_two(r, pending, pending_len, data, len, &written);

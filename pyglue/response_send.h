@@ -35,7 +35,6 @@ typedef struct {
     int client_gone;       /* a gateway write or flush failed */
     int unflushed;         /* bytes were written since the last flush */
     int sending;           /* a thread is in a gateway call (GIL released) */
-    int gateway_written;   /* a gateway write was made for this response */
     char *out;             /* output not yet written: out[0..out_len) */
     size_t out_len;
     size_t out_cap; /* 0: no buffer, everything is written at once */

@@ -16,10 +16,10 @@
 #include "bridge/log.h"
 #include "bridge/wire/wire_int.h"
 
-/* Response bytes queued before they are sent; also the promise that a
- * first write up to REQUEST_OUT_BUFFERED only copies. */
+/* Response bytes queued before they are sent; the largest write that
+ * may be made without waiting (write_nowait). */
 #define REQUEST_OUT_FLUSH 16384
-#define REQUEST_OUT_BUFFERED 8184
+#define REQUEST_NOWAIT_MAX 8184
 /* Writes at least this long go out straight from the caller's buffer. */
 #define REQUEST_DIRECT_MIN 16384
 
@@ -421,11 +421,45 @@ request_flush(fw_request_t *r)
     return 0;
 }
 
+/*
+ * Queues len bytes (at most REQUEST_NOWAIT_MAX) and sends what is queued
+ * when flushing or past REQUEST_OUT_FLUSH, as far as the socket takes it
+ * now: 1 when it was full.  Never waits (pyglue holds the GIL).
+ */
+static int
+request_write_nowait(fw_request_t *r, const char *buf, size_t len, int flush)
+{
+    fw_conn_t *c = r->conn;
+    int sent;
+
+    if (c->body.peer_aborted || c->broken) {
+        return -1;
+    }
+    if (len > 0) {
+        (void)fw_wire_out_record(&c->wire, FCGI_STDOUT, c->wire.active_id, buf,
+                                 len, (size_t)-1);
+    }
+    if (!flush && c->wire.out_len < REQUEST_OUT_FLUSH) {
+        return 0;
+    }
+    sent = fw_conn_send_some(c);
+    if (sent < 0) {
+        c->broken = 1;
+        return -1;
+    }
+    if (sent == 0) {
+        return 1;
+    }
+    /* a streamed response: see whether the web server gave up */
+    return flush && request_take_incoming(c) < 0 ? -1 : 0;
+}
+
 static const fw_gateway_ops_t request_ops = {
     .read = request_read,
     .write = request_write,
     .flush = request_flush,
-    .buffered_first_write = REQUEST_OUT_BUFFERED,
+    .write_nowait = request_write_nowait,
+    .nowait_max = REQUEST_NOWAIT_MAX,
     .discard = request_discard,
 };
 

@@ -12,6 +12,8 @@
 static ssize_t mem_read(fw_request_t *r, char *buf, size_t len);
 static int mem_write(fw_request_t *r, const char *buf, size_t len);
 static int mem_flush(fw_request_t *r);
+static int mem_write_nowait(fw_request_t *r, const char *buf, size_t len,
+                            int flush);
 
 static const fw_gateway_ops_t mem_ops = {
     .read = mem_read, .write = mem_write, .flush = mem_flush};
@@ -157,6 +159,30 @@ mem_flush(fw_request_t *r)
     }
     m->flush_calls++;
     return m->fail_write ? -1 : 0;
+}
+
+/* write(), then flush() when asked; 1 (the socket full) when the test
+ * says so, without flushing. */
+static int
+mem_write_nowait(fw_request_t *r, const char *buf, size_t len, int flush)
+{
+    mem_request_t *m = r->conn;
+
+    m->nowait_calls++;
+    if (len > 0 && mem_write(r, buf, len) < 0) {
+        return -1;
+    }
+    if (m->nowait_full) {
+        return 1;
+    }
+    return flush ? mem_flush(r) : 0;
+}
+
+void
+mem_request_nowait(mem_request_t *m, size_t max)
+{
+    m->ops.write_nowait = mem_write_nowait;
+    m->ops.nowait_max = max;
 }
 
 void

@@ -14,8 +14,8 @@
 
 typedef struct {
     fw_request_t req;     /* input_terminated 1 unless a test sets it */
-    fw_gateway_ops_t ops; /* req.ops points here: a test may set
-                             ops.buffered_first_write (0 by default) */
+    fw_gateway_ops_t ops; /* req.ops points here (no write_nowait
+                             unless mem_request_nowait) */
     fw_param_t params[MEM_PARAMS_MAX]; /* copies, req.params points here */
     char *param_mem[MEM_PARAMS_MAX];   /* malloc'd: name NUL value NUL */
     const char *body;                  /* request body (not copied) */
@@ -26,8 +26,10 @@ typedef struct {
     int fail_write; /* write() fails when set */
     char *out;      /* everything written, NUL-terminated */
     size_t out_len;
-    int write_calls;
+    int write_calls; /* also those made through write_nowait */
     int flush_calls;
+    int nowait_calls;
+    int nowait_full;             /* write_nowait says the socket is full */
     size_t out_len_at_flush[64]; /* out_len at each flush, first 64 */
 } mem_request_t;
 
@@ -48,6 +50,10 @@ void mem_request_init(mem_request_t *m, const char *const *params,
 void mem_request_init_pairs(mem_request_t *m, const fw_param_t *params,
                             size_t nparams, const char *body, size_t body_len);
 void mem_request_free(mem_request_t *m);
+
+/* Gives m a write_nowait (gateway.h) for writes up to max bytes: write()
+ * then flush() when asked, or 1 when m->nowait_full is set. */
+void mem_request_nowait(mem_request_t *m, size_t max);
 
 /* The log sink the tests install: captures everything (and echoes it to
  * stderr when FW_TEST_VERBOSE is set). */

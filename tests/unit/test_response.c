@@ -410,10 +410,59 @@ test_metered_500(void **state)
     mem_request_free(&m);
 }
 
+/* Runs app on m made with write_nowait up to max bytes. */
+static fw_pyglue_result_e
+run_app_nowait(mem_request_t *m, const char *app, size_t max, int full)
+{
+    char test_app[128];
+    const char *params[] = {test_app, "SCRIPT_NAME=/", "REQUEST_METHOD=GET",
+                            NULL};
+
+    snprintf(test_app, sizeof(test_app), "TEST_APP=%s", app);
+    mem_request_init(m, params, NULL, 0);
+    mem_request_nowait(m, max);
+    m->nowait_full = full;
+    return fx_handle(m);
+}
+
 /*
- * The first write of a small response is a copy into the server's buffer
- * (buffered_first_write): counted the same.  Nothing written: 0 and 0,
- * whatever the fields held before.
+ * With write_nowait, each chunk of a generator goes out through it with
+ * its flush (no GIL hand-off); when the socket is full, pyglue finishes
+ * with flush().  The bytes and the flush points are the same either way;
+ * a chunk larger than nowait_max goes through write().
+ */
+static void
+test_nowait_chunks(void **state)
+{
+    size_t head = strlen(TEXT_HEAD);
+    mem_request_t m;
+
+    (void)state;
+    for (int full = 0; full <= 1; full++) {
+        assert_int_equal(run_app_nowait(&m, "gen3", 4096, full),
+                         FW_PYGLUE_DONE);
+        assert_string_equal(m.out, TEXT_HEAD "one two three");
+        assert_int_equal(m.nowait_calls, 3);
+        assert_int_equal(m.write_calls, 3);
+        assert_int_equal(m.flush_calls, 3);
+        assert_int_equal(m.out_len_at_flush[0], head + 4);
+        assert_int_equal(m.out_len_at_flush[1], head + 8);
+        assert_int_equal(m.out_len_at_flush[2], head + 13);
+        assert_metered(&m, 200, 13);
+        mem_request_free(&m);
+    }
+
+    /* the head alone fits, the 100000-byte body does not */
+    assert_int_equal(run_app_nowait(&m, "big", 4096, 0), FW_PYGLUE_DONE);
+    assert_int_equal(m.nowait_calls, 0);
+    assert_int_equal(m.write_calls, 2);
+    assert_metered(&m, 200, 100000);
+    mem_request_free(&m);
+}
+
+/*
+ * A small response goes out through write_nowait (the GIL kept): counted
+ * the same.  Nothing written: 0 and 0, whatever the fields held before.
  */
 static void
 test_metered_buffered_and_nothing(void **state)
@@ -423,9 +472,10 @@ test_metered_buffered_and_nothing(void **state)
 
     (void)state;
     mem_request_init(&m, params, NULL, 0);
-    m.ops.buffered_first_write = 4096;
+    mem_request_nowait(&m, 4096);
     assert_int_equal(fx_handle(&m), FW_PYGLUE_DONE);
     assert_int_equal(m.write_calls, 1);
+    assert_int_equal(m.nowait_calls, 1);
     assert_metered(&m, 200, 14);
     mem_request_free(&m);
 
@@ -574,6 +624,7 @@ main(void)
         cmocka_unit_test_setup(test_metered_streamed, fx_test_setup),
         cmocka_unit_test_setup(test_metered_file_wrapper, fx_test_setup),
         cmocka_unit_test_setup(test_metered_500, fx_test_setup),
+        cmocka_unit_test_setup(test_nowait_chunks, fx_test_setup),
         cmocka_unit_test_setup(test_metered_buffered_and_nothing,
                                fx_test_setup),
         cmocka_unit_test_setup(test_threads, fx_test_setup),
