@@ -231,6 +231,11 @@ done:
 /*
  * Any other iterable.  The first chunk is pulled before start_response is
  * required (a generator may call it late); empty chunks send nothing.
+ * Each chunk is flushed before the next is asked for (PEP 3333: a block
+ * is not held back while the application makes the next one), except
+ * when the iterator is over a list or tuple: its chunks exist already,
+ * so they go out together, with the end of the request, as a list's do
+ * (Django's HttpResponse iterates over its list of chunks).
  */
 static send_outcome_e
 send_iterable(fw_response_t *resp, const fw_request_info_t *info,
@@ -252,6 +257,10 @@ send_iterable(fw_response_t *resp, const fw_request_info_t *info,
                             "the application returned %.100s, which is not "
                             "iterable; WSGI needs an iterable of bytes",
                             Py_TYPE(result)->tp_name);
+    }
+    if (Py_IS_TYPE(iter, &PyListIter_Type) ||
+        Py_IS_TYPE(iter, &PyTupleIter_Type)) {
+        flush_each = 0;
     }
 
     for (;;) {

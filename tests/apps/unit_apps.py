@@ -199,6 +199,25 @@ def close_raises(environ, start_response):
     return Recorded("close_raises", [b"fine"], close_raises=True)
 
 
+class _ListBacked:
+    # as Django's HttpResponse: an object whose __iter__ is over a list
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+
+def list_backed(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _ListBacked([b"one ", b"", b"two ", b"three"])
+
+
+def tuple_backed(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _ListBacked((b"one ", b"two ", b"three"))
+
+
 def recorded_gen(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return Recorded("recorded_gen", [b"one ", b"two ", b"three"])

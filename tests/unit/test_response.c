@@ -87,6 +87,26 @@ test_generator_flushes_each_chunk(void **state)
     mem_request_free(&m);
 }
 
+/*
+ * An iterable whose iterator is over a list or tuple (Django's
+ * HttpResponse): its chunks exist already, so none is flushed on its
+ * own; they go out with the request's end, as a list's do.
+ */
+static void
+test_list_backed_iterable_not_flushed(void **state)
+{
+    static const char *const apps[] = {"list_backed", "tuple_backed"};
+    mem_request_t m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+        fx_expect(&m, run_app(&m, apps[i], "/"),
+                  &(fx_want_t){.out = TEXT_HEAD "one two three"});
+        assert_int_equal(m.flush_calls, 0);
+        mem_request_free(&m);
+    }
+}
+
 /* No body: the header block goes out at the end. */
 static void
 test_empty_body_sends_headers_at_end(void **state)
@@ -625,6 +645,8 @@ main(void)
         cmocka_unit_test_setup(test_metered_file_wrapper, fx_test_setup),
         cmocka_unit_test_setup(test_metered_500, fx_test_setup),
         cmocka_unit_test_setup(test_nowait_chunks, fx_test_setup),
+        cmocka_unit_test_setup(test_list_backed_iterable_not_flushed,
+                               fx_test_setup),
         cmocka_unit_test_setup(test_metered_buffered_and_nothing,
                                fx_test_setup),
         cmocka_unit_test_setup(test_threads, fx_test_setup),
