@@ -40,6 +40,7 @@ import app_cost
 import callgrind
 import check_fcgi_load
 import report
+import benchlib
 from benchlib import (BENCH, BUILD, FCGI_LOAD, HZ, PYTHON, REPO, Proc,
                       cpu_ticks, fcgi_load_argv, http_request, parse_fcgi_load,
                       parse_wrk, rss_kib, run_tool, wait_for,
@@ -59,16 +60,7 @@ EXPECT = {
 
 
 def env_number(name, default, kind=int):
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        number = kind(value)
-    except ValueError:
-        number = -1
-    if number <= 0:
-        raise SystemExit('bench: %s=%s: want a number > 0' % (name, value))
-    return number
+    return benchlib.env_number('bench', name, default, kind)
 
 
 class Config:

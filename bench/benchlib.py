@@ -69,6 +69,21 @@ def workers(root):
     return sorted(pid for pid, ppid, _, _ in proc_table() if ppid == root)
 
 
+def env_number(tool, name, default, kind=int):
+    """The number in environment variable name (> 0), else default; a bad
+    value stops `tool` with a line naming it."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise SystemExit('%s: %s=%s: want a number > 0' % (tool, name, value))
+    return number
+
+
 def median(values):
     values = sorted(v for v in values if v is not None)
     if not values:

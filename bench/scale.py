@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
 from benchlib import (BENCH, BUILD, http_request, median, parse_wrk,
                       run_tool, wait_for, workers, wrk_argv)
 from peers import DJANGO, HELLO, PEER, Stack
@@ -40,16 +41,7 @@ BODY = b'Hello, World!\n'
 
 
 def env_number(name, default, kind=int):
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        number = kind(value)
-    except ValueError:
-        number = -1
-    if number <= 0:
-        raise SystemExit('scale: %s=%s: want a number > 0' % (name, value))
-    return number
+    return benchlib.env_number('scale', name, default, kind)
 
 
 def configs():
