@@ -17,7 +17,8 @@ Each route reports what a test needs to see from inside the app.
                             close() appends a JSON line to
                             $WIRE_APP_DIR/closed (when, chunks yielded)
     /stream?n=5&delay=0.05  n lines, delay s apart (a short stream)
-    /big?mib=50             mib MiB of body, 1 MiB per chunk
+    /big?mib=50&chunk=N     mib MiB of body, in chunks of N bytes (a
+                            power of two up to 1 MiB, the default)
 
 With WIRE_APP_DIR set, every call first appends "PATH?QUERY" to
 $WIRE_APP_DIR/calls, so a test can tell whether the app was called.
@@ -140,9 +141,9 @@ class SlowStream:
                                     'pid': os.getpid()}) + '\n')
 
 
-def big(mib):
-    chunk = b'\xab' * (1024 * 1024)
-    for _ in range(mib):
+def big(mib, size):
+    chunk = b'\xab' * size
+    for _ in range(mib * (1024 * 1024 // size)):
         yield chunk
 
 
@@ -172,8 +173,11 @@ def application(environ, start_response):
         return SlowStream(n, delay)
     if path == '/big':
         mib = min(max(int(query.get('mib', ['50'])[0]), 1), MAX_BIG_MIB)
+        size = int(query.get('chunk', [str(1024 * 1024)])[0])
+        if size < 1 or size > 1024 * 1024 or size & (size - 1):
+            size = 1024 * 1024
         start_response('200 OK', [
             ('Content-Type', 'application/octet-stream'),
             ('Content-Length', str(mib * 1024 * 1024))])
-        return big(mib)
+        return big(mib, size)
     return _answer(start_response, 'not found\n', '404 Not Found')

@@ -639,14 +639,18 @@ def test_stalled_sender_is_dropped(wire):
     server.assert_intact('stalled sender')
 
 
-def test_client_that_never_reads(wire):
+@pytest.mark.parametrize('chunk', [1 << 20, 4096])
+def test_client_that_never_reads(wire, chunk):
     """socket-timeout 2: a client that never reads its 50 MiB answer is
-    given up after ~2 s and the worker serves the next request."""
+    given up after ~2 s and the worker serves the next request; in 1 MiB
+    chunks (written with the GIL released) and in 4 KiB ones (each tried
+    without waiting first, write_nowait, until the socket is full)."""
     server = wire('unix', ['--socket-timeout', '2'])
     hog = server.connect()
     try:
         hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        hog.sendall(fcgi_request_bytes('/big', query='mib=50'))
+        hog.sendall(fcgi_request_bytes('/big',
+                                       query='mib=50&chunk=%d' % chunk))
         # the worker has begun writing: the answer's first bytes wait in
         # the socket the client does not read
         assert select.select([hog], [], [], WAIT)[0], server.log()
