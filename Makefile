@@ -80,7 +80,8 @@ UNIT_BRIDGE = $(WIRE_RECORDS) bridge/log.c \
               bridge/observe/status_buf.c bridge/observe/status_render.c \
               bridge/observe/status_snapshot.c bridge/serve/listen.c \
               bridge/observe/access_log.c bridge/pool/notify.c \
-              bridge/serve/allow.c bridge/pool/pool_rules.c
+              bridge/serve/allow.c bridge/pool/pool_rules.c \
+              bridge/serve/lead.c
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 BIN_OBJ   = $(call obj,rel,$(CONF_SRC) $(DEPLOY_SRC) $(PYGLUE_SRC) $(BRIDGE_SRC))

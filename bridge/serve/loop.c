@@ -1,14 +1,15 @@
 /*
- * loop.c: the serving threads of a worker process.  Every serving thread
- * waits in epoll_wait on one set holding the listening socket, every
- * connection that is waiting for bytes (a new one whose request has not
- * all arrived, one kept open after a request, one answered and closing:
- * conns.c, each armed one-shot so exactly one thread takes it), and a
- * wake eventfd.  A connection holds a thread only while its request is
- * served: a silent, slow or kept connection waits in the set, at no cost,
- * until its deadline (socket-timeout, keepalive-timeout).  To stop, the
- * main thread (worker.c) writes the eventfd: each thread leaves as soon
- * as it is back in epoll_wait, so a request in progress always completes.
+ * loop.c: the serving threads of a worker process.  The serving thread
+ * that leads (lead.c: one at a time) waits in epoll_wait on one set
+ * holding the listening socket, every connection that is waiting for
+ * bytes (a new one whose request has not all arrived, one kept open after
+ * a request, one answered and closing: conns.c, each armed one-shot so
+ * exactly one thread takes it), and a wake eventfd.  A connection holds a
+ * thread only while its request is served: a silent, slow or kept connection
+ * waits in the set, at no cost, until its deadline (socket-timeout,
+ * keepalive-timeout).  To stop, the main thread (worker.c) opens the lead to
+ * every thread and writes the eventfd: each thread leaves as soon as it is
+ * back in epoll_wait, so a request in progress always completes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@ loop_drive(fw_loop_thread_t *wt, fw_pyglue_thread_t *py, fw_conn_t *c,
         int page = fw_status_wants(&c->req);
         fw_pyglue_result_e res;
 
+        fw_lead_busy(&wt->lead); /* a burst of quick requests keeps it */
         fw_observe_request_begin(wt->index, &c->req);
         res = page ? fw_status_serve(&c->req) : fw_pyglue_handle(py, &c->req);
         fw_observe_request_end(wt->index, &c->req, !page);
@@ -192,6 +194,7 @@ loop_thread_main(void *arg)
             (atomic_load(&loop_draining) && loop_drained(wt, py, &looked))) {
             break;
         }
+        fw_lead_take(&wt->lead);
         n = epoll_wait(loop_epfd, &ev, 1, fw_conns_sweep());
         if (n < 0 && errno != EINTR) {
             fw_log(FW_LOG_ERROR, "epoll_wait: %s: thread %d stops",
@@ -199,10 +202,13 @@ loop_thread_main(void *arg)
             break;
         }
         if (n > 0) {
+            fw_lead_busy(&wt->lead);
             loop_event(wt, py, ev.data.u64);
+            fw_lead_done(&wt->lead);
         }
     }
 
+    fw_lead_leave(&wt->lead);
     fw_pyglue_thread_detach(py);
     atomic_fetch_sub(&loop_alive, 1);
     return NULL;
@@ -217,6 +223,10 @@ fw_loop_setup(const fw_worker_config_t *wc)
 
     loop_conf = wc;
     loop_listen_fd = listen_fd;
+    if (fw_lead_setup(wc->threads, FW_LEAD_STEAL_US) != 0) {
+        fw_log(FW_LOG_ERROR, "serving threads: cannot make their gate");
+        return -1;
+    }
     flags = fcntl(listen_fd, F_GETFL);
     if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         fw_log(FW_LOG_ERROR, "listening socket: fcntl: %s", strerror(errno));
@@ -279,5 +289,6 @@ fw_loop_wake(int graceful)
 {
     atomic_store(&loop_quitting, !graceful);
     atomic_store(&loop_draining, graceful);
+    fw_lead_open();
     (void)!write(loop_wake_fd, &(uint64_t){1}, sizeof(uint64_t));
 }

@@ -9,6 +9,7 @@
 #define FW_SERVE_INT_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "bridge/serve/serve.h"
 
@@ -19,9 +20,16 @@
  * (conns.c) and a wake eventfd, and serves what comes.
  */
 
+/* One serving thread's part: whether it leads, and since which turn. */
+typedef struct {
+    uint64_t turn;
+    int leading;
+} fw_lead_t;
+
 typedef struct {
     pthread_t tid;
     int index;
+    fw_lead_t lead; /* lead.c */
 } fw_loop_thread_t;
 
 /*
@@ -45,6 +53,44 @@ void fw_loop_stop_accepting(void);
 /* Wakes every thread out of epoll_wait: to leave at once (graceful 0:
  * SIGQUIT) or after serving what is under way. */
 void fw_loop_wake(int graceful);
+
+/* -------------------------------------------------------------------- */
+/*
+ * lead.c: one serving thread at a time, the leader, waits for events and
+ * serves them; it keeps the lead while its requests are quick (no GIL
+ * hand-off between threads a request), and a follower takes it over from
+ * a leader that has been serving for FW_LEAD_STEAL_US (a slow request or
+ * one waiting on I/O), so the threads still overlap there.  A serving
+ * thread's loop: fw_lead_take, epoll_wait, then fw_lead_busy, the event
+ * (fw_lead_busy again at each request), fw_lead_done; fw_lead_leave on
+ * the way out.
+ */
+
+/* A leader serving this long (µs) loses the lead to a follower. */
+#define FW_LEAD_STEAL_US 1000
+
+/* For a process of `threads` serving threads (one: every call passes at
+ * once) and a steal time; before the threads start.  0, or -1 when a
+ * condition variable cannot be made. */
+int fw_lead_setup(int threads, int64_t steal_after_us);
+
+/* Returns when me leads (at once if it does), or when the gate is open. */
+void fw_lead_take(fw_lead_t *me);
+
+/* The leader took an event, or begins the next request of a connection:
+ * the steal time counts from now. */
+void fw_lead_busy(fw_lead_t *me);
+
+/* The leader served it: me->leading is 0 if a follower took the lead
+ * meanwhile (me then calls fw_lead_take again). */
+void fw_lead_done(fw_lead_t *me);
+
+/* A thread leaving its loop hands the lead on, if it has it. */
+void fw_lead_leave(fw_lead_t *me);
+
+/* Every thread passes from now on, and the waiting ones are woken: the
+ * worker is stopping (each thread must see loop_draining, or quit). */
+void fw_lead_open(void);
 
 /* -------------------------------------------------------------------- */
 /*
