@@ -221,6 +221,10 @@ build/bench/c_responder: bench/c_responder.c
 	$(CC) $(STD) $(WARN) -O2 $(shell pkg-config --cflags fcgi) -o $@ $< \
 	    $(shell pkg-config --libs fcgi) -lpthread
 
+build/bench/kernel_floor: bench/kernel_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
 # python3 on the shared libpython (uWSGI's), and on libpython linked as
 # fcgi-wsgi links it (PYLINK): bench/app_cost.py's interpreters.
 build/bench/pyembed: PYEMBED_LIBS = $(shell pkg-config --libs python3-embed)
@@ -255,6 +259,18 @@ bench-link: bench/fcgi-load
 # writes bench/results/scale.md.  About 4 minutes on 2 cores.  Env:
 # BENCH_SECONDS (3), BENCH_ROUNDS (2), BENCH_WARMUP (1), SCALE_ONLY (e.g.
 # "1x1,2x4": only those processes x threads), SCALE_OUT.
+# CPU per hello request over a new unix connection each, user and
+# kernel, against the kernel's floor (bench/kernel_floor.c: accept, read,
+# send, close) and the C libfcgi responder; bench/floor.py writes
+# bench/results/floor.md.  About 1 minute.  Env: BENCH_ROUNDS (5),
+# BENCH_REQUESTS (200000).
+.PHONY: bench-floor
+bench-floor:
+	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"
+	$(MAKE) build/bench/fcgi-wsgi build/bench/c_responder \
+	    build/bench/kernel_floor bench/fcgi-load
+	$(PYTHON) bench/floor.py
+
 .PHONY: bench-scale
 bench-scale:
 	@$(MAKE) --no-print-directory deps DEPS_TEST="$(DEPS_TEST) $(DEPS_BENCH)"

@@ -43,7 +43,7 @@ import report
 import benchlib
 from benchlib import (BENCH, BUILD, FCGI_LOAD, HZ, PYTHON, REPO, Proc,
                       cpu_ticks, fcgi_load_argv, http_request, parse_fcgi_load,
-                      parse_wrk, rss_kib, run_tool, wait_for,
+                      parse_wrk, rss_kib, run_tool, server_env, wait_for,
                       wait_unix_socket, workers, wrk_argv)
 from peers import DJANGO, HELLO, PEER, PEERS, Stack
 from pool_memory import smaps
@@ -84,13 +84,6 @@ class Config:
                                if self.only is None or s.key in self.only]
             if group.scenarios:
                 self.groups.append(group)
-
-
-def server_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(('PYTHON', 'DJANGO', 'BENCH_'))}
-    env['PYTHONDONTWRITEBYTECODE'] = '1'
-    return env
 
 
 def say(text):

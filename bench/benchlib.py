@@ -84,6 +84,16 @@ def env_number(tool, name, default, kind=int):
     return number
 
 
+def server_env(*prefixes):
+    """The environment a server under test runs with: ours without
+    Python's and Django's variables, the bench's own (BENCH_ and the
+    given prefixes); no .pyc written."""
+    drop = ('PYTHON', 'DJANGO', 'BENCH_') + prefixes
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env['PYTHONDONTWRITEBYTECODE'] = '1'
+    return env
+
+
 def median(values):
     values = sorted(v for v in values if v is not None)
     if not values:

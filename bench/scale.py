@@ -30,7 +30,7 @@ from pathlib import Path
 
 import benchlib
 from benchlib import (BENCH, BUILD, http_request, median, parse_wrk,
-                      run_tool, wait_for, workers, wrk_argv)
+                      run_tool, server_env, wait_for, workers, wrk_argv)
 from peers import DJANGO, HELLO, PEER, Stack
 
 PROCESSES = (1, 2, 4)
@@ -64,13 +64,6 @@ def configs():
     return out
 
 
-def server_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(('PYTHON', 'DJANGO', 'BENCH_', 'SCALE_'))}
-    env['PYTHONDONTWRITEBYTECODE'] = '1'
-    return env
-
-
 def say(text):
     print(text, file=sys.stderr, flush=True)
 
@@ -83,7 +76,7 @@ def visit(tmp, app, path, procs, threads, seconds, warmup):
                                                        threads), dir=tmp))
     stack = Stack(ctmp, app, [peer], procs, threads)
     try:
-        stack.start(server_env())
+        stack.start(server_env('SCALE_'))
         pid = stack.servers[peer.key].pid
         if procs > 1:
             wait_for(lambda: len(workers(pid)) >= procs, 60,
