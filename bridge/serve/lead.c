@@ -6,14 +6,23 @@
  * (the GIL held) the threads do not each take a connection and queue on
  * the GIL with it: that costs a GIL hand-off and two context switches a
  * request.  One follower, the watcher, takes the lead from a leader that
- * has been serving for longer than the steal time (a slow request, an app
- * waiting on its database): from then on the threads overlap as before.
+ * has been serving one request for longer than the steal time while no
+ * serving thread runs (each waits: on its database, on a slow client):
+ * there another thread adds work done.  While one runs (computing, the
+ * GIL held; or preempted) another would only queue on the GIL, and each
+ * queued request outlasting the steal time would call in one more thread:
+ * so a runner delays the steal, up to the longest steal time.  Whether a
+ * thread runs is its state in /proc/thread-self/stat ('R').
  * Nothing here touches a socket or Python; with one thread it is open.
  */
+#define _GNU_SOURCE /* /proc/thread-self needs no gettid; O_CLOEXEC */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge/serve/serve_int.h"
 
@@ -25,6 +34,8 @@ static int lead_watch_made;
 static int lead_taken;   /* under lead_mu: a thread leads */
 static int lead_watched; /* under lead_mu: a follower watches */
 static int64_t lead_steal_us;
+static int64_t lead_steal_max_us;
+static fw_lead_t *lead_threads; /* under lead_mu: every joined thread */
 
 /* Every thread passes: one serving thread, or the worker is stopping. */
 static atomic_int lead_open = 1;
@@ -47,7 +58,7 @@ lead_now_us(void)
 }
 
 int
-fw_lead_setup(int threads, int64_t steal_after_us)
+fw_lead_setup(int threads, int64_t steal_after_us, int64_t steal_max_us)
 {
     pthread_condattr_t attr;
 
@@ -64,11 +75,52 @@ fw_lead_setup(int threads, int64_t steal_after_us)
         lead_watch_made = 1;
     }
     lead_steal_us = steal_after_us;
+    lead_steal_max_us = steal_max_us;
     lead_taken = 0;
     lead_watched = 0;
+    lead_threads = NULL;
     atomic_store(&lead_busy_since, 0);
     atomic_store(&lead_watcher_parked, 0);
     atomic_store(&lead_open, threads <= 1);
+    return 0;
+}
+
+void
+fw_lead_join(fw_lead_t *me)
+{
+    memset(me, 0, sizeof(*me));
+    me->stat_fd = open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC);
+    pthread_mutex_lock(&lead_mu);
+    me->next = lead_threads;
+    lead_threads = me;
+    pthread_mutex_unlock(&lead_mu);
+}
+
+/* Under lead_mu: whether a thread serving a request is running (or
+ * runnable): the third field of its stat, after "TID (comm) ".  A thread
+ * whose state cannot be read counts as waiting. */
+static int
+lead_someone_runs(void)
+{
+    for (fw_lead_t *t = lead_threads; t != NULL; t = t->next) {
+        char buf[128];
+        ssize_t n;
+        char *close_paren;
+
+        if (!atomic_load(&t->serving) || t->stat_fd < 0) {
+            continue;
+        }
+        n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0) {
+            continue;
+        }
+        buf[n] = '\0';
+        close_paren = strrchr(buf, ')');
+        if (close_paren != NULL && close_paren[1] == ' ' &&
+            close_paren[2] == 'R') {
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -84,8 +136,9 @@ lead_become(fw_lead_t *me)
 
 /*
  * Under lead_mu, the watcher's one look: a leader busy for the steal time
- * loses the lead to me (1); else I wait until it would have been, or,
- * the leader being idle, until it begins to serve (0: look again).
+ * while no serving thread runs, or for the longest steal time, loses the
+ * lead to me (1); else I wait until the next look is due, or, the leader
+ * being idle, until it begins to serve (0: look again).
  */
 static int
 lead_watch_once(fw_lead_t *me)
@@ -106,8 +159,11 @@ lead_watch_once(fw_lead_t *me)
     now = lead_now_us();
     due = since + lead_steal_us;
     if (now >= due) {
-        lead_become(me);
-        return 1;
+        if (now - since >= lead_steal_max_us || !lead_someone_runs()) {
+            lead_become(me);
+            return 1;
+        }
+        due = now + lead_steal_us;
     }
     until.tv_sec = (time_t)(due / 1000000);
     until.tv_nsec = (long)(due % 1000000) * 1000;
@@ -153,7 +209,11 @@ fw_lead_busy(fw_lead_t *me)
 {
     /* overtaken (it learns it at fw_lead_done): the time is the new
      * leader's; a store racing the change only brings a steal forward */
-    if (!me->leading || atomic_load(&lead_turn) != me->turn) {
+    if (!me->leading) {
+        return;
+    }
+    atomic_store(&me->serving, 1);
+    if (atomic_load(&lead_turn) != me->turn) {
         return;
     }
     atomic_store(&lead_busy_since, lead_now_us());
@@ -170,6 +230,7 @@ fw_lead_done(fw_lead_t *me)
     if (!me->leading) {
         return;
     }
+    atomic_store(&me->serving, 0);
     pthread_mutex_lock(&lead_mu);
     if (atomic_load(&lead_turn) == me->turn) {
         atomic_store(&lead_busy_since, 0);
@@ -182,18 +243,25 @@ fw_lead_done(fw_lead_t *me)
 void
 fw_lead_leave(fw_lead_t *me)
 {
-    if (!me->leading) {
-        return;
-    }
-    me->leading = 0;
     pthread_mutex_lock(&lead_mu);
-    if (atomic_load(&lead_turn) == me->turn) {
+    for (fw_lead_t **p = &lead_threads; *p != NULL; p = &(*p)->next) {
+        if (*p == me) {
+            *p = me->next;
+            break;
+        }
+    }
+    if (me->leading && atomic_load(&lead_turn) == me->turn) {
         lead_taken = 0;
         atomic_store(&lead_busy_since, 0);
         pthread_cond_signal(&lead_watch);
         pthread_cond_signal(&lead_followers);
     }
+    me->leading = 0;
     pthread_mutex_unlock(&lead_mu);
+    if (me->stat_fd >= 0) {
+        close(me->stat_fd);
+        me->stat_fd = -1;
+    }
 }
 
 void

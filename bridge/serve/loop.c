@@ -185,6 +185,7 @@ loop_thread_main(void *arg)
         atomic_fetch_sub(&loop_alive, 1);
         return NULL;
     }
+    fw_lead_join(&wt->lead);
 
     for (;;) {
         struct epoll_event ev;
@@ -223,7 +224,8 @@ fw_loop_setup(const fw_worker_config_t *wc)
 
     loop_conf = wc;
     loop_listen_fd = listen_fd;
-    if (fw_lead_setup(wc->threads, FW_LEAD_STEAL_US) != 0) {
+    if (fw_lead_setup(wc->threads, FW_LEAD_STEAL_US, FW_LEAD_STEAL_MAX_US) !=
+        0) {
         fw_log(FW_LOG_ERROR, "serving threads: cannot make their gate");
         return -1;
     }

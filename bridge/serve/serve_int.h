@@ -9,6 +9,7 @@
 #define FW_SERVE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bridge/serve/serve.h"
@@ -20,10 +21,14 @@
  * (conns.c) and a wake eventfd, and serves what comes.
  */
 
-/* One serving thread's part: whether it leads, and since which turn. */
-typedef struct {
+/* One serving thread's part (lead.c): whether it leads, since which turn,
+ * whether it serves a request, its /proc stat. */
+typedef struct fw_lead_s {
     uint64_t turn;
     int leading;
+    atomic_int serving;
+    int stat_fd;
+    struct fw_lead_s *next; /* the joined threads */
 } fw_lead_t;
 
 typedef struct {
@@ -59,20 +64,27 @@ void fw_loop_wake(int graceful);
  * lead.c: one serving thread at a time, the leader, waits for events and
  * serves them; it keeps the lead while its requests are quick (no GIL
  * hand-off between threads a request), and a follower takes it over from
- * a leader that has been serving for FW_LEAD_STEAL_US (a slow request or
- * one waiting on I/O), so the threads still overlap there.  A serving
- * thread's loop: fw_lead_take, epoll_wait, then fw_lead_busy, the event
+ * a leader that has been serving one request for FW_LEAD_STEAL_US while
+ * no serving thread runs (they wait on I/O), or for FW_LEAD_STEAL_MAX_US,
+ * so the threads still overlap there.  A serving thread: fw_lead_join;
+ * then its loop: fw_lead_take, epoll_wait, fw_lead_busy, the event
  * (fw_lead_busy again at each request), fw_lead_done; fw_lead_leave on
  * the way out.
  */
 
-/* A leader serving this long (µs) loses the lead to a follower. */
+/* A leader serving one request this long (µs) while no serving thread
+ * runs, or the longer time whatever runs, loses the lead to a follower. */
 #define FW_LEAD_STEAL_US 1000
+#define FW_LEAD_STEAL_MAX_US 100000
 
 /* For a process of `threads` serving threads (one: every call passes at
- * once) and a steal time; before the threads start.  0, or -1 when a
+ * once) and the steal times; before the threads start.  0, or -1 when a
  * condition variable cannot be made. */
-int fw_lead_setup(int threads, int64_t steal_after_us);
+int fw_lead_setup(int threads, int64_t steal_after_us, int64_t steal_max_us);
+
+/* A serving thread, from the thread itself, before its first fw_lead_take:
+ * me is cleared and joins the threads the watcher looks at. */
+void fw_lead_join(fw_lead_t *me);
 
 /* Returns when me leads (at once if it does), or when the gate is open. */
 void fw_lead_take(fw_lead_t *me);
@@ -85,7 +97,8 @@ void fw_lead_busy(fw_lead_t *me);
  * meanwhile (me then calls fw_lead_take again). */
 void fw_lead_done(fw_lead_t *me);
 
-/* A thread leaving its loop hands the lead on, if it has it. */
+/* A thread leaving its loop hands the lead on, if it has it, and leaves
+ * the joined threads. */
 void fw_lead_leave(fw_lead_t *me);
 
 /* Every thread passes from now on, and the waiting ones are woken: the

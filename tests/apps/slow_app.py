@@ -6,6 +6,8 @@ that a logged Python stack shows which one was running.
   /pid                  the worker's pid, at once
   /stuck                stuck_view: sleeps 120 s (past any harakiri limit)
   /slow?seconds=S       slow_view: sleeps S seconds, then answers 200
+  /compute?seconds=S    compute_view: computes (the GIL held, but for
+                        Python's switch interval) for S seconds
   /bytes?n=N            N bytes of body
   anything else         "hello"
 """
@@ -32,6 +34,15 @@ def slow_view(environ, start_response):
     return _answer(start_response, b'slow done\n')
 
 
+def compute_view(environ, start_response):
+    query = parse_qs(environ.get('QUERY_STRING', ''))
+    end = time.monotonic() + float(query.get('seconds', ['1'])[0])
+    rounds = 0
+    while time.monotonic() < end:
+        rounds += sum(range(1000)) > 0
+    return _answer(start_response, b'computed %d\n' % rounds)
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     if path == '/pid':
@@ -40,6 +51,8 @@ def application(environ, start_response):
         return stuck_view(environ, start_response)
     if path == '/slow':
         return slow_view(environ, start_response)
+    if path == '/compute':
+        return compute_view(environ, start_response)
     if path == '/bytes':
         n = int(parse_qs(environ.get('QUERY_STRING', '')).get('n', ['0'])[0])
         return _answer(start_response, b'x' * n)

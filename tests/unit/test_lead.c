@@ -1,8 +1,9 @@
 /*
  * test_lead.c: bridge/serve/lead.c with real threads: one thread leads
  * and the others wait; a leader whose requests stay under the steal time
- * keeps the lead, one that serves past it is overtaken (never before:
- * the steal time is a lower bound the test measures); a leader leaving
+ * keeps the lead, one that serves past it while it waits is overtaken
+ * (never before: the steal time is a lower bound the test measures), one
+ * that runs (computes) only at the longest steal time; a leader leaving
  * hands the lead on; opening the gate lets every thread through; one
  * serving thread never waits.  The steal times are short and the waits
  * bounded by WAIT_MS.
@@ -54,6 +55,7 @@ follower_main(void *arg)
 {
     follower_t *f = arg;
 
+    fw_lead_join(&f->lead);
     fw_lead_take(&f->lead);
     atomic_store(&f->at_us, now_us());
     atomic_store(&f->through, 1);
@@ -94,10 +96,11 @@ follower_wait_through(follower_t *f)
 static void
 test_one_thread_never_waits(void **state)
 {
-    fw_lead_t me = {0, 0};
+    fw_lead_t me;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(1, 1000), 0);
+    assert_int_equal(fw_lead_setup(1, 1000, 100000), 0);
+    fw_lead_join(&me);
     fw_lead_take(&me);
     assert_int_equal(me.leading, 0); /* the gate is open: nobody leads */
     fw_lead_busy(&me);
@@ -111,12 +114,13 @@ static void
 test_busy_leader_overtaken_after_steal_time(void **state)
 {
     const int64_t steal_us = 50000;
-    fw_lead_t me = {0, 0};
+    fw_lead_t me;
     follower_t f;
     int64_t busy_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, steal_us), 0);
+    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
+    fw_lead_join(&me);
     fw_lead_take(&me);
     assert_int_equal(me.leading, 1);
     follower_start(&f);
@@ -129,6 +133,7 @@ test_busy_leader_overtaken_after_steal_time(void **state)
     fw_lead_done(&me);
     assert_int_equal(me.leading, 0);
     follower_join(&f);
+    fw_lead_leave(&me);
 }
 
 /* An idle leader and one serving requests each shorter than the steal
@@ -138,12 +143,13 @@ static void
 test_quick_requests_keep_the_lead(void **state)
 {
     const int64_t steal_us = 50000;
-    fw_lead_t me = {0, 0};
+    fw_lead_t me;
     follower_t f;
     int64_t busy_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, steal_us), 0);
+    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
+    fw_lead_join(&me);
     fw_lead_take(&me);
     follower_start(&f);
     /* idle for three steal times: the follower must still wait */
@@ -165,6 +171,7 @@ test_quick_requests_keep_the_lead(void **state)
     fw_lead_done(&me);
     assert_int_equal(me.leading, 0);
     follower_join(&f);
+    fw_lead_leave(&me);
 }
 
 /* The leader leaving hands the lead to a follower at once (no steal
@@ -172,11 +179,12 @@ test_quick_requests_keep_the_lead(void **state)
 static void
 test_leader_leaving_hands_on(void **state)
 {
-    fw_lead_t me = {0, 0};
+    fw_lead_t me;
     follower_t f;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, 60 * 1000000LL), 0);
+    assert_int_equal(fw_lead_setup(2, 60 * 1000000LL, 60 * 1000000LL), 0);
+    fw_lead_join(&me);
     fw_lead_take(&me);
     assert_int_equal(me.leading, 1);
     follower_start(&f);
@@ -197,11 +205,12 @@ test_leader_leaving_hands_on(void **state)
 static void
 test_open_lets_every_thread_through(void **state)
 {
-    fw_lead_t me = {0, 0};
+    fw_lead_t me;
     follower_t f[3];
 
     (void)state;
-    assert_int_equal(fw_lead_setup(4, 60 * 1000000LL), 0);
+    assert_int_equal(fw_lead_setup(4, 60 * 1000000LL, 60 * 1000000LL), 0);
+    fw_lead_join(&me);
     fw_lead_take(&me);
     for (int i = 0; i < 3; i++) {
         follower_start(&f[i]);
@@ -219,6 +228,69 @@ test_open_lets_every_thread_through(void **state)
     fw_lead_leave(&me);
 }
 
+/* Spins (the thread runs) until us have passed or *stop is set. */
+static void
+spin_us(int64_t us, atomic_int *stop)
+{
+    int64_t end = now_us() + us;
+
+    while (now_us() < end && (stop == NULL || !atomic_load(stop))) {
+    }
+}
+
+/* A leader that runs (computes, the GIL held) keeps the lead past the
+ * steal time: another thread would only queue for the GIL.  Once it
+ * waits, the follower takes over. */
+static void
+test_running_leader_keeps_the_lead(void **state)
+{
+    const int64_t steal_us = 20000;
+    fw_lead_t me;
+    follower_t f;
+    int64_t waits_at;
+
+    (void)state;
+    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
+    fw_lead_join(&me);
+    fw_lead_take(&me);
+    follower_start(&f);
+    fw_lead_busy(&me);
+    spin_us(5 * steal_us, NULL);
+    assert_int_equal(atomic_load(&f.through), 0);
+    waits_at = now_us();
+    assert_true(follower_wait_through(&f)); /* sleeps: the thread waits */
+    assert_true(atomic_load(&f.at_us) >= waits_at);
+    fw_lead_done(&me);
+    assert_int_equal(me.leading, 0);
+    follower_join(&f);
+    fw_lead_leave(&me);
+}
+
+/* ... but not past the longest steal time. */
+static void
+test_running_leader_overtaken_at_the_longest(void **state)
+{
+    const int64_t steal_max_us = 60000;
+    fw_lead_t me;
+    follower_t f;
+    int64_t busy_at;
+
+    (void)state;
+    assert_int_equal(fw_lead_setup(2, 5000, steal_max_us), 0);
+    fw_lead_join(&me);
+    fw_lead_take(&me);
+    follower_start(&f);
+    busy_at = now_us();
+    fw_lead_busy(&me);
+    spin_us(WAIT_MS * 1000LL, &f.through);
+    assert_int_equal(atomic_load(&f.through), 1);
+    assert_true(atomic_load(&f.at_us) - busy_at >= steal_max_us);
+    fw_lead_done(&me);
+    assert_int_equal(me.leading, 0);
+    follower_join(&f);
+    fw_lead_leave(&me);
+}
+
 int
 main(void)
 {
@@ -226,6 +298,8 @@ main(void)
         cmocka_unit_test(test_one_thread_never_waits),
         cmocka_unit_test(test_busy_leader_overtaken_after_steal_time),
         cmocka_unit_test(test_quick_requests_keep_the_lead),
+        cmocka_unit_test(test_running_leader_keeps_the_lead),
+        cmocka_unit_test(test_running_leader_overtaken_at_the_longest),
         cmocka_unit_test(test_leader_leaving_hands_on),
         cmocka_unit_test(test_open_lets_every_thread_through),
     };
