@@ -458,8 +458,9 @@ def render(data):
         lines += ['## The app\'s own cost, in process', '', cost, '']
     cg = data.get('callgrind')
     if cg:
-        lines += ['## Instructions per hello request (callgrind)', '',
-                  table(['server', 'instructions/request'],
+        lines += ['## Instructions per hello request in the worker '
+                  '(callgrind)', '',
+                  table(['server', 'worker instructions/request'],
                         [[PEER[k].label, '%.0f' % v] for k, v in cg.items()]
                         + ([['fcgi-wsgi ÷ uWSGI FastCGI', '×%.2f' % (
                             cg[FW] / cg[FASTCGI_BASE])]]
