@@ -240,13 +240,14 @@ fw_worker_run(const fw_worker_config_t *wc)
     }
 
     worker_stop_accepting(wc, verdict == WORKER_STOP_GRACEFUL);
+    /* While a serving thread may still run, threads stays allocated (each
+     * thread's record, its lead.c part among them): the process exits
+     * right after, without joining them. */
     if (verdict == WORKER_STOP_NOW) {
-        free(threads);
         /* the caller exits without finalising Python */
         return worker_leave(wc, 0, 0, 0);
     }
     if (!worker_wait_threads(wc, &waited, &waited_ms)) {
-        free(threads);
         return worker_leave(wc, waited_ms, 0, status);
     }
     for (int i = 0; i < started; i++) {
