@@ -207,12 +207,12 @@ fw_lead_take(fw_lead_t *me)
 void
 fw_lead_busy(fw_lead_t *me)
 {
-    /* overtaken (it learns it at fw_lead_done): the time is the new
-     * leader's; a store racing the change only brings a steal forward */
     if (!me->leading) {
         return;
     }
     atomic_store(&me->serving, 1);
+    /* overtaken (it learns it at fw_lead_done): the time is the new
+     * leader's; a store racing the change only brings a steal forward */
     if (atomic_load(&lead_turn) != me->turn) {
         return;
     }

@@ -93,6 +93,39 @@ follower_wait_through(follower_t *f)
     return 0;
 }
 
+/* Two serving threads and the steal times: me (this thread) leads, f
+ * follows. */
+static void
+lead_with_follower(fw_lead_t *me, follower_t *f, int64_t steal_us,
+                   int64_t steal_max_us)
+{
+    assert_int_equal(fw_lead_setup(2, steal_us, steal_max_us), 0);
+    fw_lead_join(me);
+    fw_lead_take(me);
+    assert_int_equal(me->leading, 1);
+    follower_start(f);
+}
+
+/* me begins a request; when. */
+static int64_t
+busy_from_now(fw_lead_t *me)
+{
+    int64_t at = now_us();
+
+    fw_lead_busy(me);
+    return at;
+}
+
+/* me's request is done: f took the lead meanwhile; both threads leave. */
+static void
+done_overtaken(fw_lead_t *me, follower_t *f)
+{
+    fw_lead_done(me);
+    assert_int_equal(me->leading, 0);
+    follower_join(f);
+    fw_lead_leave(me);
+}
+
 static void
 test_one_thread_never_waits(void **state)
 {
@@ -119,21 +152,13 @@ test_busy_leader_overtaken_after_steal_time(void **state)
     int64_t busy_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
-    fw_lead_join(&me);
-    fw_lead_take(&me);
-    assert_int_equal(me.leading, 1);
-    follower_start(&f);
-    busy_at = now_us();
-    fw_lead_busy(&me);
+    lead_with_follower(&me, &f, steal_us, 60 * 1000000LL);
+    busy_at = busy_from_now(&me);
     assert_true(follower_wait_through(&f));
     assert_int_equal(f.lead.leading, 1);
     assert_true(f.lead.turn > me.turn);
     assert_true(atomic_load(&f.at_us) - busy_at >= steal_us);
-    fw_lead_done(&me);
-    assert_int_equal(me.leading, 0);
-    follower_join(&f);
-    fw_lead_leave(&me);
+    done_overtaken(&me, &f);
 }
 
 /* An idle leader and one serving requests each shorter than the steal
@@ -148,10 +173,7 @@ test_quick_requests_keep_the_lead(void **state)
     int64_t busy_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
-    fw_lead_join(&me);
-    fw_lead_take(&me);
-    follower_start(&f);
+    lead_with_follower(&me, &f, steal_us, 60 * 1000000LL);
     /* idle for three steal times: the follower must still wait */
     pause_us(3 * steal_us);
     assert_int_equal(atomic_load(&f.through), 0);
@@ -164,14 +186,10 @@ test_quick_requests_keep_the_lead(void **state)
     }
     assert_int_equal(atomic_load(&f.through), 0);
     /* one request past the steal time */
-    busy_at = now_us();
-    fw_lead_busy(&me);
+    busy_at = busy_from_now(&me);
     assert_true(follower_wait_through(&f));
     assert_true(atomic_load(&f.at_us) - busy_at >= steal_us);
-    fw_lead_done(&me);
-    assert_int_equal(me.leading, 0);
-    follower_join(&f);
-    fw_lead_leave(&me);
+    done_overtaken(&me, &f);
 }
 
 /* The leader leaving hands the lead to a follower at once (no steal
@@ -183,11 +201,7 @@ test_leader_leaving_hands_on(void **state)
     follower_t f;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, 60 * 1000000LL, 60 * 1000000LL), 0);
-    fw_lead_join(&me);
-    fw_lead_take(&me);
-    assert_int_equal(me.leading, 1);
-    follower_start(&f);
+    lead_with_follower(&me, &f, 60 * 1000000LL, 60 * 1000000LL);
     fw_lead_busy(&me);
     fw_lead_done(&me);
     fw_lead_leave(&me);
@@ -250,20 +264,14 @@ test_running_leader_keeps_the_lead(void **state)
     int64_t waits_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, steal_us, 60 * 1000000LL), 0);
-    fw_lead_join(&me);
-    fw_lead_take(&me);
-    follower_start(&f);
+    lead_with_follower(&me, &f, steal_us, 60 * 1000000LL);
     fw_lead_busy(&me);
     spin_us(5 * steal_us, NULL);
     assert_int_equal(atomic_load(&f.through), 0);
     waits_at = now_us();
     assert_true(follower_wait_through(&f)); /* sleeps: the thread waits */
     assert_true(atomic_load(&f.at_us) >= waits_at);
-    fw_lead_done(&me);
-    assert_int_equal(me.leading, 0);
-    follower_join(&f);
-    fw_lead_leave(&me);
+    done_overtaken(&me, &f);
 }
 
 /* ... but not past the longest steal time. */
@@ -276,19 +284,12 @@ test_running_leader_overtaken_at_the_longest(void **state)
     int64_t busy_at;
 
     (void)state;
-    assert_int_equal(fw_lead_setup(2, 5000, steal_max_us), 0);
-    fw_lead_join(&me);
-    fw_lead_take(&me);
-    follower_start(&f);
-    busy_at = now_us();
-    fw_lead_busy(&me);
+    lead_with_follower(&me, &f, 5000, steal_max_us);
+    busy_at = busy_from_now(&me);
     spin_us(WAIT_MS * 1000LL, &f.through);
     assert_int_equal(atomic_load(&f.through), 1);
     assert_true(atomic_load(&f.at_us) - busy_at >= steal_max_us);
-    fw_lead_done(&me);
-    assert_int_equal(me.leading, 0);
-    follower_join(&f);
-    fw_lead_leave(&me);
+    done_overtaken(&me, &f);
 }
 
 int
