@@ -38,19 +38,28 @@ def tree(root):
     return out
 
 
-def cpu_ticks(root):
-    """utime + stime of root's tree, with what its reaped children used
-    (cutime + cstime), in clock ticks; None when root is gone."""
-    total, found = 0, False
+def user_sys_ticks(root):
+    """(user, system) clock ticks of root's tree, with what its reaped
+    children used (cutime, cstime); None when root is gone."""
+    user = system = 0
+    found = False
     for pid in tree(root):
         try:
             stat = Path('/proc/%d/stat' % pid).read_text()
         except OSError:
             continue
-        fields = stat.rsplit(')', 1)[1].split()
-        total += sum(int(f) for f in fields[11:15])
+        f = stat.rsplit(')', 1)[1].split()
+        user += int(f[11]) + int(f[13])
+        system += int(f[12]) + int(f[14])
         found = found or pid == root
-    return total if found else None
+    return (user, system) if found else None
+
+
+def cpu_ticks(root):
+    """utime + stime of root's tree (reaped children included), in clock
+    ticks; None when root is gone."""
+    ticks = user_sys_ticks(root)
+    return None if ticks is None else sum(ticks)
 
 
 def rss_kib(pid):

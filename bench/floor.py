@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from benchlib import (BENCH, BUILD, HZ, Proc, env_number, fcgi_load_argv,
-                      median, parse_fcgi_load, run_tool, server_env, tree,
-                      wait_unix_socket)
+                      median, parse_fcgi_load, run_tool, server_env,
+                      user_sys_ticks, wait_unix_socket)
 from peers import HELLO, PEER
 
 ROUNDS = env_number('floor', 'BENCH_ROUNDS', 5)
@@ -35,20 +35,6 @@ SERVERS = [
     ('C libfcgi responder (bench/c_responder.c)',
      lambda sock: PEER['c'].argv(HELLO, sock, 1, 1, None)),
 ]
-
-
-def user_sys_ticks(root):
-    """(user, system) clock ticks of root's tree, reaped children included."""
-    user = system = 0
-    for pid in tree(root):
-        try:
-            stat = Path('/proc/%d/stat' % pid).read_text()
-        except OSError:
-            continue
-        f = stat.rsplit(')', 1)[1].split()
-        user += int(f[11]) + int(f[13])
-        system += int(f[12]) + int(f[14])
-    return user, system
 
 
 def visit(tmp, label, argv_of):
