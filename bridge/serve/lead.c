@@ -89,6 +89,10 @@ void
 fw_lead_join(fw_lead_t *me)
 {
     memset(me, 0, sizeof(*me));
+    me->stat_fd = -1;
+    if (atomic_load(&lead_open)) {
+        return; /* one serving thread: nobody watches it */
+    }
     me->stat_fd = open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC);
     pthread_mutex_lock(&lead_mu);
     me->next = lead_threads;

@@ -83,7 +83,8 @@ void fw_loop_wake(int graceful);
 int fw_lead_setup(int threads, int64_t steal_after_us, int64_t steal_max_us);
 
 /* A serving thread, from the thread itself, before its first fw_lead_take:
- * me is cleared and joins the threads the watcher looks at. */
+ * me is cleared and, when there are several, joins the threads the
+ * watcher looks at. */
 void fw_lead_join(fw_lead_t *me);
 
 /* Returns when me leads (at once if it does), or when the gate is open. */

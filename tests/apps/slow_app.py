@@ -6,8 +6,10 @@ that a logged Python stack shows which one was running.
   /pid                  the worker's pid, at once
   /stuck                stuck_view: sleeps 120 s (past any harakiri limit)
   /slow?seconds=S       slow_view: sleeps S seconds, then answers 200
-  /compute?seconds=S    compute_view: computes (the GIL held, but for
-                        Python's switch interval) for S seconds
+  /compute?seconds=S&mark=FILE
+                        compute_view: creates FILE (when given), then
+                        computes (the GIL held, but for Python's switch
+                        interval) for S seconds
   /bytes?n=N            N bytes of body
   anything else         "hello"
 """
@@ -37,6 +39,9 @@ def slow_view(environ, start_response):
 def compute_view(environ, start_response):
     query = parse_qs(environ.get('QUERY_STRING', ''))
     end = time.monotonic() + float(query.get('seconds', ['1'])[0])
+    if 'mark' in query:
+        with open(query['mark'][0], 'w'):
+            pass
     rounds = 0
     while time.monotonic() < end:
         rounds += sum(range(1000)) > 0

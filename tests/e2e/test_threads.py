@@ -9,7 +9,8 @@ longest steal time (100 ms), not to its end.
 
 import time
 
-from e2elib import APPS_DIR, at_once, fcgi_request, wait_unix_socket
+from e2elib import (APPS_DIR, at_once, fcgi_request, wait_unix_socket,
+                    wait_until)
 
 APP = ['--chdir', APPS_DIR, '--module', 'slow_app']
 
@@ -37,17 +38,19 @@ def test_waiting_requests_overlap_up_to_threads(start_server, tmp):
 
 def test_quick_request_not_held_behind_a_computing_one(start_server, tmp):
     """threads = 2: while one request computes for 2 s, a quick one sent
-    after it is answered long before it ends (the other thread takes the
+    once it has begun is answered long before it ends (the other thread takes the
     lead at the longest steal time, 100 ms, and Python's switch interval
     gives it the GIL)."""
     sock = start(start_server, tmp, 2)
+    mark = tmp / 'computing'
     quick = {}
 
     def computing():
-        return fcgi_request(sock, '/compute', query='seconds=2')
+        return fcgi_request(sock, '/compute',
+                            query='seconds=2&mark=%s' % mark)
 
     def hello():
-        time.sleep(0.3)  # stimulus: the computing request is under way
+        wait_until(mark.exists, 2, 'the computing request to begin')
         began = time.monotonic()
         answer = fcgi_request(sock, '/hello')
         quick['took'] = time.monotonic() - began
