@@ -85,8 +85,11 @@ log_with_context(const char *context, const char *text, size_t len)
 
 /*
  * The text of traceback.format_exception(type, value, tb) as UTF-8 bytes
- * (unencodable characters escaped).  New reference, or NULL with an
- * exception set.
+ * (unencodable characters escaped).  traceback is imported by the first
+ * exception to format, not at start-up: with what it pulls in (re, enum,
+ * tokenize, textwrap...) it is 1.3 MiB of every worker's memory, which an
+ * application that never fails, or imports it itself, should not pay.
+ * New reference, or NULL with an exception set.
  */
 static PyObject *
 format_traceback(PyObject *type, PyObject *value, PyObject *tb)
@@ -98,18 +101,18 @@ format_traceback(PyObject *type, PyObject *value, PyObject *tb)
     PyObject *text = NULL;
     PyObject *encoded = NULL;
 
-    if (errors_format_exception != NULL) {
-        format = Py_NewRef(errors_format_exception);
-    } else {
+    if (errors_format_exception == NULL) {
         traceback = PyImport_ImportModule("traceback");
         if (traceback == NULL) {
             goto done;
         }
-        format = PyObject_GetAttrString(traceback, "format_exception");
-        if (format == NULL) {
+        errors_format_exception =
+            PyObject_GetAttrString(traceback, "format_exception");
+        if (errors_format_exception == NULL) {
             goto done;
         }
     }
+    format = Py_NewRef(errors_format_exception);
 
     lines = PyObject_CallFunctionObjArgs(format, type,
                                          value != NULL ? value : Py_None,
@@ -205,24 +208,6 @@ fw_errors_log_exception(const char *context)
     Py_XDECREF(tb);
     Py_XDECREF(value);
     Py_XDECREF(type);
-}
-
-int
-fw_errors_init(void)
-{
-    PyObject *traceback = NULL;
-
-    if (errors_format_exception != NULL) {
-        return 0;
-    }
-    traceback = PyImport_ImportModule("traceback");
-    if (traceback == NULL) {
-        return -1;
-    }
-    errors_format_exception =
-        PyObject_GetAttrString(traceback, "format_exception");
-    Py_DECREF(traceback);
-    return errors_format_exception != NULL ? 0 : -1;
 }
 
 void

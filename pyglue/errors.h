@@ -30,15 +30,8 @@ void fw_errors_write(fw_log_level_e level, const char *msg, size_t len);
 void fw_errors_log_exception(const char *context);
 
 /*
- * Caches traceback.format_exception for fw_errors_log_exception (GIL
- * held).  0, or -1 with an exception set.
- */
-int fw_errors_init(void);
-
-/*
- * Drops the cached traceback formatter (GIL held).
- * fw_errors_log_exception still works before fw_errors_init and after
- * this: it then imports traceback for each call.
+ * Drops the traceback formatter that the first fw_errors_log_exception
+ * imported and kept (GIL held); the next call imports it again.
  */
 void fw_errors_fini(void);
 

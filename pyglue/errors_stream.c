@@ -282,7 +282,7 @@ fw_errors_stream_object(void)
 {
     if (errors_stream == NULL) {
         PyErr_SetString(PyExc_RuntimeError,
-                        "wsgi.errors used before fw_errors_init");
+                        "wsgi.errors used before fw_errors_stream_init");
     }
     return errors_stream;
 }

@@ -35,10 +35,9 @@ static PyObject *handle_app;
 int
 fw_handle_init(PyObject *app, const fw_app_config_t *cfg)
 {
-    if (fw_keys_init() < 0 || fw_errors_init() < 0 ||
-        fw_errors_stream_init() < 0 || fw_input_init_type() < 0 ||
-        fw_file_wrapper_init_type() < 0 || fw_start_response_init_type() < 0 ||
-        fw_environ_init(cfg) < 0) {
+    if (fw_keys_init() < 0 || fw_errors_stream_init() < 0 ||
+        fw_input_init_type() < 0 || fw_file_wrapper_init_type() < 0 ||
+        fw_start_response_init_type() < 0 || fw_environ_init(cfg) < 0) {
         fw_handle_fini();
         return -1;
     }

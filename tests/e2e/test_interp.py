@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MAIN_TEMPLATE, Stack, server_env
-from e2elib import APPS_DIR, PYTHON, http_request
+from e2elib import APPS_DIR, PYTHON, http_request, wait_until
 
 
 def make_venv(path, system_site):
@@ -29,9 +29,9 @@ def make_venv(path, system_site):
     return path
 
 
-def serve(tmp, server_cmd, name, args):
+def serve(tmp, server_cmd, name, args, module='interp_app'):
     stack = Stack(tmp / name, server_cmd,
-                  ['--chdir', APPS_DIR, '--module', 'interp_app'] + args,
+                  ['--chdir', APPS_DIR, '--module', module] + args,
                   MAIN_TEMPLATE, tmp, server_env())
     return stack
 
@@ -44,8 +44,8 @@ def ask(stack):
 
 @pytest.fixture
 def stack_of(request, tmp, server_cmd, nginx_bin):
-    def start(name, args):
-        stack = serve(tmp, server_cmd, name, args)
+    def start(name, args, module='interp_app'):
+        stack = serve(tmp, server_cmd, name, args, module)
         request.addfinalizer(stack.stop)
         return stack
     return start
@@ -104,3 +104,29 @@ def test_wsgi_flags_tell_the_truth(stack_of):
         (False, False, False)
     seen = ask(stack_of('threads', ['--threads', '4']))
     assert seen['multithread'] is True
+
+
+def test_worker_imports_no_more_than_the_app(stack_of):
+    """A worker's modules are the ones a plain interpreter has once it has
+    imported the app, and gc (gc.freeze after the import): nothing the
+    server would make every worker carry (traceback alone pulls in re,
+    enum, tokenize...: 1.3 MiB).  The first exception is still logged with
+    its whole traceback."""
+    plain = subprocess.run(
+        [PYTHON, '-c', 'import sys; sys.path.insert(0, %r); '
+         'import modules_app; print("\\n".join(sys.modules))'
+         % str(APPS_DIR)],
+        check=True, capture_output=True, text=True, timeout=60).stdout.split()
+    stack = stack_of('modules', [], module='modules_app')
+    r = http_request(stack.port, 'GET', '/')
+    assert r.status == 200, (r, stack.logs())
+    extra = set(r.body.decode().split()) - set(plain)
+    assert extra <= {'gc'}, extra
+
+    r = http_request(stack.port, 'GET', '/raise')
+    assert r.status == 500, (r, stack.logs())
+    wait_until(lambda: 'ValueError: modules_app raised on purpose'
+               in stack.server.log_text(), 10, 'the traceback in the log')
+    log = stack.server.log_text()
+    assert 'Traceback (most recent call last):' in log
+    assert "raise ValueError('modules_app raised on purpose')" in log
