@@ -141,6 +141,14 @@ size_t fw_wire_stdin_left(const fw_wire_t *w);
 void fw_wire_stdin_took(fw_wire_t *w, size_t n);
 
 /*
+ * Inside STDIN content: the bytes that follow the record's content up to
+ * the end of the next record's header (the padding, then the header).  A
+ * reader that takes the rest of the content straight from the socket may
+ * take these into the read buffer with the same call.
+ */
+size_t fw_wire_stdin_tail(const fw_wire_t *w);
+
+/*
  * The active request is over (answered with END_REQUEST): its later
  * records are ignored, the next BEGIN_REQUEST starts a new one, and the
  * drain count restarts.

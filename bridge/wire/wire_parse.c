@@ -509,6 +509,12 @@ fw_wire_stdin_took(fw_wire_t *w, size_t n)
     w->content_left -= n;
 }
 
+size_t
+fw_wire_stdin_tail(const fw_wire_t *w)
+{
+    return w->padding_left + FCGI_HEADER_LEN;
+}
+
 void
 fw_wire_request_end(fw_wire_t *w)
 {

@@ -189,6 +189,39 @@ request_send_all(fw_conn_t *c)
 }
 
 /*
+ * Reads body bytes of the current STDIN record straight into buf: want,
+ * at most the left the record still holds.  When want is all of it, the
+ * same recvmsg(2) takes the record's padding and the next header into
+ * the (empty) read buffer, so that the next record's content also comes
+ * straight to the caller: one call a record, no copy through the buffer.
+ */
+static ssize_t
+request_recv_content(fw_conn_t *c, char *buf, size_t want, size_t left)
+{
+    struct iovec iov[2] = {{.iov_base = buf, .iov_len = want},
+                           {.iov_base = c->in, .iov_len = 0}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 1};
+    ssize_t n;
+
+    c->in_pos = c->in_len = 0;
+    if (want == left) {
+        iov[1].iov_len = fw_wire_stdin_tail(&c->wire);
+        msg.msg_iovlen = 2;
+    }
+    do {
+        n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n > (ssize_t)want) {
+        c->in_len = (size_t)n - want;
+        n = (ssize_t)want;
+    }
+    if (n > 0) {
+        fw_wire_stdin_took(&c->wire, (size_t)n);
+    }
+    return n;
+}
+
+/*
  * One step of reading the body without blocking: parses what is buffered
  * (a chunk, the end, management records to answer), else reads the
  * socket.  Inside a STDIN record with nothing buffered the bytes go
@@ -202,11 +235,8 @@ request_pull(fw_conn_t *c, char *buf, size_t len, ssize_t *got)
 
     *got = 0;
     if (left > 0 && c->in_pos == c->in_len) {
-        do {
-            n = recv(c->fd, buf, len < left ? len : left, MSG_DONTWAIT);
-        } while (n < 0 && errno == EINTR);
+        n = request_recv_content(c, buf, len < left ? len : left, left);
         if (n > 0) {
-            fw_wire_stdin_took(&c->wire, (size_t)n);
             *got = n;
             return PULL_AGAIN;
         }
@@ -223,6 +253,9 @@ request_pull(fw_conn_t *c, char *buf, size_t len, ssize_t *got)
         }
         if (c->wire.out_len > 0 && request_send_all(c) < 0) {
             return PULL_FAILED; /* answers to management records */
+        }
+        if (fw_wire_stdin_left(&c->wire) > 0 && c->in_pos == c->in_len) {
+            return PULL_AGAIN; /* a STDIN header: its content comes straight */
         }
         n = fw_conn_recv(c);
         if (n > 0) {
