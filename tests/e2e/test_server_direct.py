@@ -12,14 +12,16 @@ import signal
 import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
 from conftest import server_env
-from e2elib import (APPS_DIR, PYTHON, READY_TIMEOUT, REPO, Proc, at_once,
-                    fcgi_connect, fcgi_request, free_port, random_body,
-                    sha256, wait_children, wait_tcp, wait_unix_socket,
-                    wait_until)
+from e2elib import (APPS_DIR, FCGI_PARAMS, FCGI_STDIN, PYTHON, READY_TIMEOUT,
+                    REPO, FcgiReader, Proc, at_once, fcgi_begin,
+                    fcgi_cgi_params, fcgi_connect, fcgi_params, fcgi_request,
+                    fcgi_stream, free_port, random_body, sha256,
+                    wait_children, wait_tcp, wait_unix_socket, wait_until)
 
 APP = ['--chdir', APPS_DIR, '--module', 'validator_app']
 
@@ -115,6 +117,29 @@ def test_body_reading_shapes(start_server, tmp, path, query, size):
     assert info['length'] == len(data) and info['sha256'] == sha256(data)
     log = (tmp / 'app.log').read_text()
     assert 'Traceback' not in log and 'Warning' not in log, log
+
+
+@pytest.mark.parametrize('chunk,padding', [
+    (1, 255), (4093, 255), (16384, 0), (65535, 0), (65535, 255)])
+def test_body_records_with_padding(start_server, tmp, chunk, padding):
+    """A body in STDIN records of odd sizes, with no padding or the most
+    there can be: read whole, byte for byte (the content goes straight
+    into the app's buffer, and the padding and the next header come in
+    the same read)."""
+    proc, sock = start_unix(start_server, tmp)
+    data = random_body(40_000 if chunk == 1 else 300_000)
+    params = fcgi_cgi_params('/read-n', 'POST', 'size=65536', len(data))
+    conn = fcgi_connect(sock)
+    try:
+        conn.sendall(fcgi_begin() +
+                     fcgi_stream(FCGI_PARAMS, 1, fcgi_params(params)) +
+                     fcgi_stream(FCGI_STDIN, 1, data, padding, chunk))
+        resp = FcgiReader(conn).response(1, time.monotonic() + 30)
+    finally:
+        conn.close()
+    assert resp.status == 200, (resp, proc.log_text())
+    info = json.loads(resp.body)
+    assert info['length'] == len(data) and info['sha256'] == sha256(data)
 
 
 def minor_faults(pid):

@@ -1014,6 +1014,7 @@ test_stdin_left_took(void **state)
     assert_int_equal(step(&r.w, &s), FW_WIRE_MORE);
     assert_int_equal(s.used, 8);
     assert_int_equal(fw_wire_stdin_left(&r.w), 10);
+    assert_int_equal(fw_wire_stdin_tail(&r.w), 2 + 8); /* padding, header */
     fw_wire_stdin_took(&r.w, 4); /* "0123" read straight */
     assert_int_equal(fw_wire_stdin_left(&r.w), 6);
     s = STEP_BYTES("456789PP");
