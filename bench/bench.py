@@ -29,6 +29,7 @@ Every server listens on a unix socket in a temp dir, nginx on free
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,13 @@ EXPECT = {
     'stream': lambda body: len(body) == 100 * 1024,
     'upload': lambda body: body == b'65536\n',
 }
+
+
+def children_cpu_s():
+    """User + system seconds of this process's reaped children (the load
+    tool, once run_tool has waited for it)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def env_number(name, default, kind=int):
@@ -161,24 +169,32 @@ class Bench:
                 + peer.path_params(sc.paths[peer.key]))
 
     def run_once(self, stack, sc, peer, seconds):
-        """One measured run: the tool's parsed result, with the server's
-        CPU microseconds per answered request."""
+        """One measured run: the tool's parsed result, with the CPU
+        microseconds per answered request of the server (cpu_us), of the
+        load tool (tool_us) and, through nginx, of nginx (nginx_us)."""
         pid = stack.servers[peer.key].pid
+        front = None
         if sc.tool == 'wrk':
             argv = self.wrk_args(stack, sc, peer, max(1, round(seconds)))
             parse = parse_wrk
+            front = stack.nginx.pid
         else:
             argv = self.load_args(stack, sc, peer, seconds)
             parse = parse_fcgi_load
-        before = cpu_ticks(pid)
+        before = [cpu_ticks(pid), cpu_ticks(front) if front else None]
+        tool = children_cpu_s()
         text = run_tool(argv, 60 + 2 * seconds)
-        after = cpu_ticks(pid)
+        tool = children_cpu_s() - tool
+        after = [cpu_ticks(pid), cpu_ticks(front) if front else None]
         result = parse(text)
         if result is None:
             return {'failed': text[-500:]}
-        result['cpu_us'] = None
-        if before is not None and after is not None and result['ok'] > 0:
-            result['cpu_us'] = (after - before) * 1e6 / HZ / result['ok']
+        ok = result['ok']
+        for key, b, a in zip(('cpu_us', 'nginx_us'), before, after):
+            result[key] = None
+            if b is not None and a is not None and ok > 0:
+                result[key] = (a - b) * 1e6 / HZ / ok
+        result['tool_us'] = tool * 1e6 / ok if ok > 0 else None
         return result
 
     # ------------------------------------------------------ sanity

@@ -277,6 +277,33 @@ def fw_table(s):
                  rows)
 
 
+def split_table(s):
+    """Where a request's CPU goes through nginx, for fcgi-wsgi and uWSGI
+    native: nginx, wrk and the server, µs per request (medians); and the
+    ratio to native that fcgi-wsgi would reach if its own share cost
+    nothing, the machine's cores being the limit."""
+    rows = []
+    for sc in s.of_tool('wrk'):
+        row, totals = [label(s, sc)], {}
+        for peer in (FW, NATIVE_BASE):
+            parts = [s.stat(sc, peer, f) for f in
+                     ('nginx_us', 'tool_us', 'cpu_us')]
+            if None in parts:
+                row.append('–')
+                continue
+            parts = [p[0] for p in parts]
+            totals[peer] = parts
+            row.append('%.1f + %.1f + %.1f = %.1f' % (*parts, sum(parts)))
+        best = None
+        if len(totals) == 2 and sum(totals[FW][:2]) > 0:
+            best = sum(totals[NATIVE_BASE]) / sum(totals[FW][:2])
+        row.append(num(best, '×%.2f'))
+        rows.append(row)
+    return table(['through nginx, CPU µs/request: nginx + wrk + server',
+                  'fcgi-wsgi', 'uWSGI native',
+                  'fcgi-wsgi ÷ native if fcgi-wsgi cost 0 µs'], rows)
+
+
 def detail_table(s):
     rows = []
     for sc in s.scenarios:
@@ -424,6 +451,14 @@ is that CPU less the app's own cost measured in-process by
 bench/app_cost.py through the same libpython."""
 
 
+SPLIT_NOTE = (
+    'nginx and wrk run on the same cores as the servers, and their CPU per '
+    'request is much the same whoever answers: the last column is the '
+    'most that fcgi-wsgi could gain on uWSGI native here by spending '
+    'nothing at all (total CPU per request of native, divided by nginx\'s '
+    'and wrk\'s with fcgi-wsgi), where the cores are what limits req/s.')
+
+
 def render(data):
     s = Samples(data)
     m = data['meta']
@@ -449,7 +484,7 @@ def render(data):
                  'chart_name', 'latest.png'), '',
              '## Targets', '', targets(s), '',
              '## Through nginx (wrk)', '', nginx_table(s), '',
-             fw_table(s), '']
+             fw_table(s), '', split_table(s), '', SPLIT_NOTE, '']
     if s.of_tool('load'):
         lines += ['## Straight at the socket (bench/fcgi-load)', '',
                   direct_table(s), '']
