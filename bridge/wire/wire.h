@@ -244,6 +244,8 @@ typedef struct {
     int discarding;     /* the app reads no more body */
     int spooling;       /* reading a length-less body before the app */
     uint64_t discarded; /* body bytes thrown away */
+    int64_t looked_ns;  /* a streamed response last read what the web
+                           server sent (CLOCK_MONOTONIC; 0: not yet) */
 } fw_conn_body_t;
 
 /* A length-less body (wire_spool.c): in memory up to post-buffering, then
