@@ -1015,6 +1015,18 @@ def proc_rss_bytes(pid):
     return int(statm[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
+def socket_fds(pid):
+    """How many of pid's descriptors are sockets."""
+    n = 0
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            if os.readlink('/proc/%d/fd/%s' % (pid, fd)).startswith('socket:'):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
 def zombie_children(pid):
     """Pids of pid's children that are zombies (exited, not reaped)."""
     return sorted(child for child, fields, _ in _proc_stats()

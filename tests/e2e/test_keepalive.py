@@ -5,29 +5,17 @@ threads: every request is answered, none waits for a timeout.  Servers
 that pin a worker to a kept connection stall here.
 """
 
-import os
 import threading
 import time
 
 import pytest
 
 from conftest import Stack, server_env
-from e2elib import APPS_DIR, NGINX_DIR, http_request
+from e2elib import APPS_DIR, NGINX_DIR, http_request, socket_fds
 
 TEMPLATE = NGINX_DIR / 'fcgi-wsgi-keepalive.conf.in'
 CLIENTS = 32
 REQUESTS_EACH = 20
-
-
-def socket_fds(pid):
-    n = 0
-    for fd in os.listdir('/proc/%d/fd' % pid):
-        try:
-            if os.readlink('/proc/%d/fd/%s' % (pid, fd)).startswith('socket:'):
-                n += 1
-        except OSError:
-            pass
-    return n
 
 
 @pytest.mark.parametrize('args', [['--threads', '1'],

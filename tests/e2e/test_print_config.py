@@ -27,8 +27,8 @@ import pytest
 from e2elib import (APACHE_HEAD, DJANGO_DIR, LIGHTTPD_HEAD, NGINX_HEAD,
                     NGINX_TEMP_PATHS, READY_TIMEOUT, STYLE_CSS, Browser, Proc,
                     apache_modules, csrf_token, fcgi_request, find_binary,
-                    free_port, http_request, needed, nginx_vars, tail,
-                    wait_tcp, wait_unix_socket)
+                    free_port, http_request, needed, nginx_vars, socket_fds,
+                    tail, wait_tcp, wait_unix_socket)
 from webservers import open_tree, wait_until
 
 
@@ -105,7 +105,7 @@ def serve_printed(tmp, server_cmd, django_env, target, text_file, start,
     --print-config target prints for its options written to
     tmp/target/text_file, and the web server that start(dir, port) checks
     and starts around that text: (its Proc, its error log).  Then
-    check_demo through it, and then(port, text) for more.  Everything is
+    check_demo through it, and then(port, text, demo) for more.  Everything is
     stopped at the end.
     """
     demo = Demo(tmp, server_cmd, django_env,
@@ -122,7 +122,7 @@ def serve_printed(tmp, server_cmd, django_env, target, text_file, start,
         check_demo(port, lambda: tail(demo.server.log_path) + tail(log),
                    mount)
         if then is not None:
-            then(port, text)
+            then(port, text, demo)
     finally:
         if site is not None:
             site.stop()
@@ -131,7 +131,7 @@ def serve_printed(tmp, server_cmd, django_env, target, text_file, start,
 
 def redirected(mount):
     """For serve_printed: mount is redirected to mount/ (if any)."""
-    def then(port, text):
+    def then(port, text, demo):
         if mount:
             resp = http_request(port, 'GET', mount)
             assert resp.status == 301, resp
@@ -175,6 +175,45 @@ def nginx_start(nginx_bin):
 def test_nginx(tmp, server_cmd, nginx_bin, django_env, mount):
     serve_printed(tmp, server_cmd, django_env, 'nginx', 'fcgi-wsgi.conf',
                   nginx_start(nginx_bin), mount, then=redirected(mount))
+
+
+def nginx_kept_start(nginx_bin):
+    """For serve_printed: the printed text with its kept-connections hint
+    applied as it says: the upstream line in http { }, each fastcgi_pass
+    to it with fastcgi_keep_conn on."""
+    def start(dir, port):
+        shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
+        text = (dir / 'fcgi-wsgi.conf').read_text()
+        upstream = re.search(r'^#   (upstream fcgi_wsgi \{.*\})$', text, re.M)
+        use = re.search(r'^# and in the locations below: (.*)$', text, re.M)
+        assert upstream and use, text
+        (dir / 'fcgi-wsgi.conf').write_text(re.sub(
+            r'fastcgi_pass [^;]*;', use.group(1), text))
+        skeleton = NGINX_SKELETON.replace(
+            '    server {{', '    %s\n    server {{' % upstream.group(1)
+            .replace('{', '{{').replace('}', '}}'))
+        conf = dir / 'nginx.conf'
+        conf.write_text(skeleton.format(port=port, **nginx_vars(dir)))
+        base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
+        syntax_ok(base + ['-t'])
+        return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
+    return start
+
+
+def test_nginx_kept_connections_as_printed(tmp, server_cmd, nginx_bin,
+                                           django_env):
+    """The printed nginx text's hint (upstream keepalive and
+    fastcgi_keep_conn on), applied as it says, serves the demo, and nginx
+    keeps its connections: the worker still holds them once the requests
+    are answered (a closed one would be gone)."""
+    def kept(port, text, demo):
+        workers = demo.server.children()
+        assert workers
+        assert sum(socket_fds(w) for w in workers) > len(workers), (
+            'no connection kept open:\n' + text)
+
+    serve_printed(tmp, server_cmd, django_env, 'nginx', 'fcgi-wsgi.conf',
+                  nginx_kept_start(nginx_bin), then=kept)
 
 
 # ----------------------------------------------------------------- Apache
@@ -380,7 +419,7 @@ def get_from(source, port, path):
 def test_nginx_status_localhost_only(tmp, server_cmd, nginx_bin, django_env):
     """With a status page, the printed nginx config has its location,
     allowed from 127.0.0.1 (and ::1) only: 127.0.0.2 gets nginx's 403."""
-    def then(port, text):
+    def then(port, text, demo):
         assert 'location = /fcgi-status {' in text, text
         status, body = get_from('127.0.0.1', port, '/fcgi-status?json')
         assert status == 200 and json.loads(body)['pool'], (status, body)
