@@ -156,19 +156,23 @@ http {{
 '''
 
 
+def nginx_run(nginx_bin, dir, port, skeleton=NGINX_SKELETON):
+    """nginx.conf from skeleton around dir's fcgi-wsgi.conf, nginx -t,
+    then nginx: (its Proc, its error log)."""
+    # `include fastcgi_params` is relative to the main file, as in
+    # /etc/nginx
+    shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
+    conf = dir / 'nginx.conf'
+    conf.write_text(skeleton.format(port=port, **nginx_vars(dir)))
+    base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
+    syntax_ok(base + ['-t'])
+    return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
+
+
 def nginx_start(nginx_bin):
     """For serve_printed: the printed text inside the skeleton's
     server { }, nginx -t, then nginx."""
-    def start(dir, port):
-        # `include fastcgi_params` is relative to the main file, as in
-        # /etc/nginx
-        shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
-        conf = dir / 'nginx.conf'
-        conf.write_text(NGINX_SKELETON.format(port=port, **nginx_vars(dir)))
-        base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
-        syntax_ok(base + ['-t'])
-        return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
-    return start
+    return lambda dir, port: nginx_run(nginx_bin, dir, port)
 
 
 @pytest.mark.parametrize('mount', ['', '/app'])
@@ -182,21 +186,15 @@ def nginx_kept_start(nginx_bin):
     applied as it says: the upstream line in http { }, each fastcgi_pass
     to it with fastcgi_keep_conn on."""
     def start(dir, port):
-        shutil.copy('/etc/nginx/fastcgi_params', dir / 'fastcgi_params')
         text = (dir / 'fcgi-wsgi.conf').read_text()
         upstream = re.search(r'^#   (upstream fcgi_wsgi \{.*\})$', text, re.M)
         use = re.search(r'^# and in the locations below: (.*)$', text, re.M)
         assert upstream and use, text
         (dir / 'fcgi-wsgi.conf').write_text(re.sub(
             r'fastcgi_pass [^;]*;', use.group(1), text))
-        skeleton = NGINX_SKELETON.replace(
+        return nginx_run(nginx_bin, dir, port, NGINX_SKELETON.replace(
             '    server {{', '    %s\n    server {{' % upstream.group(1)
-            .replace('{', '{{').replace('}', '}}'))
-        conf = dir / 'nginx.conf'
-        conf.write_text(skeleton.format(port=port, **nginx_vars(dir)))
-        base = [nginx_bin, '-p', dir, '-e', dir / 'error.log', '-c', conf]
-        syntax_ok(base + ['-t'])
-        return Proc(base, dir / 'nginx.out', name='nginx'), dir / 'error.log'
+            .replace('{', '{{').replace('}', '}}')))
     return start
 
 
