@@ -57,15 +57,15 @@ static const print_case_t print_cases[] = {
     {.name = "nginx: mount, TCP on any address",
      .args = {"--print-config", "nginx", "--socket", "0.0.0.0:9000", "--mount",
               "/app=pkg.wsgi:app"},
-     .lines = {"location = /app {", "    return 301 /app/;",
-               "location /app/ {",
-               "    fastcgi_pass 127.0.0.1:9000;", /* not 0.0.0.0 */
-               /* kept connections, in a comment: the same address */
-               "#   upstream fcgi_wsgi { server 127.0.0.1:9000; keepalive 64; }",
-               "# and in the locations below: fastcgi_pass fcgi_wsgi; "
-               "fastcgi_keep_conn on;",
-               "#   fcgi-wsgi --socket 0.0.0.0:9000 --module pkg.wsgi "
-               "--callable app --mount /app"}},
+     .lines =
+         {"location = /app {", "    return 301 /app/;", "location /app/ {",
+          "    fastcgi_pass 127.0.0.1:9000;", /* not 0.0.0.0 */
+          /* kept connections, in a comment: the same address */
+          "#   upstream fcgi_wsgi { server 127.0.0.1:9000; keepalive 64; }",
+          "# and in the locations below: fastcgi_pass fcgi_wsgi; "
+          "fastcgi_keep_conn on;",
+          "#   fcgi-wsgi --socket 0.0.0.0:9000 --module pkg.wsgi "
+          "--callable app --mount /app"}},
     {.name = "nginx: a static file, a quoted directory",
      .args = {"--print-config", "nginx", "--socket", "[::]:9000", "--module",
               "a",
