@@ -393,7 +393,8 @@ def memory_tables(s):
             ratio = dict(rss_ratios(s)).get(group)
             row.append(num(ratio, '×%.2f') + mark(ratio and ratio <= 0.7))
             rows.append(row)
-        out.append(table(['worker RSS MiB (median of workers)'] +
+        out.append(table(['worker RSS MiB after the group\'s runs '
+                          '(median of workers)'] +
                          [p.short for p in peers] +
                          ['fw ÷ uWSGI native (≤ 0.7)'], rows))
     pool = s.data.get('pool', {})
