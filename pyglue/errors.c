@@ -16,7 +16,9 @@
 #include "pyglue/errors.h"
 
 static fw_gateway_log_pt errors_sink;
-static PyObject *errors_format_exception; /* traceback.format_exception */
+/* traceback.format_exception: a reference owned here, taken by the first
+ * format_traceback, dropped by fw_errors_fini */
+static PyObject *errors_format_exception;
 
 void
 fw_errors_set_sink(fw_gateway_log_pt sink)
