@@ -261,7 +261,8 @@ class Bench:
         gtmp.mkdir()
         stack = Stack(gtmp, group.app, peers, cfg.processes, group.threads)
         self.data['groups'][group.key] = {'label': group.label,
-                                          'threads': group.threads}
+                                          'threads': group.threads,
+                                          'app': group.app.key}
         for sc in group.scenarios:
             self.data['order'].append(sc.key)
             self.data['scenarios'][sc.key] = {
@@ -346,9 +347,11 @@ class Bench:
         seconds = 0.5 if self.cfg.quick else 1.0
         ctmp = self.tmp / 'cost'
         ctmp.mkdir()
-        result = app_cost.costs(BUILD / 'fcgi-wsgi', requests, ctmp, seconds)
+        result, rss = app_cost.costs(BUILD / 'fcgi-wsgi', requests, ctmp,
+                                     seconds)
         self.data['cost'] = {json.dumps(list(r)): v
                              for r, v in result.items()}
+        self.data['app_rss'] = rss
 
     def callgrind(self):
         say('bench: callgrind, instructions per hello request')

@@ -43,6 +43,7 @@ import tempfile
 from pathlib import Path
 
 import app_cost
+import app_loop
 import callgrind
 from benchlib import (BENCH, HZ, PYTHON, REPO, Proc, cpu_ticks,
                       fcgi_load_argv, median, parse_fcgi_load, run_tool,
@@ -137,7 +138,7 @@ def fixed_loop(job_path, calls):
     module, base, body_len = json.loads(Path(job_path).read_text())
     app = __import__(module, fromlist=['application']).application
     base['wsgi.version'] = tuple(base.get('wsgi.version', (1, 0)))
-    body = app_cost.pattern_body(body_len)
+    body = app_loop.pattern_body(body_len)
     statuses = set()
 
     def start_response(status, headers, exc_info=None):
@@ -220,8 +221,8 @@ def cpu_rounds(args, built, pythons, environs, tmp):
                 say('round %d %s %s: %.1f µs/req (%d requests)'
                     % (rnd + 1, name, label, us, n))
         for what in loops[rnd % len(loops):] + loops[:rnd % len(loops)]:
-            results = app_cost.loop_costs(pythons[what], jobs, args.seconds,
-                                          tmp)
+            results, _ = app_cost.loop_costs(pythons[what], jobs,
+                                             args.seconds, tmp)
             for (label, _, _, _), result in zip(LOOPED, results):
                 cpu.setdefault((what, label), []).append(result['us'])
                 say('round %d %s loop %s: %.1f µs/call'

@@ -213,8 +213,13 @@ def targets(s):
     rss = rss_ratios(s)
     if rss:
         ok = all(r <= 0.7 for _, r in rss)
+        alone = alone_ratios(s)
         rows.append(['Worker RSS ≤ 0.7× uWSGI native\'s',
-                     ', '.join('%s ×%.2f' % (g, r) for g, r in rss),
+                     ', '.join('%s ×%.2f' % (g, r) for g, r in rss) +
+                     ('; the app\'s own objects alone (anonymous memory of '
+                      'the app in a plain process, no server): ' +
+                      ', '.join('%s ×%.2f' % (g, r) for g, r in alone)
+                      if alone else ''),
                      MET if ok else NOT_MET])
     else:
         rows.append(['Worker RSS ≤ 0.7× uWSGI native\'s', 'not measured',
@@ -237,6 +242,25 @@ def rss_ratios(s):
         ours, theirs = by_peer.get(FW), by_peer.get(NATIVE_BASE)
         if ours and theirs:
             out.append((group, median(ours) / median(theirs)))
+    return out
+
+
+def app_alone(s, group):
+    """[VmRSS, RssAnon] KiB of bench/app_loop.py that ran the group's app
+    through libpython as fcgi-wsgi links it (None: not measured)."""
+    app = s.data['groups'].get(group, {}).get('app')
+    return s.data.get('app_rss', {}).get(app, {}).get('fw')
+
+
+def alone_ratios(s):
+    """(group, the anonymous memory of the app alone ÷ uWSGI native's
+    worker RSS) for the 1-thread groups."""
+    out = []
+    for group, by_peer in sorted(s.data.get('rss', {}).items()):
+        alone, theirs = app_alone(s, group), by_peer.get(NATIVE_BASE)
+        if (alone and theirs and
+                s.data['groups'][group].get('threads') == 1):
+            out.append((group, alone[1] / median(theirs)))
     return out
 
 
@@ -392,11 +416,16 @@ def memory_tables(s):
                 row.append('%.1f' % (median(v) / 1024) if v else '–')
             ratio = dict(rss_ratios(s)).get(group)
             row.append(num(ratio, '×%.2f') + mark(ratio and ratio <= 0.7))
+            alone = app_alone(s, group)
+            row.append('%.1f (%.1f)' % (alone[0] / 1024, alone[1] / 1024)
+                       if alone else '–')
             rows.append(row)
         out.append(table(['worker RSS MiB after the group\'s runs '
                           '(median of workers)'] +
                          [p.short for p in peers] +
-                         ['fw ÷ uWSGI native (≤ 0.7)'], rows))
+                         ['fw ÷ uWSGI native (≤ 0.7)',
+                          'the app alone, no server: RSS (anonymous)'],
+                         rows))
     pool = s.data.get('pool', {})
     if pool:
         sizes = sorted({int(n) for v in pool.values() for n in v})
@@ -459,6 +488,15 @@ SPLIT_NOTE = (
     'nothing at all (total CPU per request of native, divided by nginx\'s '
     'and wrk\'s with fcgi-wsgi), where the cores are what limits req/s.')
 
+ALONE_NOTE = (
+    '*The app alone*: bench/app_loop.py, a plain process that imported the '
+    'app through libpython as fcgi-wsgi links it and called it on the '
+    'requests of bench/app_cost.py, thousands of times each; no server. '
+    'A worker forked from a master that imported the app maps its code '
+    'pages only as it touches them again, so it can hold less than that '
+    'process; the anonymous part (the app\'s and the interpreter\'s '
+    'objects) is what every worker of that app holds at least.')
+
 
 def render(data):
     s = Samples(data)
@@ -504,6 +542,8 @@ def render(data):
     mem = memory_tables(s)
     if mem:
         lines += ['## Memory', ''] + [t + '\n' for t in mem]
+        if data.get('app_rss'):
+            lines += [ALONE_NOTE, '']
     lines += ['## Every peer, every scenario', '', detail_table(s), '']
     check = check_table(s)
     if check:
