@@ -81,10 +81,22 @@ log_resolve(const char *path)
     return log_path;
 }
 
+/* Whether descriptor fd writes to the open file *was describes. */
+static int
+log_same_file(int fd, const struct stat *was)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && st.st_dev == was->st_dev &&
+           st.st_ino == was->st_ino;
+}
+
 int
 fw_log_open(const char *path)
 {
     int fd, old = log_fd;
+    struct stat was;
+    int follow[2];
 
     if (path == NULL || path[0] == '\0') {
         log_fd = log_stderr_fd;
@@ -103,6 +115,14 @@ fw_log_open(const char *path)
         log_fd = fd;
         return 0;
     }
+    /* descriptors 1 and 2 that are the old file (fw_log_take_stdio, a
+     * worker's capture stopped) follow it to the new one */
+    if (fstat(old, &was) < 0) {
+        memset(&was, 0, sizeof(was));
+    }
+    for (int i = 0; i < 2; i++) {
+        follow[i] = was.st_ino != 0 && log_same_file(i + 1, &was);
+    }
     /* the same number, so that no thread ever writes to a closed one */
     if (dup3(fd, old, O_CLOEXEC) < 0) {
         int saved = errno;
@@ -112,6 +132,11 @@ fw_log_open(const char *path)
         return -1;
     }
     close(fd);
+    for (int i = 0; i < 2; i++) {
+        if (follow[i]) {
+            (void)dup2(old, i + 1);
+        }
+    }
     return 0;
 }
 
@@ -143,6 +168,23 @@ fw_log_detach_stderr(void)
         log_fd = fd;
     }
     log_stderr_fd = fd;
+    return 0;
+}
+
+int
+fw_log_take_stdio(void)
+{
+    if (fw_log_file() == NULL) {
+        return 0;
+    }
+    if (fw_log_detach_stderr() < 0) {
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    if (dup2(log_fd, STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0) {
+        return -1;
+    }
     return 0;
 }
 

@@ -39,6 +39,16 @@ const char *fw_log_file(void);
  */
 int fw_log_detach_stderr(void);
 
+/*
+ * With logto: descriptors 1 and 2 become the log file, as uWSGI's logto
+ * makes them, so that what this process writes outside fw_log (an import
+ * printing, a warning, CPython's own fatal errors) reaches the log at once,
+ * with nothing in between to lose it if the process dies; they follow the
+ * log when it is reopened.  Without logto nothing changes.  0, or -1 with
+ * errno set.
+ */
+int fw_log_take_stdio(void);
+
 /* Names this process in every line: "master", "worker 3"... */
 void fw_log_set_role(const char *role);
 

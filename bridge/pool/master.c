@@ -299,6 +299,15 @@ master_start(master_t *m)
     const fw_reload_handover_t *h = mc->handover;
 
     fw_log_set_role("master");
+    /* what the import of the app prints (and a lazy-apps worker's, which
+     * inherits them) goes to logto, not to the terminal */
+    if (fw_log_take_stdio() < 0) {
+        fw_log(FW_LOG_WARN,
+               "logto: stdout and stderr stay where they were (%s): what "
+               "the application prints while it is imported is not in the "
+               "log",
+               strerror(errno));
+    }
     m->first_start = h == NULL || h->listen_fd < 0;
     fw_pm_init(&m->pm, mc, m->first_start ? 0 : h->generation);
     if (master_tables(m) < 0) {

@@ -14,6 +14,11 @@ the log tests (tests/e2e/test_logs.py).
   /status?code=C        answers with status C
   /pid                  the worker's pid
   anything else         "hello"
+
+With LOGS_APP_AT_IMPORT=T in its environment it also writes, as it is
+imported, "T-out" with print() and "T-err" to stderr through a warning,
+and "T-fd2" straight to descriptor 2; then, with LOGS_APP_EXIT_AT_IMPORT
+set too, it calls os._exit(3) (its last words before it dies).
 """
 
 import logging
@@ -23,6 +28,19 @@ import sys
 import threading
 import time
 from urllib.parse import parse_qs
+
+
+def _at_import(token):
+    import warnings
+    print(token + '-out')
+    warnings.warn(token + '-err')
+    os.write(2, (token + '-fd2\n').encode())
+    if os.environ.get('LOGS_APP_EXIT_AT_IMPORT'):
+        os._exit(3)
+
+
+if os.environ.get('LOGS_APP_AT_IMPORT'):
+    _at_import(os.environ['LOGS_APP_AT_IMPORT'])
 
 
 def _answer(start_response, body, status='200 OK'):

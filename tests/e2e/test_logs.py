@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import run_server
+from conftest import run_server, server_env
 from e2elib import (APPS_DIR, REPO, fcgi_request, free_port, log_since, log_size,
                     wait_for_log, wait_tcp, wait_until)
 
@@ -117,6 +117,68 @@ def test_app_output_reaches_logto(start_server, tmp, shape):
     assert re.search(PREFIX + r'STDERR \[GET /error\?text=tok-error\] '
                      r'Traceback \(most recent call last\):$', text, re.M)
     assert 'tok-' not in srv.proc.log_text(), srv.proc.log_text()
+
+
+# what logs_app writes while it is imported with LOGS_APP_AT_IMPORT=tok-import
+IMPORT_LINES = [r'^tok-import-out$', r'UserWarning: tok-import-err$',
+                r'^tok-import-fd2$']
+
+
+def import_lines_in(text):
+    return all(re.search(line, text, re.M) for line in IMPORT_LINES)
+
+
+@pytest.mark.parametrize('load', ['preload', 'lazy-apps'])
+def test_import_output_reaches_logto(start_server, tmp, load):
+    """What the app writes while it is imported (print(), a warning, a raw
+    write to fd 2), in the master by default or in each worker with
+    lazy-apps: in logto as it was written (uWSGI's logto does the same),
+    not in the server's own stdout and stderr (the terminal or the journal
+    it was started from); what the app prints while it serves is still
+    logged as the worker's lines."""
+    args = ['--env', 'LOGS_APP_AT_IMPORT=tok-import']
+    if load == 'lazy-apps':
+        args.append('--lazy-apps')
+    srv = Server(start_server, tmp, args)
+    assert import_lines_in(srv.log()), srv.logs()
+    assert 'tok-import' not in srv.proc.log_text(), srv.logs()
+    mark = log_size(srv.logto)
+    assert srv.get('/print', 'text=tok-after').status == 200
+    wait_line(srv.logto, mark, PREFIX + r'STDOUT \[GET /print\?text=tok-after'
+              r'\] tok-after$')
+
+
+def test_import_output_kept_when_the_import_kills_the_master(server_cmd,
+                                                            tmp):
+    """An app that prints then dies while the master imports it
+    (os._exit): its last words are in logto all the same."""
+    logto = tmp / 'app.log'
+    env = server_env({'LOGS_APP_AT_IMPORT': 'tok-import',
+                      'LOGS_APP_EXIT_AT_IMPORT': '1'})
+    done = run_server(server_cmd, APP + ['--socket', '127.0.0.1:%d'
+                                         % free_port(), '--logto', logto],
+                      env=env)
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    assert import_lines_in(log_since(logto, 0)), (log_since(logto, 0),
+                                                  done.stderr)
+
+
+def test_import_output_follows_the_reopened_log(start_server, tmp):
+    """logrotate's way (rename, SIGUSR1), then a lazy-apps worker killed:
+    what its replacement prints while it imports the app is in the new
+    file."""
+    srv = Server(start_server, tmp, ['--lazy-apps', '--env',
+                                     'LOGS_APP_AT_IMPORT=tok-import'])
+    old = tmp / 'app.log.1'
+    os.rename(srv.logto, old)
+    os.kill(srv.proc.pid, signal.SIGUSR1)
+    assert wait_logged(lambda: srv.logto.exists() and
+                       'SIGUSR1: log reopened' in srv.log()), srv.logs()
+    first = srv.workers()
+    os.kill(first[0], signal.SIGKILL)
+    assert wait_logged(lambda: 'ready: accepting' in srv.log()), srv.logs()
+    assert import_lines_in(srv.log()), srv.logs()
+    assert first[0] not in srv.workers()
 
 
 def test_lines_never_interleave(start_server, tmp):
