@@ -44,8 +44,9 @@ import report
 import benchlib
 from benchlib import (BENCH, BUILD, FCGI_LOAD, HZ, PYTHON, REPO, Proc,
                       cpu_ticks, fcgi_load_argv, http_request, parse_fcgi_load,
-                      parse_wrk, rss_kib, run_tool, server_env, wait_for,
-                      wait_unix_socket, workers, wrk_argv)
+                      parse_wrk, rss_kib, run_tool, server_env,
+                      user_sys_ticks, wait_for, wait_unix_socket, workers,
+                      wrk_argv)
 from peers import DJANGO, HELLO, PEER, PEERS, Stack
 from pool_memory import smaps
 from scenarios import header_params, selected
@@ -170,8 +171,9 @@ class Bench:
 
     def run_once(self, stack, sc, peer, seconds):
         """One measured run: the tool's parsed result, with the CPU
-        microseconds per answered request of the server (cpu_us), of the
-        load tool (tool_us) and, through nginx, of nginx (nginx_us)."""
+        microseconds per answered request of the server (cpu_us; sys_us:
+        the part spent in the kernel), of the load tool (tool_us) and,
+        through nginx, of nginx (nginx_us)."""
         pid = stack.servers[peer.key].pid
         front = None
         if sc.tool == 'wrk':
@@ -181,16 +183,21 @@ class Bench:
         else:
             argv = self.load_args(stack, sc, peer, seconds)
             parse = parse_fcgi_load
-        before = [cpu_ticks(pid), cpu_ticks(front) if front else None]
+        before = [user_sys_ticks(pid), cpu_ticks(front) if front else None]
         tool = children_cpu_s()
         text = run_tool(argv, 60 + 2 * seconds)
         tool = children_cpu_s() - tool
-        after = [cpu_ticks(pid), cpu_ticks(front) if front else None]
+        after = [user_sys_ticks(pid), cpu_ticks(front) if front else None]
         result = parse(text)
         if result is None:
             return {'failed': text[-500:]}
         ok = result['ok']
-        for key, b, a in zip(('cpu_us', 'nginx_us'), before, after):
+        # the server's user + system time, and its system time alone
+        server = [None if t is None else sum(t) for t in (before[0], after[0])]
+        kernel = [None if t is None else t[1] for t in (before[0], after[0])]
+        for key, b, a in (('cpu_us', server[0], server[1]),
+                          ('sys_us', kernel[0], kernel[1]),
+                          ('nginx_us', before[1], after[1])):
             result[key] = None
             if b is not None and a is not None and ok > 0:
                 result[key] = (a - b) * 1e6 / HZ / ok
