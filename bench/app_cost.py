@@ -7,12 +7,12 @@ bench's direct runs); then the app (bench/hello.py or bench/djbench) is
 called on copies of it in a loop (bench/app_loop.py, one process per
 app), its answer iterated and closed, and the CPU time per call (less the
 loop's own, measured alone) is the app cost; the loop's RSS at its end is
-the app's alone, no gateway.  The loop runs under three interpreters: build/bench/pyembed, linked
-against the shared libpython that uWSGI embeds, build/bench/pyembed-fw,
-linked with libpython as fcgi-wsgi is (the Makefile's PYLINK), and
-/usr/bin/python3 (Debian links libpython into it statically; gunicorn runs
-on it).  So gateway overhead = the server's CPU per request - the app cost
-through the same libpython.
+the app's alone, no gateway.  The loop runs under three interpreters:
+build/bench/pyembed, linked against the shared libpython that uWSGI
+embeds, build/bench/pyembed-fw, linked with libpython as fcgi-wsgi is (the
+Makefile's PYLINK), and /usr/bin/python3 (Debian links libpython into it
+statically; gunicorn runs on it).  So gateway overhead = the server's CPU
+per request - the app cost through the same libpython.
 
     usage: bench/app_cost.py [--seconds S] APP:URI[:BODY_BYTES]...
            e.g. bench/app_cost.py hello:/hello django:/hello/

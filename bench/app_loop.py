@@ -4,13 +4,13 @@ each interpreter.  It imports one app, calls it on copies of each captured
 environ in turn (its answer iterated and closed) and prints the CPU time
 per call; last, the process's RSS and its anonymous part (the app's
 objects): the app alone, with no gateway, after the same requests a
-worker serves.  It imports only what the loop needs (no json, no pathlib), so that
-this RSS is the app's and the interpreter's.
+worker serves.  It imports only what the loop needs (no json, no
+pathlib), so that this RSS is the app's and the interpreter's.
 
     usage: INTERPRETER bench/app_loop.py JOBS SECONDS
 JOBS: a marshal file of [module, environ, body bytes] lists, one module.
-Prints "job US LOOP_US CALLS" for each job, then "python VERSION" and
-"rss KIB ANON_KIB" (VmRSS, RssAnon).
+Prints "job US LOOP_US CALLS" for each job, then "rss KIB ANON_KIB"
+(VmRSS, RssAnon).
 """
 
 import io
@@ -105,7 +105,6 @@ def main():
     for module, environ, body_len in jobs:
         cost, loop, calls = loop_one(module, environ, body_len, seconds)
         print('job %.3f %.3f %d' % (cost * 1e6, loop * 1e6, calls))
-    print('python %s' % sys.version.split()[0])
     print('rss %d %d' % rss_kib())
 
 

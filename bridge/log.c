@@ -96,7 +96,7 @@ fw_log_open(const char *path)
 {
     int fd, old = log_fd;
     struct stat was;
-    int follow[2];
+    int have_was, follow[2];
 
     if (path == NULL || path[0] == '\0') {
         log_fd = log_stderr_fd;
@@ -117,11 +117,9 @@ fw_log_open(const char *path)
     }
     /* descriptors 1 and 2 that are the old file (fw_log_take_stdio, a
      * worker's capture stopped) follow it to the new one */
-    if (fstat(old, &was) < 0) {
-        memset(&was, 0, sizeof(was));
-    }
+    have_was = fstat(old, &was) == 0;
     for (int i = 0; i < 2; i++) {
-        follow[i] = was.st_ino != 0 && log_same_file(i + 1, &was);
+        follow[i] = have_was && log_same_file(i + 1, &was);
     }
     /* the same number, so that no thread ever writes to a closed one */
     if (dup3(fd, old, O_CLOEXEC) < 0) {
