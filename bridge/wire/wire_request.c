@@ -21,8 +21,11 @@
  * may be made without waiting (write_nowait). */
 #define REQUEST_OUT_FLUSH 16384
 #define REQUEST_NOWAIT_MAX 8184
-/* Writes at least this long go out straight from the caller's buffer. */
+/* Writes at least this long go out straight from the caller's buffer,
+ * up to this many STDOUT records (16 of FW_WIRE_RECORD_MAX: 1 MiB) in one
+ * sendmsg(2). */
 #define REQUEST_DIRECT_MIN 16384
+#define REQUEST_DIRECT_RECORDS 16
 /* A streamed response reads what the web server sent at most this often. */
 #define REQUEST_LOOK_EVERY_NS 1000000
 
@@ -375,43 +378,43 @@ request_discard(fw_request_t *r)
 }
 
 /*
- * Sends one STDOUT record of n bytes (at most FW_WIRE_RECORD_MAX) straight
- * from buf, its header and content in one writev, waiting for room (what
- * is queued meanwhile waits for the record's end).  0 or -1.
+ * Sends iov[0..niov) whole, waiting for room and reading what the web
+ * server sends meanwhile (a reply it calls for is queued: it goes after).
+ * 0 or -1.
  */
 static int
-request_send_record(fw_conn_t *c, const char *buf, size_t n)
+request_send_iov(fw_conn_t *c, struct iovec *iov, size_t niov)
 {
-    unsigned char hdr[FCGI_HEADER_LEN];
-    size_t done = 0;
+    size_t i = 0;
 
-    fw_wire_header(hdr, FCGI_STDOUT, c->wire.active_id, n, 0);
-    while (done < FCGI_HEADER_LEN + n) {
-        struct iovec iov[2] = {
-            {.iov_base = hdr, .iov_len = FCGI_HEADER_LEN},
-            {.iov_base = (void *)buf, .iov_len = n},
-        };
-        int first = done < FCGI_HEADER_LEN ? 0 : 1;
-        size_t skip = first == 0 ? done : done - FCGI_HEADER_LEN;
-        ssize_t w;
+    while (i < niov) {
+        ssize_t w = sendmsg(
+            c->fd,
+            &(struct msghdr){.msg_iov = iov + i, .msg_iovlen = niov - i},
+            MSG_NOSIGNAL | MSG_DONTWAIT);
+        size_t n;
 
-        iov[first].iov_base = (char *)iov[first].iov_base + skip;
-        iov[first].iov_len -= skip;
-        w = sendmsg(c->fd,
-                    &(struct msghdr){.msg_iov = iov + first,
-                                     .msg_iovlen = (size_t)(2 - first)},
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-            done += (size_t)w;
-        } else if (w < 0 && errno == EINTR) {
+        if (w < 0 && errno == EINTR) {
             continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        }
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (request_wait_room(c) < 0) {
                 return -1;
             }
-        } else {
+            continue;
+        }
+        if (w < 0) {
             c->broken = 1;
             return -1;
+        }
+        n = (size_t)w;
+        while (i < niov && n >= iov[i].iov_len) {
+            n -= iov[i].iov_len;
+            i++;
+        }
+        if (n > 0) {
+            iov[i].iov_base = (char *)iov[i].iov_base + n;
+            iov[i].iov_len -= n;
         }
     }
     return 0;
@@ -419,27 +422,40 @@ request_send_record(fw_conn_t *c, const char *buf, size_t n)
 
 /*
  * Writes STDOUT records straight from buf, after what is queued: no copy,
- * one system call per 64 KiB when the socket keeps up.
+ * and up to REQUEST_DIRECT_RECORDS records (1 MiB) in one sendmsg(2), as
+ * far as the socket takes them.
  */
 static int
 request_write_direct(fw_conn_t *c, const char *buf, size_t len)
 {
-    if (request_send_all(c) < 0) {
-        return -1;
-    }
-    while (len > 0) {
-        size_t n = len < FW_WIRE_RECORD_MAX ? len : FW_WIRE_RECORD_MAX;
+    for (;;) {
+        unsigned char hdr[REQUEST_DIRECT_RECORDS][FCGI_HEADER_LEN];
+        struct iovec iov[2 * REQUEST_DIRECT_RECORDS];
+        size_t niov = 0;
 
-        if (request_send_record(c, buf, n) < 0) {
-            return -1;
-        }
-        buf += n;
-        len -= n;
+        /* what is queued goes first: the headers, and after each batch a
+         * reply to a management record read while we waited for room */
         if (c->wire.out_len > 0 && request_send_all(c) < 0) {
             return -1;
         }
+        if (len == 0) {
+            return 0;
+        }
+        for (int k = 0; k < REQUEST_DIRECT_RECORDS && len > 0; k++) {
+            size_t n = len < FW_WIRE_RECORD_MAX ? len : FW_WIRE_RECORD_MAX;
+
+            fw_wire_header(hdr[k], FCGI_STDOUT, c->wire.active_id, n, 0);
+            iov[niov++] =
+                (struct iovec){.iov_base = hdr[k], .iov_len = FCGI_HEADER_LEN};
+            iov[niov++] =
+                (struct iovec){.iov_base = (void *)buf, .iov_len = n};
+            buf += n;
+            len -= n;
+        }
+        if (request_send_iov(c, iov, niov) < 0) {
+            return -1;
+        }
     }
-    return 0;
 }
 
 static int

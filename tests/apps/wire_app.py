@@ -17,8 +17,13 @@ Each route reports what a test needs to see from inside the app.
                             close() appends a JSON line to
                             $WIRE_APP_DIR/closed (when, chunks yielded)
     /stream?n=5&delay=0.05  n lines, delay s apart (a short stream)
-    /big?mib=50&chunk=N     mib MiB of body, in chunks of N bytes (a
-                            power of two up to 1 MiB, the default)
+    /big?mib=50&chunk=N&lead=L&noise=1
+                            mib MiB of body, in chunks of N bytes (a
+                            power of two up to 1 MiB, the default) of
+                            0xab, or with noise each of
+                            random.Random(its index).randbytes(N) (a byte
+                            out of place shows); with lead, each chunk
+                            follows one of L bytes (up to 64 KiB) of 0xcd
 
 With WIRE_APP_DIR set, every call first appends "PATH?QUERY" to
 $WIRE_APP_DIR/calls, so a test can tell whether the app was called.
@@ -27,6 +32,7 @@ $WIRE_APP_DIR/calls, so a test can tell whether the app was called.
 import hashlib
 import json
 import os
+import random
 import time
 from urllib.parse import parse_qs
 
@@ -141,10 +147,13 @@ class SlowStream:
                                     'pid': os.getpid()}) + '\n')
 
 
-def big(mib, size):
+def big(mib, size, lead, noise):
     chunk = b'\xab' * size
-    for _ in range(mib * (1024 * 1024 // size)):
-        yield chunk
+    before = b'\xcd' * lead
+    for i in range(mib * (1024 * 1024 // size)):
+        if before:
+            yield before
+        yield random.Random(i).randbytes(size) if noise else chunk
 
 
 def application(environ, start_response):
@@ -176,8 +185,10 @@ def application(environ, start_response):
         size = int(query.get('chunk', [str(1024 * 1024)])[0])
         if size < 1 or size > 1024 * 1024 or size & (size - 1):
             size = 1024 * 1024
+        lead = min(max(int(query.get('lead', ['0'])[0]), 0), 65536)
+        length = mib * 1024 * 1024 + lead * (mib * 1024 * 1024 // size)
         start_response('200 OK', [
             ('Content-Type', 'application/octet-stream'),
-            ('Content-Length', str(mib * 1024 * 1024))])
-        return big(mib, size)
+            ('Content-Length', str(length))])
+        return big(mib, size, lead, query.get('noise') == ['1'])
     return _answer(start_response, 'not found\n', '404 Not Found')

@@ -897,14 +897,15 @@ class FcgiAnswer(FcgiResponse):
 
 class FcgiReader:
     """
-    Reads records off a socket, each call bounded by a deadline
-    (time.monotonic()).  record() returns (type, id, content), None at a
+    Reads records off a socket (recv_size bytes a read at most), each call
+    bounded by a deadline (time.monotonic()).  record() returns (type, id, content), None at a
     clean EOF; a reset is raised as ConnectionResetError; a deadline
     passed as TimeoutError.
     """
 
-    def __init__(self, sock):
+    def __init__(self, sock, recv_size=262144):
         self.sock = sock
+        self.recv_size = recv_size
         self.buf = b''
         self.eof = False
 
@@ -914,7 +915,7 @@ class FcgiReader:
             raise TimeoutError('no FastCGI bytes before the deadline')
         self.sock.settimeout(left)
         try:
-            chunk = self.sock.recv(262144)
+            chunk = self.sock.recv(self.recv_size)
         except socket.timeout:
             raise TimeoutError('no FastCGI bytes before the deadline')
         if not chunk:

@@ -13,6 +13,7 @@ server that hangs fails fast; the file runs in about a minute.
 
 import json
 import os
+import random
 import re
 import select
 import signal
@@ -107,14 +108,23 @@ class WireServer:
             f.seek(offset)
             return f.read().decode('utf-8', 'replace')
 
-    def connect(self):
-        if isinstance(self.address, tuple):
-            sock = socket.create_connection(self.address, timeout=WAIT)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        else:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def connect(self, rcvbuf=None):
+        """A connected socket; rcvbuf: its receive buffer's size, set
+        before it connects (a TCP window shrunk after the handshake makes
+        loopback crawl: segments of its 32 KiB MSS no longer fit)."""
+        tcp = isinstance(self.address, tuple)
+        sock = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX,
+                             socket.SOCK_STREAM)
+        try:
             sock.settimeout(WAIT)
-            sock.connect(str(self.address))
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.connect(self.address if tcp else str(self.address))
+            if tcp:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            sock.close()
+            raise
         return sock
 
     def request(self, path='/hello', timeout=WAIT, **kw):
@@ -681,6 +691,79 @@ def test_client_that_never_reads(wire, chunk):
     finally:
         hog.close()
     server.assert_intact('a client that never reads')
+
+
+def _read_answer_slowly(sock, rid, gv_every, gv_max, deadline):
+    """Reads rid's answer 4 KiB a read, sending a GET_VALUES record each
+    gv_every bytes of STDOUT (at most gv_max), then reads on until every
+    one is answered: (stdout, GET_VALUES records sent, answers read)."""
+    reader = FcgiReader(sock, recv_size=4096)
+    stdout = bytearray()
+    sent = answered = 0
+    ended = False
+    while not ended or answered < sent:
+        if not ended and sent < gv_max and len(stdout) >= sent * gv_every:
+            sock.sendall(fcgi_get_values([b'FCGI_MAX_CONNS']))
+            sent += 1
+        rec = reader.record(deadline)
+        assert rec is not None, 'EOF after %d bytes of STDOUT' % len(stdout)
+        rtype, rec_id, content = rec
+        if rtype == FCGI_STDOUT and rec_id == rid and not ended:
+            stdout += content
+        elif rtype == FCGI_GET_VALUES_RESULT and rec_id == 0:
+            pairs = fcgi_parse_pairs(content)
+            assert [n for n, _ in pairs] == [b'FCGI_MAX_CONNS'] and \
+                pairs[0][1].isdigit(), content
+            answered += 1
+        elif rtype == FCGI_END_REQUEST and rec_id == rid and not ended:
+            ended = True
+        else:
+            raise AssertionError('record %d (id %d, %d bytes) after %d bytes '
+                                 'of STDOUT' % (rtype, rec_id, len(content),
+                                                len(stdout)))
+    return bytes(stdout), sent, answered
+
+
+@pytest.mark.parametrize('lead', [0, 8192])
+@pytest.mark.parametrize('transport', TRANSPORTS)
+def test_big_answer_read_slowly_with_management_records(wire, transport,
+                                                        lead):
+    """A 4 MiB answer written straight from the app's 1 MiB chunks (up to
+    16 records a system call; random bytes, so that a byte out of place
+    shows), each after a chunk of `lead` bytes that
+    waits in the answer buffer and goes first; the client reads 4 KiB at a
+    time (its socket small), so the server waits for room again and again,
+    and sends a GET_VALUES record every 128 KiB it reads, which the server
+    answers while it waits.  The answer comes whole and in order, every
+    record framed, each GET_VALUES answered between records, and the kept
+    connection serves on."""
+    server = wire(transport)
+    mib = 4
+    with server.connect(rcvbuf=4096 if transport == 'unix' else 65536) as sock:
+        sock.sendall(fcgi_request_bytes(
+            '/big', query='mib=%d&lead=%d&noise=1' % (mib, lead),
+            keep_conn=True))
+        try:
+            stdout, sent, answered = _read_answer_slowly(
+                sock, 1, 128 * 1024, 32, time.monotonic() + 6 * WAIT)
+        except (AssertionError, TimeoutError, ConnectionResetError) as e:
+            raise AssertionError('%r\n%s' % (e, server.log()))
+        head, _, body = stdout.partition(b'\r\n\r\n')
+        assert head.startswith(b'Status: 200 '), head
+        want = b''.join(b'\xcd' * lead + random.Random(i).randbytes(1 << 20)
+                        for i in range(mib))
+        assert len(body) == len(want) and body == want, (
+            'the answer: %d bytes, %s; expected %d' % (
+                len(body), 'the same' if body == want[:len(body)] else
+                'differs from byte %d' % next(
+                    i for i, (a, b) in enumerate(zip(body, want)) if a != b),
+                len(want)))
+        assert sent == 32 and answered == sent, (sent, answered)
+        sock.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+        again = answer_of(FcgiReader(sock), 1, WAIT, server,
+                          'the next request')
+        assert again.status == 200 and again.body == b'hello\n', again
+    server.assert_intact('a big answer read slowly')
 
 
 def _send_body_in_background(sock, rid, size):
