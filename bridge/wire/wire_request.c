@@ -22,10 +22,10 @@
 #define REQUEST_OUT_FLUSH 16384
 #define REQUEST_NOWAIT_MAX 8184
 /* Writes at least this long go out straight from the caller's buffer,
- * up to this many STDOUT records (16 of FW_WIRE_RECORD_MAX: 1 MiB) in one
- * sendmsg(2). */
+ * up to this many STDOUT records (of FW_WIRE_RECORD_MAX: 2 MiB less 256
+ * bytes, so that a 1 MiB write is one call) in one sendmsg(2). */
 #define REQUEST_DIRECT_MIN 16384
-#define REQUEST_DIRECT_RECORDS 16
+#define REQUEST_DIRECT_RECORDS 32
 /* A streamed response reads what the web server sent at most this often. */
 #define REQUEST_LOOK_EVERY_NS 1000000
 
@@ -422,7 +422,7 @@ request_send_iov(fw_conn_t *c, struct iovec *iov, size_t niov)
 
 /*
  * Writes STDOUT records straight from buf, after what is queued: no copy,
- * and up to REQUEST_DIRECT_RECORDS records (1 MiB) in one sendmsg(2), as
+ * and up to REQUEST_DIRECT_RECORDS records in one sendmsg(2), as
  * far as the socket takes them.
  */
 static int
