@@ -403,7 +403,7 @@ request_send_iov(fw_conn_t *c, struct iovec *iov, size_t niov)
             }
             continue;
         }
-        if (w < 0) {
+        if (w <= 0) { /* (0: never for bytes to send; no spinning on it) */
             c->broken = 1;
             return -1;
         }
