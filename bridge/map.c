@@ -73,6 +73,7 @@ fw_map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
         .post_buffering = (size_t)c->post_buffering,
         .max_reqs = c->max_children * c->threads,
         .force_authorizer = c->force_authorizer,
+        .disable_sendfile = c->disable_sendfile,
     };
 }
 

@@ -127,6 +127,8 @@ typedef struct {
     fw_strlist_t allowed_clients; /* "ADDR[/BITS],...": each item checked
                                      with fw_conf_parse_cidr, no spaces */
     bool allow_root;              /* serve as root without uid/gid */
+    bool disable_sendfile;        /* wsgi.file_wrapper: read and write the
+                                     file, no sendfile(2) */
 
     /* derived by the checks */
     bool force_authorizer; /* role = authorizer */

@@ -507,7 +507,7 @@ const fw_uwsgi_opt_t fw_conf_uwsgi_rows[] = {
     {"die-on-term", F, WHY_TERM},
     {"disable-async-warn-on-queue-full", F, WHY_ASYNC},
     {"disable-logging", F, WHY_LOG_REQS},
-    {"disable-sendfile", F, WHY_TUNING},
+    {"disable-sendfile", F, WHY_OURS},
     {"disable-write-exception", F, WHY_CLIENT_GONE},
     {"dlopen", V, WHY_EXOTIC},
     {"dot-h", F, WHY_COMMANDS},

@@ -2,10 +2,14 @@
  * file_wrapper.c: the wsgi.file_wrapper type (PEP 3333, "Optional
  * Platform-Specific File Handling").  Iterating calls filelike.read(blksize)
  * until it returns an empty result; close() calls filelike.close().  It
- * writes nothing itself: response.c sends what it yields.
+ * writes nothing itself: response.c sends what it yields, or has the
+ * server send the file (fw_file_wrapper_file).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "pyglue/file_wrapper.h"
 #include "pyglue/keys.h"
@@ -174,4 +178,65 @@ int
 fw_file_wrapper_check(PyObject *o)
 {
     return Py_IS_TYPE(o, &file_wrapper_type);
+}
+
+/* filelike.name() as a Py_ssize_t >= 0, or -1 (any exception cleared). */
+static Py_ssize_t
+file_wrapper_call_index(PyObject *filelike, PyObject *name)
+{
+    PyObject *v = PyObject_CallMethodNoArgs(filelike, name);
+    Py_ssize_t n = -1;
+
+    if (v != NULL && PyLong_Check(v)) {
+        n = PyLong_AsSsize_t(v);
+    }
+    Py_XDECREF(v);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        n = -1;
+    }
+    return n < 0 ? -1 : n;
+}
+
+/* Whether filelike.mode is a str with a 'b' in it (any exception cleared). */
+static int
+file_wrapper_is_binary(PyObject *filelike)
+{
+    PyObject *mode = PyObject_GetAttr(filelike, FW_KEY(ATTR_MODE));
+    int binary = 0;
+
+    if (mode != NULL && PyUnicode_Check(mode)) {
+        binary = PyUnicode_FindChar(mode, 'b', 0, PyUnicode_GET_LENGTH(mode),
+                                    1) >= 0;
+    }
+    Py_XDECREF(mode);
+    PyErr_Clear();
+    return binary;
+}
+
+int
+fw_file_wrapper_file(PyObject *wrapper, int *fd, off_t *offset, size_t *count)
+{
+    file_wrapper_t *self = (file_wrapper_t *)wrapper;
+    Py_ssize_t n;
+    Py_ssize_t at;
+    struct stat st;
+
+    if (!fw_file_wrapper_check(wrapper) || self->filelike == NULL ||
+        !file_wrapper_is_binary(self->filelike)) {
+        return 0;
+    }
+    n = file_wrapper_call_index(self->filelike, FW_KEY(ATTR_FILENO));
+    if (n < 0 || n > INT_MAX || fstat((int)n, &st) < 0 ||
+        !S_ISREG(st.st_mode) || st.st_size <= 0) {
+        return 0; /* (a size of 0 may be /proc's: iterating reads it) */
+    }
+    at = file_wrapper_call_index(self->filelike, FW_KEY(ATTR_TELL));
+    if (at < 0) {
+        return 0;
+    }
+    *fd = (int)n;
+    *offset = (off_t)at;
+    *count = (off_t)at < st.st_size ? (size_t)(st.st_size - (off_t)at) : 0;
+    return 1;
 }

@@ -78,6 +78,16 @@ typedef struct {
      * drops it.
      */
     int (*discard)(fw_request_t *r);
+    /*
+     * Optional: writes count bytes of the regular file fd, from offset, as
+     * body, after what write() buffered, without copying them through the
+     * process (sendfile(2)); fd's own position does not move.  Returns
+     * count; fewer when the file ended or could not be read before count
+     * bytes (errno says which; 0: it ended): the response cannot go on
+     * then; -1 when the web server is gone.  Called without the GIL.
+     * NULL: pyglue iterates the file_wrapper.
+     */
+    ssize_t (*sendfile)(fw_request_t *r, int fd, off_t offset, size_t count);
 } fw_gateway_ops_t;
 
 /*

@@ -81,7 +81,10 @@
     X(HTTP_X_REAL_IP, "HTTP_X_REAL_IP")                                       \
     X(HTTP_X_REQUESTED_WITH, "HTTP_X_REQUESTED_WITH")                         \
     X(ATTR_CLOSE, "close")                                                    \
-    X(ATTR_READ, "read")
+    X(ATTR_FILENO, "fileno")                                                  \
+    X(ATTR_MODE, "mode")                                                      \
+    X(ATTR_READ, "read")                                                      \
+    X(ATTR_TELL, "tell")
 
 /*
  * X(ID, "text"): environ values common enough to share one object instead

@@ -1,7 +1,8 @@
 /*
  * response.c: calls the application and sends its response through
  * response_send.c.  A list or tuple body (and a wsgi.file_wrapper) is
- * written in one go, and the server sends it with the end of the request;
+ * written in one go, and the server sends it with the end of the request
+ * (a wsgi.file_wrapper over a regular file, the server sends itself);
  * any other iterable is flushed after each chunk, so that streamed
  * responses reach the web server as they are produced.  close() is called
  * on the result in every case.  This is the only file that turns Python
@@ -10,8 +11,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "pyglue/response.h"
 #include "pyglue/errors.h"
@@ -296,12 +301,91 @@ done:
     return outcome;
 }
 
+/* The Content-Length of the application's header block, or -1. */
+static long long
+head_content_length(const fw_response_t *resp)
+{
+    static const char name[] = "Content-Length:";
+    const char *p = resp->head;
+    const char *end = resp->head + resp->head_len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = eol != NULL ? eol : end;
+        long long v = 0;
+
+        if ((size_t)(stop - p) > sizeof(name) - 1 &&
+            strncasecmp(p, name, sizeof(name) - 1) == 0) {
+            p += sizeof(name) - 1;
+            while (p < stop && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+            if (p == stop || *p < '0' || *p > '9') {
+                return -1;
+            }
+            for (; p < stop && *p >= '0' && *p <= '9'; p++) {
+                if (v > (LLONG_MAX - 9) / 10) {
+                    return -1;
+                }
+                v = v * 10 + (*p - '0');
+            }
+            return v;
+        }
+        p = stop + 1;
+    }
+    return -1;
+}
+
+/*
+ * A wsgi.file_wrapper over a regular file, on a gateway that can send
+ * one: the server sends the file from where the application left it to
+ * its end, or Content-Length bytes when the application gave fewer.
+ */
+static send_outcome_e
+send_file(fw_response_t *resp, const fw_request_info_t *info, int fd,
+          off_t offset, size_t count)
+{
+    long long limit = head_content_length(resp);
+    ssize_t sent;
+
+    if (limit >= 0 && (unsigned long long)limit < count) {
+        count = (size_t)limit;
+    }
+    if (count > 0) {
+        sent = fw_response_sendfile(resp, fd, offset, count);
+        if (sent < 0) {
+            return client_gone(info);
+        }
+        if ((size_t)sent < count) {
+            int err = errno;
+
+            return fail_message(resp, info,
+                                "wsgi.file_wrapper: the file ended after "
+                                "%zd of the %zu bytes to send (%s); the "
+                                "connection is closed",
+                                sent, count,
+                                err != 0 ? strerror(err)
+                                         : "it shrank while it was sent");
+        }
+    }
+    return send_end(resp, info);
+}
+
 static send_outcome_e
 send_result(fw_response_t *resp, const fw_request_info_t *info,
             PyObject *result)
 {
+    int fd;
+    off_t offset;
+    size_t count;
+
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
         return send_sequence(resp, info, result);
+    }
+    if (resp->head != NULL && resp->req != NULL &&
+        resp->req->ops->sendfile != NULL &&
+        fw_file_wrapper_file(result, &fd, &offset, &count)) {
+        return send_file(resp, info, fd, offset, count);
     }
     if (PyBytes_Check(result) || PyUnicode_Check(result) ||
         PyByteArray_Check(result)) {

@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "pyglue/response_send.h"
@@ -243,6 +244,37 @@ fw_response_send(fw_response_t *resp, const char *data, size_t len, int flush)
         return gateway_send(resp, NULL, 0, 1);
     }
     return 0;
+}
+
+ssize_t
+fw_response_sendfile(fw_response_t *resp, int fd, off_t offset, size_t count)
+{
+    fw_request_t *r;
+    ssize_t sent;
+    int err;
+
+    /* the header block and what is buffered, written (not flushed) */
+    if (fw_response_send(resp, NULL, 0, 0) < 0 ||
+        (resp->out_len > 0 && gateway_send(resp, NULL, 0, 0) < 0)) {
+        return -1;
+    }
+    fw_response_wait_idle(resp);
+    r = resp->req;
+    if (resp->client_gone || r == NULL) {
+        return -1;
+    }
+    resp->sending = 1;
+    Py_BEGIN_ALLOW_THREADS
+    sent = r->ops->sendfile(r, fd, offset, count);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    count_written(resp, r, sent > 0 ? (size_t)sent : 0);
+    resp->sending = 0;
+    if (sent < 0 || (size_t)sent < count) {
+        resp->client_gone = 1; /* the connection is done for either way */
+    }
+    errno = err;
+    return sent;
 }
 
 int

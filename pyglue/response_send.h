@@ -61,6 +61,16 @@ int fw_response_send(fw_response_t *resp, const char *data, size_t len,
                      int flush);
 
 /*
+ * Sends count bytes of the regular file fd from offset as body, through
+ * the gateway's sendfile (which must be there), after the header block
+ * and what is buffered.  Returns count; fewer when the file ended or
+ * failed to read first (errno: 0, or why), -1 when the client is gone;
+ * either way short of count, resp->client_gone is set (the connection
+ * cannot go on).  GIL held; released around the gateway call.
+ */
+ssize_t fw_response_sendfile(fw_response_t *resp, int fd, off_t offset,
+                             size_t count);
+/*
  * Replaces whatever was not written yet with a short text/plain
  * "500 Internal Server Error" and flushes it.  Only valid while
  * !resp->headers_sent.  0, or -1 when the client is gone.  GIL held.

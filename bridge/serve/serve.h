@@ -42,6 +42,7 @@ typedef struct fw_worker_config_s {
     size_t post_buffering;         /* length-less body kept in memory */
     int max_reqs;                  /* processes x threads: GET_VALUES */
     int force_authorizer;          /* role = authorizer */
+    int disable_sendfile;          /* no sendfile for file_wrapper */
 } fw_worker_config_t;
 
 /*

@@ -104,6 +104,7 @@ worker_setup(const fw_worker_config_t *wc, sigset_t *waited)
         .max_conns = fw_conns_max(),
         .max_reqs = wc->max_reqs,
         .force_authorizer = wc->force_authorizer,
+        .disable_sendfile = wc->disable_sendfile,
     });
     return 0;
 }

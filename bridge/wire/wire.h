@@ -224,6 +224,7 @@ typedef struct {
     int max_conns;                 /* answered to FCGI_GET_VALUES */
     int max_reqs;
     int force_authorizer; /* role = authorizer */
+    int disable_sendfile; /* no sendfile op: file_wrapper is iterated */
 } fw_conn_conf_t;
 
 /* What the worker does with a connection next. */

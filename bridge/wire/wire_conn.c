@@ -33,6 +33,7 @@ void
 fw_conn_setup(const fw_conn_conf_t *conf)
 {
     fw_conn_conf = *conf;
+    fw_conn_request_setup();
 }
 
 int64_t

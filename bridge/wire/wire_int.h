@@ -45,6 +45,10 @@ fw_wire_event_e fw_conn_parse(fw_conn_t *c, const unsigned char **data,
 
 /* ---- wire_request.c: the request while the application runs ------------ */
 
+/* Readies the request's gateway operations for fw_conn_conf (once, by
+ * fw_conn_setup, before any thread serves). */
+void fw_conn_request_setup(void);
+
 /* Forgets the request being served (c->req, c->body, the spool), not the
  * connection: c->req is a fresh request with no params. */
 void fw_conn_request_reset(fw_conn_t *c);

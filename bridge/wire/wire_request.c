@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -527,6 +528,62 @@ request_write_nowait(fw_request_t *r, const char *buf, size_t len, int flush)
     return flush ? request_look_incoming(c) : 0;
 }
 
+/*
+ * Sends count bytes of the file fd from offset as STDOUT records: each
+ * header goes out with what is queued, then sendfile(2) its content,
+ * waiting for room.  A file that ends (or fails to read) inside a record
+ * leaves that record short: the connection is broken then, and the count
+ * sent so far returned.
+ */
+static ssize_t
+request_sendfile(fw_request_t *r, int fd, off_t offset, size_t count)
+{
+    fw_conn_t *c = r->conn;
+    size_t done = 0;
+
+    if (c->body.peer_aborted || c->broken) {
+        return -1;
+    }
+    while (done < count) {
+        size_t n = count - done < FW_WIRE_RECORD_MAX ? count - done
+                                                     : FW_WIRE_RECORD_MAX;
+        unsigned char hdr[FCGI_HEADER_LEN];
+        size_t sent = 0;
+
+        fw_wire_header(hdr, FCGI_STDOUT, c->wire.active_id, n, 0);
+        (void)fw_wire_out_put(&c->wire, hdr, sizeof(hdr), (size_t)-1);
+        if (request_send_all(c) < 0) {
+            return -1;
+        }
+        while (sent < n) {
+            off_t at = offset + (off_t)(done + sent);
+            ssize_t w = sendfile(c->fd, fd, &at, n - sent);
+
+            if (w > 0) {
+                sent += (size_t)w;
+            } else if (w < 0 && errno == EINTR) {
+                continue;
+            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (request_wait_room(c) < 0) {
+                    return -1;
+                }
+            } else if (w < 0 && (errno == EPIPE || errno == ECONNRESET ||
+                                 errno == ENOTCONN || errno == ETIMEDOUT)) {
+                c->broken = 1;
+                return -1;
+            } else {
+                int err = w == 0 ? 0 : errno; /* the file, not the socket */
+
+                c->broken = 1;
+                errno = err;
+                return (ssize_t)(done + sent);
+            }
+        }
+        done += n;
+    }
+    return (ssize_t)done;
+}
+
 static const fw_gateway_ops_t request_ops = {
     .read = request_read,
     .write = request_write,
@@ -534,13 +591,26 @@ static const fw_gateway_ops_t request_ops = {
     .write_nowait = request_write_nowait,
     .nowait_max = REQUEST_NOWAIT_MAX,
     .discard = request_discard,
+    .sendfile = request_sendfile,
 };
+
+/* request_ops less sendfile, for disable-sendfile: pyglue reads and
+ * writes the file (fw_conn_request_setup fills it). */
+static fw_gateway_ops_t request_ops_no_sendfile;
+
+void
+fw_conn_request_setup(void)
+{
+    request_ops_no_sendfile = request_ops;
+    request_ops_no_sendfile.sendfile = NULL;
+}
 
 void
 fw_conn_request_reset(fw_conn_t *c)
 {
     c->req = (fw_request_t){
-        .ops = &request_ops,
+        .ops = fw_conn_conf.disable_sendfile ? &request_ops_no_sendfile
+                                             : &request_ops,
         .conn = c,
         .input_terminated = 1,
     };

@@ -24,15 +24,27 @@ Each route reports what a test needs to see from inside the app.
                             random.Random(its index).randbytes(N) (a byte
                             out of place shows); with lead, each chunk
                             follows one of L bytes (up to 64 KiB) of 0xcd
+    /file?size=N&skip=K&length=L&wrap=file|bytesio|shrink
+                            random.Random(N).randbytes(N) written to a
+                            file (unlinked once open), K bytes of it read
+                            first, then returned through wsgi.file_wrapper
+                            with Content-Length L (default: the rest);
+                            wrap=bytesio wraps a BytesIO of the same bytes
+                            instead; wrap=shrink truncates the file to
+                            1 MiB once $WIRE_APP_DIR/go exists, then
+                            writes $WIRE_APP_DIR/shrunk
 
 With WIRE_APP_DIR set, every call first appends "PATH?QUERY" to
 $WIRE_APP_DIR/calls, so a test can tell whether the app was called.
 """
 
 import hashlib
+import io
 import json
 import os
 import random
+import tempfile
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -156,6 +168,50 @@ def big(mib, size, lead, noise):
         yield random.Random(i).randbytes(size) if noise else chunk
 
 
+MAX_FILE = 64 << 20
+
+
+def _shrink_when_told(fd, where):
+    """Truncates fd (then closed) to 1 MiB once where/go exists (up to
+    10 s), then writes where/shrunk."""
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(os.path.join(where, 'go')):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        os.ftruncate(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    with open(os.path.join(where, 'shrunk'), 'w') as f:
+        f.write('1')
+
+
+def file_answer(environ, start_response, query):
+    size = min(max(int(query.get('size', ['1048576'])[0]), 0), MAX_FILE)
+    skip = min(max(int(query.get('skip', ['0'])[0]), 0), size)
+    wrap = query.get('wrap', ['file'])[0]
+    data = random.Random(size).randbytes(size)
+    if wrap == 'bytesio':
+        f = io.BytesIO(data)
+    else:
+        fd, path = tempfile.mkstemp(dir=os.environ.get('WIRE_APP_DIR'))
+        with os.fdopen(fd, 'wb') as w:
+            w.write(data)
+        f = open(path, 'rb')
+        if wrap == 'shrink':
+            threading.Thread(target=_shrink_when_told,
+                             args=(os.open(path, os.O_WRONLY),
+                                   os.environ['WIRE_APP_DIR']),
+                             daemon=True).start()
+        os.unlink(path)
+    f.read(skip)
+    length = query.get('length', [str(size - skip)])[0]
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                              ('Content-Length', length)])
+    return environ['wsgi.file_wrapper'](f, 8192)
+
+
 def application(environ, start_response):
     _record_call(environ)
     path = environ.get('PATH_INFO', '')
@@ -180,6 +236,8 @@ def application(environ, start_response):
         delay = min(max(float(query.get('delay', ['0.05'])[0]), 0.0), 1.0)
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return SlowStream(n, delay)
+    if path == '/file':
+        return file_answer(environ, start_response, query)
     if path == '/big':
         mib = min(max(int(query.get('mib', ['50'])[0]), 1), MAX_BIG_MIB)
         size = int(query.get('chunk', [str(1024 * 1024)])[0])

@@ -766,6 +766,122 @@ def test_big_answer_read_slowly_with_management_records(wire, transport,
     server.assert_intact('a big answer read slowly')
 
 
+def _file_bytes(size):
+    """The bytes of wire_app's /file?size=size."""
+    return random.Random(size).randbytes(size)
+
+
+def _read_syscalls(pid):
+    """syscr of /proc/pid/io: the process's read-like system calls."""
+    with open('/proc/%d/io' % pid) as f:
+        return int(next(line for line in f
+                        if line.startswith('syscr:')).split()[1])
+
+
+@pytest.mark.parametrize('case', ['whole', 'after-a-read', 'content-length',
+                                  'not-a-file'])
+@pytest.mark.parametrize('transport', TRANSPORTS)
+def test_file_wrapper_sends_the_file(wire, transport, case):
+    """wsgi.file_wrapper over an open file: the server sends the file
+    itself (sendfile(2) between record headers), from where the app left
+    it (after reading 100 bytes through Python's buffer: tell(), not the
+    descriptor's position), no more than the Content-Length the app gave,
+    read 4 KiB at a time by a client that sends GET_VALUES records
+    meanwhile; over a BytesIO (no fileno) it is iterated as before.  The
+    answer is byte for byte the file's; the kept connection serves on."""
+    server = wire(transport)
+    size = 4 << 20
+    query, want = {
+        'whole': ('size=%d' % size, _file_bytes(size)),
+        'after-a-read': ('size=%d&skip=100' % size, _file_bytes(size)[100:]),
+        'content-length': ('size=%d&skip=100&length=70000' % size,
+                           _file_bytes(size)[100:70100]),
+        'not-a-file': ('size=%d&wrap=bytesio' % size, _file_bytes(size)),
+    }[case]
+    with server.connect(rcvbuf=4096 if transport == 'unix' else 65536) as sock:
+        sock.sendall(fcgi_request_bytes('/file', query=query,
+                                        keep_conn=True))
+        try:
+            stdout, sent, answered = _read_answer_slowly(
+                sock, 1, 128 * 1024, 32, time.monotonic() + 6 * WAIT)
+        except (AssertionError, TimeoutError, ConnectionResetError) as e:
+            raise AssertionError('%s: %r\n%s' % (case, e, server.log()))
+        head, _, body = stdout.partition(b'\r\n\r\n')
+        assert head.startswith(b'Status: 200 '), head
+        assert len(body) == len(want) and body == want, (
+            '%s: %d bytes, expected %d; %s' % (
+                case, len(body), len(want),
+                'a prefix' if want.startswith(body) else 'they differ'))
+        assert answered == sent, (sent, answered)
+        sock.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+        again = answer_of(FcgiReader(sock), 1, WAIT, server,
+                          'the next request')
+        assert again.status == 200 and again.body == b'hello\n', again
+    server.assert_intact('file_wrapper %s' % case)
+
+
+@pytest.mark.parametrize('sendfile', ['sendfile', 'disable-sendfile'])
+def test_file_wrapper_file_is_not_read_through_python(wire, sendfile):
+    """A 4 MiB file through wsgi.file_wrapper(f, 8192): the worker makes
+    far fewer read-like system calls than the 512 that reading it 8 KiB
+    at a time takes (sendfile: one a 64 KiB record); with
+    disable-sendfile it reads it through the wrapper, 8 KiB a call."""
+    server = wire('unix', ['--disable-sendfile'] if sendfile != 'sendfile'
+                  else [])
+    size = 4 << 20
+    before = _read_syscalls(server.pids[0])
+    answer = server.request('/file', query='size=%d' % size)
+    calls = _read_syscalls(server.pids[0]) - before
+    assert answer.status == 200 and answer.body == _file_bytes(size), (
+        answer.status, len(answer.body), server.log())
+    if sendfile == 'sendfile':
+        assert calls < size // 8192 // 2, (
+            '%d read-like system calls for a 4 MiB file' % calls)
+    else:
+        assert calls >= size // 8192, (
+            'disable-sendfile: %d read-like system calls for a 4 MiB file'
+            % calls)
+
+
+def test_file_wrapper_file_that_shrinks_while_sent(wire):
+    """The file is truncated to 1 MiB while the server sends its 8 MiB
+    (the client reads nothing until then): the record under way cannot be
+    completed, so the connection is closed before END_REQUEST, the log
+    says why, and the worker serves the next request."""
+    server = wire('unix')
+    offset = server.log_size()
+    with server.connect(rcvbuf=4096) as sock:
+        sock.sendall(fcgi_request_bytes(
+            '/file', query='size=%d&wrap=shrink' % (8 << 20)))
+        # the server has begun: the answer's first bytes wait unread
+        assert select.select([sock], [], [], WAIT)[0], server.log()
+        (server.app_dir / 'go').write_text('1')
+        assert wait_until(lambda: (server.app_dir / 'shrunk').exists(),
+                          WAIT), server.log()
+        reader = FcgiReader(sock)
+        stdout, ended, closed = b'', False, False
+        deadline = time.monotonic() + 3 * WAIT
+        while not (ended or closed):
+            try:
+                rec = reader.record(deadline)
+            except (AssertionError, ConnectionResetError):
+                closed = True  # mid-record, as it must be
+                break
+            if rec is None:
+                closed = True
+            elif rec[0] == FCGI_STDOUT:
+                stdout += rec[2]
+            elif rec[0] == FCGI_END_REQUEST:
+                ended = True
+    assert closed and not ended and len(stdout) <= (1 << 20) + 4096, (
+        'a file that shrank: %s after %d bytes' % (
+            'END_REQUEST' if ended else 'closed', len(stdout)))
+    assert wait_until(lambda: 'wsgi.file_wrapper: the file ended after'
+                      in server.log_since(offset), WAIT), server.log()
+    assert server.request('/hello').status == 200
+    server.assert_intact('a file that shrank while sent')
+
+
 def _send_body_in_background(sock, rid, size):
     """Sends `size` body bytes as STDIN records (then the empty one) from a
     thread; returns (thread, result): result['sent'] bytes, result['error']
