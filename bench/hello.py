@@ -3,6 +3,8 @@ response, so that what is measured is the server, not the app; and the
 other shapes of answer the bench needs, as cheap as Python makes them.
 
     /big      1 MiB in one bytes object (with Content-Length)
+    /file     the same 1 MiB from a file, through wsgi.file_wrapper in 4 KiB
+              blocks, as Django's FileResponse sends a file
     /stream   100 chunks of 1 KiB, one at a time (no Content-Length)
     /echo     the environ's str values sorted, one KEY=VALUE a line, a
               blank line, then the body read whole: what
@@ -12,8 +14,13 @@ other shapes of answer the bench needs, as cheap as Python makes them.
 bench/c_responder.c answers the same paths with the same bytes.
 """
 
+import os
+import tempfile
+
 BODY = b'Hello, World!\n'
 BIG = b'b' * (1 << 20)
+# BIG in a file, written once (each server imports this module)
+FILE = os.path.join(tempfile.gettempdir(), 'fw-bench-1mib-%d' % os.getuid())
 CHUNK = b'x' * 1023 + b'\n'
 CHUNKS = 100
 
@@ -31,8 +38,26 @@ def echo(environ):
     return ''.join(lines).encode('latin-1') + b'\n' + body
 
 
+def big_file():
+    """FILE, made if it is not there (renamed into place whole)."""
+    if os.path.exists(FILE) and os.path.getsize(FILE) == len(BIG):
+        return FILE
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(FILE))
+    with os.fdopen(fd, 'wb') as f:
+        f.write(BIG)
+    os.replace(tmp, FILE)
+    return FILE
+
+
+big_file()
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
+    if path == '/file':
+        start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                                  ('Content-Length', str(len(BIG)))])
+        return environ['wsgi.file_wrapper'](open(big_file(), 'rb'), 4096)
     if path == '/big':
         start_response('200 OK', [('Content-Type', 'application/octet-stream'),
                                   ('Content-Length', str(len(BIG)))])
