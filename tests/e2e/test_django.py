@@ -146,3 +146,16 @@ def test_many_sequential_requests(django_site):
         resp = get(django_site, '/echo/n/?i=%d' % i)
         assert resp.status == 200, (i, resp, django_site.logs())
         assert resp.json()['GET'] == {'i': [str(i)]}
+
+
+def test_file_download(django_site):
+    """Django's FileResponse (wsgi.file_wrapper over an open file: the
+    worker sends it with sendfile) through nginx: the whole 3 MiB file,
+    byte for byte, as an attachment with its name."""
+    resp = get(django_site, '/download/?mib=3')
+    want = b''.join(b'%015d\n' % i for i in range(3 * 65536))
+    assert resp.status == 200, (resp.status, django_site.logs())
+    assert len(resp.body) == len(want) and sha256(resp.body) == sha256(want)
+    assert resp.header('Content-Length') == str(len(want))
+    assert resp.header('Content-Disposition') == \
+        'attachment; filename="demo-3mib.txt"'

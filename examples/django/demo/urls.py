@@ -9,6 +9,7 @@ urlpatterns = [
     path('form/', views.form, name='form'),
     path('upload/', views.upload, name='upload'),
     path('stream/', views.stream, name='stream'),
+    path('download/', views.download, name='download'),
     path('boom/', views.boom, name='boom'),
     path('redirect/', views.redirect_home, name='redirect'),
     re_path(r'^echo/(?P<rest>.*)$', views.echo, name='echo'),

@@ -1,15 +1,17 @@
 """
 Views of the fcgi-wsgi demo.  Each shows one thing a WSGI server must get
 right: templates and static links, a CSRF-protected form, a file upload, a
-streamed response, an exception, a redirect, and /echo/ which reports what
-the server put in the WSGI environ (the e2e tests read it).
+streamed response, a file download, an exception, a redirect, and /echo/
+which reports what the server put in the WSGI environ (the e2e tests read
+it).
 """
 
 import hashlib
 import os
+import tempfile
 import time
 
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import FileResponse, HttpResponseNotAllowed, JsonResponse
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 STREAM_MAX_CHUNKS = 100
 STREAM_MAX_DELAY = 5.0
+DOWNLOAD_MAX_MIB = 16
 
 
 def home(request):
@@ -72,6 +75,32 @@ def stream(request):
     response['X-Accel-Buffering'] = 'no'
     response['Cache-Control'] = 'no-cache'
     return response
+
+
+def download_bytes(mib):
+    """mib MiB of numbered lines, 16 bytes each."""
+    return b''.join(b'%015d\n' % i for i in range(mib * 65536))
+
+
+def download(request):
+    """
+    ?mib=3: a text file of mib MiB as an attachment, through FileResponse
+    (wsgi.file_wrapper: fcgi-wsgi sends the file itself, with sendfile).
+    The file is written once, in the temp dir.
+    """
+    try:
+        mib = min(max(int(request.GET.get('mib', 1)), 1), DOWNLOAD_MAX_MIB)
+    except ValueError:
+        mib = 1
+    path = os.path.join(tempfile.gettempdir(), 'fcgi-wsgi-demo-%d-%dmib.txt'
+                        % (os.getuid(), mib))
+    if not os.path.exists(path) or os.path.getsize(path) != mib << 20:
+        part = '%s.%d' % (path, os.getpid())
+        with open(part, 'wb') as f:
+            f.write(download_bytes(mib))
+        os.replace(part, path)
+    return FileResponse(open(path, 'rb'), as_attachment=True,
+                        filename='demo-%dmib.txt' % mib)
 
 
 def boom(request):
