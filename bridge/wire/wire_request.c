@@ -379,6 +379,23 @@ request_discard(fw_request_t *r)
 }
 
 /*
+ * After a send that failed (errno set): 1 to try again (interrupted, or
+ * room came while we waited), 0 when it was no lack of room (the caller
+ * says what then), -1 when the wait for room failed.
+ */
+static int
+request_send_again(fw_conn_t *c)
+{
+    if (errno == EINTR) {
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return request_wait_room(c) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+/*
  * Sends iov[0..niov) whole, waiting for room and reading what the web
  * server sends meanwhile (a reply it calls for is queued: it goes after).
  * 0 or -1.
@@ -394,12 +411,10 @@ request_send_iov(fw_conn_t *c, struct iovec *iov, size_t niov)
             &(struct msghdr){.msg_iov = iov + i, .msg_iovlen = niov - i},
             MSG_NOSIGNAL | MSG_DONTWAIT);
         size_t n;
+        int again = w < 0 ? request_send_again(c) : 0;
 
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (request_wait_room(c) < 0) {
+        if (again != 0) {
+            if (again < 0) {
                 return -1;
             }
             continue;
@@ -529,11 +544,14 @@ request_write_nowait(fw_request_t *r, const char *buf, size_t len, int flush)
 }
 
 /*
- * Sends count bytes of the file fd from offset as STDOUT records: each
- * header goes out with what is queued, then sendfile(2) its content,
- * waiting for room.  A file that ends (or fails to read) inside a record
- * leaves that record short: the connection is broken then, and the count
- * sent so far returned.
+ * Sends count bytes of the file fd from offset as STDOUT records: for
+ * each, what is queued, its header, then sendfile(2) its content, waiting
+ * for room.  What is queued while a record goes out (a reply to a
+ * management record read while waiting) waits for the record's end: the
+ * header is never put in the queue, where a reply could follow it.  A
+ * file that ends (or fails to read) inside a record leaves that record
+ * short: the connection is broken then, and the count sent so far
+ * returned.
  */
 static ssize_t
 request_sendfile(fw_request_t *r, int fd, off_t offset, size_t count)
@@ -548,25 +566,25 @@ request_sendfile(fw_request_t *r, int fd, off_t offset, size_t count)
         size_t n = count - done < FW_WIRE_RECORD_MAX ? count - done
                                                      : FW_WIRE_RECORD_MAX;
         unsigned char hdr[FCGI_HEADER_LEN];
+        struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
         size_t sent = 0;
 
         fw_wire_header(hdr, FCGI_STDOUT, c->wire.active_id, n, 0);
-        (void)fw_wire_out_put(&c->wire, hdr, sizeof(hdr), (size_t)-1);
-        if (request_send_all(c) < 0) {
+        if ((c->wire.out_len > 0 && request_send_all(c) < 0) ||
+            request_send_iov(c, &iov, 1) < 0) {
             return -1;
         }
         while (sent < n) {
             off_t at = offset + (off_t)(done + sent);
             ssize_t w = sendfile(c->fd, fd, &at, n - sent);
+            int again = w < 0 ? request_send_again(c) : 0;
 
             if (w > 0) {
                 sent += (size_t)w;
-            } else if (w < 0 && errno == EINTR) {
+            } else if (again < 0) {
+                return -1;
+            } else if (again > 0) {
                 continue;
-            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (request_wait_room(c) < 0) {
-                    return -1;
-                }
             } else if (w < 0 && (errno == EPIPE || errno == ECONNRESET ||
                                  errno == ENOTCONN || errno == ETIMEDOUT)) {
                 c->broken = 1;
@@ -595,22 +613,25 @@ static const fw_gateway_ops_t request_ops = {
 };
 
 /* request_ops less sendfile, for disable-sendfile: pyglue reads and
- * writes the file (fw_conn_request_setup fills it). */
+ * writes the file; and which of the two every request gets (both set by
+ * fw_conn_request_setup). */
 static fw_gateway_ops_t request_ops_no_sendfile;
+static const fw_gateway_ops_t *request_ops_used = &request_ops;
 
 void
 fw_conn_request_setup(void)
 {
     request_ops_no_sendfile = request_ops;
     request_ops_no_sendfile.sendfile = NULL;
+    request_ops_used = fw_conn_conf.disable_sendfile ? &request_ops_no_sendfile
+                                                     : &request_ops;
 }
 
 void
 fw_conn_request_reset(fw_conn_t *c)
 {
     c->req = (fw_request_t){
-        .ops = fw_conn_conf.disable_sendfile ? &request_ops_no_sendfile
-                                             : &request_ops,
+        .ops = request_ops_used,
         .conn = c,
         .input_terminated = 1,
     };
