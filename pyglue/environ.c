@@ -8,7 +8,9 @@
  * whole: a NUL or a '=' inside either is kept, and every comparison is by
  * length.  Both are decoded as latin-1 into native str (PEP 3333: a
  * UTF-8 path "/caf\xc3\xa9" arrives as "/cafÃ©").  Well-known names are
- * interned once (keys.c); common values are shared objects.  Empty names
+ * interned once (keys.c); common values are shared objects; a param sent
+ * with the same bytes as the last request's at its position gets the
+ * same objects (environ_cache.c).  Empty names
  * and names starting with "wsgi." are ignored, and so are
  * HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes the request
  * headers as HTTP_*; CGI and PEP 3333 want only CONTENT_TYPE and
@@ -39,13 +41,20 @@
 #include <strings.h>
 
 #include "pyglue/environ.h"
+#include "pyglue/environ_cache.h"
 #include "pyglue/environ_paths.h"
 #include "pyglue/errors_stream.h"
 #include "pyglue/file_wrapper.h"
 #include "pyglue/input.h"
 #include "pyglue/keys.h"
 
+/* The most entries the template is given room for: a request with more
+ * params pays for its own dict's growth. */
+#define ENVIRON_ROOM_MAX 128
+
 static PyObject *environ_template;
+/* The entries a copy of the template holds before it must grow. */
+static Py_ssize_t environ_room;
 
 int
 fw_environ_set_owned(PyObject *dict, PyObject *key, PyObject *value)
@@ -106,6 +115,7 @@ fw_environ_init(const fw_app_config_t *cfg)
         goto error;
     }
     environ_template = t;
+    environ_room = PyDict_GET_SIZE(t);
     return 0;
 
 error:
@@ -118,6 +128,8 @@ void
 fw_environ_fini(void)
 {
     Py_CLEAR(environ_template);
+    environ_room = 0;
+    fw_environ_cache_clear();
     fw_environ_paths_fini();
 }
 
@@ -192,25 +204,29 @@ environ_info_reset(fw_request_info_t *info)
 }
 
 /*
- * One param into env (or into info, for the paths fw_environ_paths_set
- * derives). The key is borrowed (an interned one) or a new name; the value is
- * new; both are dropped here.  0, or -1 with an exception.
+ * The i-th param into env (or into info, for the paths
+ * fw_environ_paths_set derives), its key and value the objects of the
+ * environ cache (environ_cache.c).  0, or -1 with an exception.
  */
 static int
 environ_param(PyObject *env, fw_request_info_t *info, environ_scan_t *scan,
-              const fw_param_t *param)
+              size_t i, const fw_param_t *param)
 {
     const char *v = param->value;
     size_t vlen = param->value_len;
-    PyObject *key; /* borrowed */
-    PyObject *name, *value;
-    int rc;
+    fw_environ_slot_t *slot;
+    PyObject *key;   /* borrowed from the slot */
+    PyObject *value; /* borrowed from the slot */
 
     if (param->name_len == 0 ||
         (param->name_len >= 5 && memcmp(param->name, "wsgi.", 5) == 0)) {
         return 0;
     }
-    key = fw_keys_find(param->name, param->name_len);
+    slot = fw_environ_cache_slot(i, param);
+    if (slot == NULL) {
+        return -1;
+    }
+    key = fw_environ_slot_key(slot);
     if (key == FW_KEY(HTTP_CONTENT_TYPE) ||
         key == FW_KEY(HTTP_CONTENT_LENGTH)) {
         return 0; /* CGI: these are CONTENT_TYPE and CONTENT_LENGTH */
@@ -246,20 +262,11 @@ environ_param(PyObject *env, fw_request_info_t *info, environ_scan_t *scan,
         scan->port_seen = 1;
     }
 
-    value = fw_environ_decode(v, vlen);
+    value = fw_environ_slot_value(slot, param);
     if (value == NULL) {
         return -1;
     }
-    if (key != NULL) {
-        rc = PyDict_SetItem(env, key, value);
-    } else {
-        name = PyUnicode_DecodeLatin1(param->name, (Py_ssize_t)param->name_len,
-                                      NULL);
-        rc = name == NULL ? -1 : PyDict_SetItem(env, name, value);
-        Py_XDECREF(name);
-    }
-    Py_DECREF(value);
-    return rc;
+    return PyDict_SetItem(env, key, value);
 }
 
 /* The keys the params imply: the scheme and port of HTTPS, the
@@ -293,6 +300,40 @@ environ_finish(PyObject *env, fw_request_t *r, fw_request_info_t *info,
     return fw_environ_paths_set(env, info);
 }
 
+/*
+ * After an environ of n entries: the template again, with room for them
+ * (up to ENVIRON_ROOM_MAX), so that the next copies are made at their
+ * size instead of growing on the way.  A copy of a dict takes its size
+ * (PyDict_Copy); the entries are set one by one, for PyDict_Update would
+ * copy the small table.  Failing to grow keeps the template as it is.
+ */
+static void
+environ_template_fit(Py_ssize_t n)
+{
+    PyObject *t;
+    PyObject *key, *value; /* borrowed */
+    Py_ssize_t pos = 0;
+
+    if (n <= environ_room || environ_room >= ENVIRON_ROOM_MAX) {
+        return;
+    }
+    n = n < ENVIRON_ROOM_MAX ? n : ENVIRON_ROOM_MAX;
+    t = _PyDict_NewPresized(n);
+    if (t == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    while (PyDict_Next(environ_template, &pos, &key, &value)) {
+        if (PyDict_SetItem(t, key, value) < 0) {
+            Py_DECREF(t);
+            PyErr_Clear();
+            return;
+        }
+    }
+    Py_SETREF(environ_template, t);
+    environ_room = n;
+}
+
 PyObject *
 fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
 {
@@ -311,7 +352,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
         return NULL;
     }
     for (size_t i = 0; i < r->nparams; i++) {
-        if (environ_param(env, info, &scan, &r->params[i]) < 0) {
+        if (environ_param(env, info, &scan, i, &r->params[i]) < 0) {
             goto error;
         }
     }
@@ -324,6 +365,7 @@ fw_environ_build(fw_request_t *r, fw_request_info_t *info, PyObject **input)
         PyDict_SetItem(env, FW_KEY(WSGI_INPUT), *input) < 0) {
         goto error;
     }
+    environ_template_fit(PyDict_GET_SIZE(env));
     return env;
 
 error:

@@ -34,6 +34,12 @@ def show_environ(environ, start_response):
     return _text(start_response, "".join(lines).encode("utf-8"))
 
 
+def environ_keep(environ, start_response):
+    """show_environ, keeping each environ in KEPT["environs"]."""
+    KEPT.setdefault("environs", []).append(environ)
+    return show_environ(environ, start_response)
+
+
 def input_ops(environ, start_response):
     """QUERY_STRING holds calls on wsgi.input separated by ';', e.g.
     "read(3);readline()": the body is the repr of each result, one a line.

@@ -270,6 +270,95 @@ test_environ_is_per_request(void **state)
     free(body);
 }
 
+/*
+ * Requests one after the other whose params differ at the same positions
+ * (environ_cache.c keeps the objects of the last request's, by
+ * position): each environ holds its own request's params and nothing of
+ * the one before, whatever changed: a value of the same length, a name,
+ * the count, a value past the cache's 240 bytes, params past its 64.
+ */
+static void
+test_params_change_between_requests(void **state)
+{
+    char long_a[301], long_b[301], line[400];
+    const char *base[] = {"TEST_APP=environ_keep",
+                          "HTTP_AUTHORIZATION=Basic b3BlbjpzZXNhbWU=",
+                          "HTTP_X=1", "REQUEST_METHOD=GET", NULL};
+    const char *renamed[] = {"TEST_APP=environ_keep", "HTTP_X=1",
+                             "REQUEST_METHOD=PUT", NULL};
+    const char *same_length[] = {"TEST_APP=environ_keep", "HTTP_X=2",
+                                 "REQUEST_METHOD=PUT", NULL};
+    const char *fewer[] = {"TEST_APP=environ_keep", NULL};
+    const char *long_first[] = {"TEST_APP=environ", long_a, NULL};
+    const char *long_second[] = {"TEST_APP=environ", long_b, NULL};
+    const char *many[80];
+    char many_text[78][32];
+    char *body;
+
+    (void)state;
+    body = environ_of(base);
+    fx_assert_line(body, "HTTP_AUTHORIZATION='Basic b3BlbjpzZXNhbWU='");
+    free(body);
+
+    /* position 1 now holds another name: the first one is gone */
+    body = environ_of(renamed);
+    assert_null(strstr(body, "HTTP_AUTHORIZATION"));
+    fx_assert_line(body, "HTTP_X='1'");
+    fx_assert_line(body, "REQUEST_METHOD='PUT'");
+    free(body);
+
+    body = environ_of(same_length);
+    fx_assert_line(body, "HTTP_X='2'");
+    fx_assert_line(body, "REQUEST_METHOD='PUT'");
+    free(body);
+
+    /* the same bytes give the same object; other bytes, another */
+    fx_assert_eval("KEPT['environs'][2]['REQUEST_METHOD'] is "
+                   "KEPT['environs'][1]['REQUEST_METHOD']",
+                   "True");
+    fx_assert_eval("KEPT['environs'][2]['HTTP_X'] is "
+                   "KEPT['environs'][1]['HTTP_X']",
+                   "False");
+
+    body = environ_of(fewer);
+    assert_null(strstr(body, "HTTP_X"));
+    fx_assert_line(body, "REQUEST_METHOD='GET'");
+    free(body);
+
+    /* values too long to be kept: each request's own */
+    snprintf(long_a, sizeof(long_a), "HTTP_LONG=%0290d", 1);
+    snprintf(long_b, sizeof(long_b), "HTTP_LONG=%0290d", 2);
+    body = environ_of(long_first);
+    snprintf(line, sizeof(line), "HTTP_LONG='%0290d'", 1);
+    fx_assert_line(body, line);
+    free(body);
+    body = environ_of(long_second);
+    snprintf(line, sizeof(line), "HTTP_LONG='%0290d'", 2);
+    fx_assert_line(body, line);
+    free(body);
+
+    /* more params than the cache has places for, then fewer */
+    many[0] = "TEST_APP=environ";
+    for (int i = 0; i < 78; i++) {
+        snprintf(many_text[i], sizeof(many_text[i]), "X_%02d=%d", i, i);
+        many[i + 1] = many_text[i];
+    }
+    many[79] = NULL;
+    body = environ_of(many);
+    fx_assert_line(body, "X_00='0'");
+    fx_assert_line(body, "X_70='70'");
+    fx_assert_line(body, "X_77='77'");
+    free(body);
+    snprintf(many_text[70], sizeof(many_text[70]), "X_70=%d", 700);
+    body = environ_of(many);
+    fx_assert_line(body, "X_70='700'");
+    fx_assert_line(body, "X_77='77'");
+    free(body);
+    body = environ_of(fewer);
+    assert_null(strstr(body, "X_"));
+    free(body);
+}
+
 /* A value is its bytes: a NUL inside arrives, with what follows it. */
 static void
 test_value_with_nul(void **state)
@@ -438,6 +527,8 @@ main(void)
         cmocka_unit_test_setup(test_url_scheme, fx_test_setup),
         cmocka_unit_test_setup(test_multithread_multiprocess, fx_test_setup),
         cmocka_unit_test_setup(test_environ_is_per_request, fx_test_setup),
+        cmocka_unit_test_setup(test_params_change_between_requests,
+                               fx_test_setup),
         cmocka_unit_test_setup(test_value_with_nul, fx_test_setup),
         cmocka_unit_test_setup(test_name_with_equals, fx_test_setup),
         cmocka_unit_test_setup(test_content_length_with_nul, fx_test_setup),
