@@ -253,65 +253,67 @@ test_multithread_multiprocess(void **state)
     free(body);
 }
 
+/*
+ * Runs the environ app with params and checks its environ: every line of
+ * want (NULL-terminated) is there, and absent (if not NULL) nowhere.
+ */
+static void
+check_environ(const char *const *params, const char *const *want,
+              const char *absent)
+{
+    char *body = environ_of(params);
+
+    for (size_t i = 0; want[i] != NULL; i++) {
+        fx_assert_line(body, want[i]);
+    }
+    if (absent != NULL && strstr(body, absent) != NULL) {
+        fail_msg("%s should not be in the environ:\n%s", absent, body);
+    }
+    free(body);
+}
+
 /* Each request gets a fresh dict: what one app stores is not seen next. */
 static void
 test_environ_is_per_request(void **state)
 {
-    const char *first[] = {"TEST_APP=environ", "X_ONLY_FIRST=1", NULL};
-    const char *second[] = {"TEST_APP=environ", NULL};
-    char *body;
-
     (void)state;
-    body = environ_of(first);
-    fx_assert_line(body, "X_ONLY_FIRST='1'");
-    free(body);
-    body = environ_of(second);
-    assert_null(strstr(body, "X_ONLY_FIRST"));
-    free(body);
+    check_environ((const char *[]){"TEST_APP=environ", "X_ONLY_FIRST=1", NULL},
+                  (const char *[]){"X_ONLY_FIRST='1'", NULL}, NULL);
+    check_environ((const char *[]){"TEST_APP=environ", NULL},
+                  (const char *[]){NULL}, "X_ONLY_FIRST");
 }
 
 /*
  * Requests one after the other whose params differ at the same positions
  * (environ_cache.c keeps the objects of the last request's, by
  * position): each environ holds its own request's params and nothing of
- * the one before, whatever changed: a value of the same length, a name,
- * the count, a value past the cache's 240 bytes, params past its 64.
+ * the one before, whatever changed: a value of the same length, a name
+ * (of another length, of the same), the count, a value past the cache's
+ * 240 bytes, params past its 64.
  */
 static void
 test_params_change_between_requests(void **state)
 {
-    char long_a[301], long_b[301], line[400];
-    const char *base[] = {"TEST_APP=environ_keep",
-                          "HTTP_AUTHORIZATION=Basic b3BlbjpzZXNhbWU=",
-                          "HTTP_X=1", "REQUEST_METHOD=GET", NULL};
-    const char *renamed[] = {"TEST_APP=environ_keep", "HTTP_X=1",
-                             "REQUEST_METHOD=PUT", NULL};
-    const char *same_length[] = {"TEST_APP=environ_keep", "HTTP_X=2",
-                                 "REQUEST_METHOD=PUT", NULL};
-    const char *fewer[] = {"TEST_APP=environ_keep", NULL};
-    const char *long_first[] = {"TEST_APP=environ", long_a, NULL};
-    const char *long_second[] = {"TEST_APP=environ", long_b, NULL};
+    char long_a[301], long_b[301], want_a[400], want_b[400];
     const char *many[80];
     char many_text[78][32];
-    char *body;
 
     (void)state;
-    body = environ_of(base);
-    fx_assert_line(body, "HTTP_AUTHORIZATION='Basic b3BlbjpzZXNhbWU='");
-    free(body);
-
+    check_environ(
+        (const char *[]){"TEST_APP=environ_keep",
+                         "HTTP_AUTHORIZATION=Basic b3BlbjpzZXNhbWU=",
+                         "HTTP_X=1", "REQUEST_METHOD=GET", NULL},
+        (const char *[]){"HTTP_AUTHORIZATION='Basic b3BlbjpzZXNhbWU='", NULL},
+        NULL);
     /* position 1 now holds another name: the first one is gone */
-    body = environ_of(renamed);
-    assert_null(strstr(body, "HTTP_AUTHORIZATION"));
-    fx_assert_line(body, "HTTP_X='1'");
-    fx_assert_line(body, "REQUEST_METHOD='PUT'");
-    free(body);
-
-    body = environ_of(same_length);
-    fx_assert_line(body, "HTTP_X='2'");
-    fx_assert_line(body, "REQUEST_METHOD='PUT'");
-    free(body);
-
+    check_environ((const char *[]){"TEST_APP=environ_keep", "HTTP_X=1",
+                                   "REQUEST_METHOD=PUT", NULL},
+                  (const char *[]){"HTTP_X='1'", "REQUEST_METHOD='PUT'", NULL},
+                  "HTTP_AUTHORIZATION");
+    check_environ((const char *[]){"TEST_APP=environ_keep", "HTTP_X=2",
+                                   "REQUEST_METHOD=PUT", NULL},
+                  (const char *[]){"HTTP_X='2'", "REQUEST_METHOD='PUT'", NULL},
+                  NULL);
     /* the same bytes give the same object; other bytes, another */
     fx_assert_eval("KEPT['environs'][2]['REQUEST_METHOD'] is "
                    "KEPT['environs'][1]['REQUEST_METHOD']",
@@ -319,23 +321,22 @@ test_params_change_between_requests(void **state)
     fx_assert_eval("KEPT['environs'][2]['HTTP_X'] is "
                    "KEPT['environs'][1]['HTTP_X']",
                    "False");
-
-    body = environ_of(fewer);
-    assert_null(strstr(body, "HTTP_X"));
-    fx_assert_line(body, "REQUEST_METHOD='GET'");
-    free(body);
+    /* another name of the same length, with the same value */
+    check_environ((const char *[]){"TEST_APP=environ_keep", "HTTP_Y=2",
+                                   "REQUEST_METHOD=PUT", NULL},
+                  (const char *[]){"HTTP_Y='2'", NULL}, "HTTP_X");
+    check_environ((const char *[]){"TEST_APP=environ_keep", NULL},
+                  (const char *[]){"REQUEST_METHOD='GET'", NULL}, "HTTP_");
 
     /* values too long to be kept: each request's own */
     snprintf(long_a, sizeof(long_a), "HTTP_LONG=%0290d", 1);
     snprintf(long_b, sizeof(long_b), "HTTP_LONG=%0290d", 2);
-    body = environ_of(long_first);
-    snprintf(line, sizeof(line), "HTTP_LONG='%0290d'", 1);
-    fx_assert_line(body, line);
-    free(body);
-    body = environ_of(long_second);
-    snprintf(line, sizeof(line), "HTTP_LONG='%0290d'", 2);
-    fx_assert_line(body, line);
-    free(body);
+    snprintf(want_a, sizeof(want_a), "HTTP_LONG='%0290d'", 1);
+    snprintf(want_b, sizeof(want_b), "HTTP_LONG='%0290d'", 2);
+    check_environ((const char *[]){"TEST_APP=environ", long_a, NULL},
+                  (const char *[]){want_a, NULL}, NULL);
+    check_environ((const char *[]){"TEST_APP=environ", long_b, NULL},
+                  (const char *[]){want_b, NULL}, NULL);
 
     /* more params than the cache has places for, then fewer */
     many[0] = "TEST_APP=environ";
@@ -344,19 +345,14 @@ test_params_change_between_requests(void **state)
         many[i + 1] = many_text[i];
     }
     many[79] = NULL;
-    body = environ_of(many);
-    fx_assert_line(body, "X_00='0'");
-    fx_assert_line(body, "X_70='70'");
-    fx_assert_line(body, "X_77='77'");
-    free(body);
+    check_environ(many,
+                  (const char *[]){"X_00='0'", "X_70='70'", "X_77='77'", NULL},
+                  NULL);
     snprintf(many_text[70], sizeof(many_text[70]), "X_70=%d", 700);
-    body = environ_of(many);
-    fx_assert_line(body, "X_70='700'");
-    fx_assert_line(body, "X_77='77'");
-    free(body);
-    body = environ_of(fewer);
-    assert_null(strstr(body, "X_"));
-    free(body);
+    check_environ(many, (const char *[]){"X_70='700'", "X_77='77'", NULL},
+                  NULL);
+    check_environ((const char *[]){"TEST_APP=environ", NULL},
+                  (const char *[]){NULL}, "X_");
 }
 
 /* A value is its bytes: a NUL inside arrives, with what follows it. */
