@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -184,13 +185,16 @@ fw_conns_open(int fd)
     }
     c = conns_table[fd];
     if (c == NULL) {
-        c = calloc(1, sizeof(*c));
+        c = malloc(sizeof(*c));
         if (c == NULL) {
             pthread_mutex_unlock(&conns_lock);
             fw_log(FW_LOG_ERROR, "connection: out of memory");
             close(fd);
             return NULL;
         }
+        /* the input buffer is left as it came: only the bytes read are
+         * ever looked at, and its pages stay untouched until then */
+        memset(c, 0, offsetof(fw_conn_t, in));
         c->fd = -1;
         c->spool.fd = -1;
         conns_table[fd] = c;
