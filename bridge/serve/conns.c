@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -259,6 +260,22 @@ fw_conns_take(uint64_t data)
     return c;
 }
 
+/*
+ * Whether a parked connection's peer sent something (bytes, or its close)
+ * that no thread has read yet.  The sweep runs when a thread comes back
+ * from a request: if every thread was busy past a connection's deadline,
+ * what its web server sent meanwhile is waiting, and the connection was
+ * not silent.  (One that has answers to send, unread, is closed at its
+ * deadline whatever it sends.)
+ */
+static int
+conns_spoke(const fw_conn_t *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0;
+}
+
 int
 fw_conns_sweep(void)
 {
@@ -273,6 +290,12 @@ fw_conns_sweep(void)
     }
     for (fw_conn_t *c = conns_first, *after; c != NULL; c = after) {
         after = c->next;
+        if (c->deadline_ms <= now && !c->lingering &&
+            !fw_conn_wants_write(c) && conns_spoke(c)) {
+            /* its bytes came while every thread was busy: epoll has them
+             * for the next free thread */
+            continue;
+        }
         if (c->deadline_ms <= now) {
             /* one log line per sweep and reason, not one per connection */
             if (fw_conn_is_idle(c)) {

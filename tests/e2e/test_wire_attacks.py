@@ -573,6 +573,35 @@ def test_socket_timeout_closes_silent_connections(wire, transport):
     server.assert_intact('socket-timeout')
 
 
+def test_request_sent_while_the_thread_was_busy_is_served(wire):
+    """keepalive-timeout 2, one thread.  A web server keeps a connection
+    after a first request; the thread then serves a 3 s stream on another,
+    and meanwhile the kept connection brings its next request.  When the
+    thread comes back, the kept connection's idle deadline has passed, but
+    its web server did speak: the request is served, not closed as idle
+    (which nginx would have answered with a 502)."""
+    server = wire('unix', ['--keepalive-timeout', '2', '--threads', '1'])
+    offset = server.log_size()
+    with server.connect() as kept, server.connect() as busy:
+        kept_reader = FcgiReader(kept)
+        kept.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+        first = answer_of(kept_reader, 1, WAIT, server, 'the first request')
+        assert first.status == 200, first
+        busy.sendall(fcgi_request_bytes('/slow-stream',
+                                        query='n=30&interval=0.1'))
+        assert wait_until(lambda: any(c.startswith('/slow-stream')
+                                      for c in server.calls()), WAIT)
+        kept.sendall(fcgi_request_bytes('/hello', keep_conn=True))
+        stream = answer_of(FcgiReader(busy), 1, 3 + WAIT, server,
+                           'the 3 s stream')
+        assert stream.status == 200 and stream.body.count(b'chunk') == 30
+        hello = answer_of(kept_reader, 1, WAIT, server,
+                          'the request sent while the thread was busy')
+        assert hello.status == 200 and hello.body == b'hello\n', hello
+    assert 'keepalive-timeout' not in server.log_since(offset), server.log()
+    server.assert_intact('a request that waited for the thread')
+
+
 def test_keepalive_timeout_closes_idle_kept_connection(wire):
     """keepalive-timeout 2: a kept connection idle after its answer is
     closed after ~2 s; one used again within the timeout is served."""
