@@ -68,6 +68,7 @@ fw_map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
         .reload_on_rss = c->reload_on_rss,
         .socket_timeout = c->socket_timeout,
         .keepalive_timeout = c->keepalive_timeout,
+        .socket_sndbuf = (size_t)c->socket_sndbuf,
         .buffer_size = (size_t)c->buffer_size,
         .limit_post = (unsigned long long)c->limit_post,
         .post_buffering = (size_t)c->post_buffering,

@@ -120,6 +120,9 @@ typedef struct {
      * bridge/allow.c, bridge/privs.c) */
     int socket_timeout;           /* seconds waiting for a peer's next bytes */
     int keepalive_timeout;        /* seconds a kept connection may sit idle */
+    long long socket_sndbuf;      /* SO_SNDBUF a unix-socket connection is
+                                     raised to when an answer fills it; 0:
+                                     the kernel's */
     long long buffer_size;        /* bytes of PARAMS a request may send */
     long long limit_post;         /* bytes of body; 0: unlimited */
     long long post_buffering;     /* bytes of a length-less body kept in

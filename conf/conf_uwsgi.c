@@ -1381,7 +1381,7 @@ const fw_uwsgi_opt_t fw_conf_uwsgi_rows[] = {
     {"socket-protocol", V, WHY_OURS},
     {"socket-rcvbuf", V, WHY_SOCKET_TUNING},
     {"socket-send-timeout", F, WHY_SOCKET_TUNING},
-    {"socket-sndbuf", V, WHY_SOCKET_TUNING},
+    {"socket-sndbuf", V, WHY_OURS},
     {"socket-timeout", V, WHY_OURS},
     {"socket-write-timeout", F, WHY_SOCKET_TUNING},
     {"spooler", V, WHY_SPOOLER},

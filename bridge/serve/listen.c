@@ -521,6 +521,16 @@ done:
 }
 
 int
+fw_listen_is_unix(int fd)
+{
+    struct sockaddr_storage addr;
+    socklen_t alen = sizeof(addr);
+
+    return getsockname(fd, (struct sockaddr *)&addr, &alen) == 0 &&
+           addr.ss_family == AF_UNIX;
+}
+
+int
 fw_listen_queue(int fd, long *queue, long *backlog)
 {
     struct sockaddr_storage addr;

@@ -216,8 +216,9 @@ void fw_wire_out_sent(fw_wire_t *w, size_t n);
 #define FW_CONN_LINGER_MS 2000
 
 typedef struct {
-    int socket_timeout;            /* seconds: longest wait for a peer */
-    int keepalive_timeout;         /* seconds a kept connection may idle */
+    int socket_timeout;    /* seconds: longest wait for a peer */
+    int keepalive_timeout; /* seconds a kept connection may idle */
+    size_t sndbuf; /* SO_SNDBUF once an answer fills the socket; 0: never */
     size_t buffer_size;            /* PARAMS bytes a request may send */
     unsigned long long limit_post; /* body bytes; 0: unlimited */
     size_t post_buffering;         /* length-less body kept in memory */
@@ -282,6 +283,7 @@ struct fw_conn_s {
     int lingering;         /* write side shut: discarding until EOF */
     int64_t linger_until;  /* ms */
     int broken;            /* the socket failed or timed out */
+    int sndbuf_raised;     /* SO_SNDBUF set to fw_conn_conf_t.sndbuf */
     const char *close_why; /* logged when closed for a reason */
 
     /* the request being served */

@@ -75,6 +75,7 @@ fw_conn_open(fw_conn_t *c, int fd)
     c->closing = 0;
     c->lingering = 0;
     c->broken = 0;
+    c->sndbuf_raised = 0;
     c->close_why = NULL;
     c->spool.fd = -1;
     fw_conn_request_reset(c);
