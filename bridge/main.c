@@ -287,6 +287,24 @@ main_prepare(fw_main_t *m)
     return rc;
 }
 
+/* socket-sndbuf above what the kernel allows a socket: said once, with
+ * the sysctl that lifts the cap (the kernel would cut it silently). */
+static void
+main_say_sndbuf_cap(const fw_main_t *m)
+{
+    long long want = m->conf.socket_sndbuf;
+    long long cap = fw_listen_sndbuf_cap(m->listener.fd, want);
+
+    if (cap > 0) {
+        fw_log(FW_LOG_INFO,
+               "socket-sndbuf %lld KiB: the kernel allows a socket %lld KiB "
+               "(net.core.wmem_max), so answers above about twice that wait "
+               "for the web server to read; sysctl -w "
+               "net.core.wmem_max=%lld lifts the cap",
+               want / 1024, cap / 1024, want);
+    }
+}
+
 /* Serves: one CGI request when nothing listens, else the pool (app NULL:
  * none is forked).  The exit status. */
 static int
@@ -308,6 +326,7 @@ main_serve(fw_main_t *m, bool no_app)
         if (m->access_warning[0] != '\0') {
             fw_log(FW_LOG_WARN, "%s", m->access_warning);
         }
+        main_say_sndbuf_cap(m);
     }
     fw_map_worker(&wc, &m->conf, m->listener.fd);
     fw_map_master(&mc, m, no_app ? NULL : &app, &wc);

@@ -520,6 +520,25 @@ done:
     return rc;
 }
 
+long long
+fw_listen_sndbuf_cap(int fd, long long want)
+{
+    FILE *f;
+    long long max = -1;
+
+    if (want <= 0 || fd < 0 || !fw_listen_is_unix(fd)) {
+        return 0;
+    }
+    f = fopen("/proc/sys/net/core/wmem_max", "re");
+    if (f != NULL) {
+        if (fscanf(f, "%lld", &max) != 1) {
+            max = -1;
+        }
+        fclose(f);
+    }
+    return max >= 0 && max < want ? max : 0;
+}
+
 int
 fw_listen_is_unix(int fd)
 {

@@ -195,6 +195,11 @@ int fw_listen_queue(int fd, long *queue, long *backlog);
 /* Whether fd is a unix socket (0 for TCP, or when it cannot be told). */
 int fw_listen_is_unix(int fd);
 
+/* net.core.wmem_max, when the listening socket fd is a unix socket and the
+ * kernel allows a connection less send buffer than want (socket-sndbuf);
+ * else 0. */
+long long fw_listen_sndbuf_cap(int fd, long long want);
+
 /* -------------------------------------------------------------------- */
 /*
  * allow.c: who may connect.  allowed-clients (php-fpm's

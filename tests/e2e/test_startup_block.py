@@ -192,6 +192,30 @@ def test_block_names_the_virtualenv(serve, tmp):
     assert ', mounted at /app, ' in block[3], block
 
 
+def test_says_when_the_kernel_caps_socket_sndbuf(serve, tmp):
+    """socket-sndbuf above net.core.wmem_max on a unix socket: the kernel
+    would cut it silently, so the start says so once, with the sysctl
+    that lifts the cap; not when it is below the cap."""
+    with open('/proc/sys/net/core/wmem_max') as f:
+        wmem_max = int(f.read())
+    want = 64 << 20  # socket-sndbuf's largest value
+    assert wmem_max < want, 'net.core.wmem_max %d: no cap to exceed' % wmem_max
+    said = ('INFO socket-sndbuf 65536 KiB: the kernel allows a socket %d KiB '
+            '(net.core.wmem_max), so answers above about twice that wait for '
+            'the web server to read; sysctl -w net.core.wmem_max=%d lifts the '
+            'cap' % (wmem_max // 1024, want))
+    logs = {}
+    for name, size in (('capped', '64m'), ('under', str(wmem_max))):
+        sock = tmp / ('%s.sock' % name)
+        proc = serve(['--socket', 'unix:%s' % sock, '--chdir', APPS_DIR,
+                      '--module', 'validator_app', '--socket-sndbuf', size],
+                     sock)
+        assert proc.stop() == 0
+        logs[name] = log_of(proc)
+    assert logs['capped'].count(said) == 1, logs['capped']
+    assert 'socket-sndbuf' not in logs['under'], logs['under']
+
+
 def test_config_test_prints_the_block(server_cmd, tmp):
     """-t prints what the start would log (on stdout), binding nothing."""
     sock = tmp / 'app.sock'
