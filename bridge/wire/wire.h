@@ -216,9 +216,9 @@ void fw_wire_out_sent(fw_wire_t *w, size_t n);
 #define FW_CONN_LINGER_MS 2000
 
 typedef struct {
-    int socket_timeout;    /* seconds: longest wait for a peer */
-    int keepalive_timeout; /* seconds a kept connection may idle */
-    size_t sndbuf; /* SO_SNDBUF once an answer fills the socket; 0: never */
+    int socket_timeout;            /* seconds: longest wait for a peer */
+    int keepalive_timeout;         /* seconds a kept connection may idle */
+    size_t sndbuf;                 /* SO_SNDBUF once full; 0: never */
     size_t buffer_size;            /* PARAMS bytes a request may send */
     unsigned long long limit_post; /* body bytes; 0: unlimited */
     size_t post_buffering;         /* length-less body kept in memory */
