@@ -68,7 +68,10 @@ fw_map_worker(fw_worker_config_t *wc, const fw_conf_t *c, int listen_fd)
         .reload_on_rss = c->reload_on_rss,
         .socket_timeout = c->socket_timeout,
         .keepalive_timeout = c->keepalive_timeout,
-        .socket_sndbuf = (size_t)c->socket_sndbuf,
+        /* TCP's send buffer grows by itself (net.ipv4.tcp_wmem); setting
+         * SO_SNDBUF would stop that */
+        .socket_sndbuf =
+            fw_listen_is_unix(listen_fd) ? (size_t)c->socket_sndbuf : 0,
         .buffer_size = (size_t)c->buffer_size,
         .limit_post = (unsigned long long)c->limit_post,
         .post_buffering = (size_t)c->post_buffering,

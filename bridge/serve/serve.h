@@ -37,8 +37,8 @@ typedef struct fw_worker_config_s {
     /* the FastCGI wire (bridge/wire/wire.h: fw_conn_conf_t) */
     int socket_timeout;            /* seconds for a peer's next bytes */
     int keepalive_timeout;         /* seconds a kept connection may idle */
-    size_t socket_sndbuf;          /* SO_SNDBUF once an answer fills a
-                                      unix socket; 0: the kernel's */
+    size_t socket_sndbuf;          /* SO_SNDBUF once an answer fills the
+                                      socket; 0: the kernel's (TCP) */
     size_t buffer_size;            /* PARAMS bytes a request may send */
     unsigned long long limit_post; /* body bytes; 0: unlimited */
     size_t post_buffering;         /* length-less body kept in memory */

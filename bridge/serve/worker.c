@@ -98,9 +98,7 @@ worker_setup(const fw_worker_config_t *wc, sigset_t *waited)
     fw_conn_setup(&(fw_conn_conf_t){
         .socket_timeout = wc->socket_timeout,
         .keepalive_timeout = wc->keepalive_timeout,
-        /* TCP's send buffer grows by itself (net.ipv4.tcp_wmem); setting
-         * SO_SNDBUF would stop that */
-        .sndbuf = fw_listen_is_unix(wc->listen_fd) ? wc->socket_sndbuf : 0,
+        .sndbuf = wc->socket_sndbuf,
         .buffer_size = wc->buffer_size,
         .limit_post = wc->limit_post,
         .post_buffering = wc->post_buffering,
